@@ -1,0 +1,112 @@
+#include "jkbms/cli/decode_command.hpp"
+
+#include <iostream>
+#include <string>
+
+#include "jkbms/cli/frame_json.hpp"
+#include "jkbms/util/hex.hpp"
+
+namespace jkbms::cli {
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: jkbms decode [--protocol nw|ble|pb] [--variant JK02_24S|JK02_32S|JK04] [--compact] [HEX...]\n"
+    "\n"
+    "Decodes one JK frame given as hex (arguments, or standard input when none) and prints\n"
+    "it as one JSON object. The protocol is detected when --protocol is not given: NW frames\n"
+    "start 4E 57, BLE frames 55 AA EB 90 (commands AA 55 90 EB), JK-PB bus captures carry a\n"
+    "55 AA frame followed by a Modbus ACK, or are a single Modbus frame.\n"
+    "\n"
+    "examples:\n"
+    "  jkbms decode 4e5700130000000006030000000000006800000129\n"
+    "  jkbms decode --protocol pb 011016200001020000d6f1\n"
+    "  xxd -p capture.bin | jkbms decode --protocol ble --variant JK02_24S\n";
+
+std::string_view protocolLabel(const std::optional<Protocol>& p) {
+    if (!p) return "frame";
+    switch (*p) {
+        case Protocol::Nw: return "nw";
+        case Protocol::Ble: return "ble";
+        case Protocol::Pb: return "pb";
+    }
+    return "frame";
+}
+
+}  // namespace
+
+int runDecode(std::span<const std::string_view> args, std::istream& in, std::ostream& out,
+              std::ostream& err) {
+    DecodeOptions options;
+    bool compact = false;
+    std::string hex;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string_view a = args[i];
+        auto value = [&]() -> std::optional<std::string_view> {
+            if (i + 1 < args.size()) return args[++i];
+            err << "jkbms decode: " << a << " needs a value\n";
+            return std::nullopt;
+        };
+        if (a == "-h" || a == "--help") {
+            out << kUsage;
+            return 0;
+        } else if (a == "--protocol" || a == "-p") {
+            auto v = value();
+            if (!v) return 2;
+            if (*v == "nw") options.protocol = Protocol::Nw;
+            else if (*v == "ble") options.protocol = Protocol::Ble;
+            else if (*v == "pb") options.protocol = Protocol::Pb;
+            else {
+                err << "jkbms decode: unknown protocol '" << *v << "' (nw, ble or pb)\n";
+                return 2;
+            }
+        } else if (a == "--variant") {
+            auto v = value();
+            if (!v) return 2;
+            options.variant = codec::ble::parseVariant(*v);
+            if (!options.variant) {
+                err << "jkbms decode: unknown variant '" << *v << "' (JK02_24S, JK02_32S or JK04)\n";
+                return 2;
+            }
+        } else if (a == "--compact") {
+            compact = true;
+        } else if (a.starts_with("-") && a.size() > 1) {
+            err << "jkbms decode: unknown option '" << a << "' (see --help)\n";
+            return 2;
+        } else {
+            hex.append(a);
+            hex.push_back(' ');
+        }
+    }
+    if (hex.empty()) {
+        for (std::string line; std::getline(in, line);) {
+            hex += line;
+            hex.push_back(' ');
+        }
+    }
+
+    auto bytes = util::parseHex(hex);
+    if (!bytes) {
+        err << "jkbms decode: " << util::describe(bytes.error()) << '\n';
+        return 2;
+    }
+    if (bytes->empty()) {
+        err << "jkbms decode: no input (give the frame as hex)\n";
+        return 2;
+    }
+    auto json = decodeToJson(*bytes, options);
+    if (!json) {
+        const auto detected = options.protocol ? options.protocol : detectProtocol(*bytes);
+        if (!detected) {
+            err << "jkbms decode: not a JK frame: starts with " << util::toHex(util::ByteView{*bytes}.first(std::min<std::size_t>(bytes->size(), 4)))
+                << " (expected 4e57, 55aaeb90, aa5590eb or a Modbus frame)\n";
+        } else {
+            err << "jkbms decode: " << protocolLabel(detected) << ": "
+                << util::describe(json.error()) << '\n';
+        }
+        return 2;
+    }
+    out << json->dump(compact ? -1 : 2) << '\n';
+    return 0;
+}
+
+}  // namespace jkbms::cli
