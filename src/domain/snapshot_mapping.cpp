@@ -44,7 +44,7 @@ AlarmSet alarmsFromNw(std::uint16_t w) {
     }};
     AlarmSet set;
     for (auto [bit, alarm] : kMap)
-        if ((w >> bit) & 1U) set.set(alarm);
+        if ((static_cast<unsigned>(w) >> bit) & 1U) set.set(alarm);
     return set;
 }
 
