@@ -12,15 +12,17 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: jkbms decode [--protocol nw|ble|pb] [--variant JK02_24S|JK02_32S|JK04] [--compact] [HEX...]\n"
     "\n"
-    "Decodes one JK frame given as hex (arguments, or standard input when none) and prints\n"
-    "it as one JSON object. The protocol is detected when --protocol is not given: NW frames\n"
-    "start 4E 57, BLE frames 55 AA EB 90 (commands AA 55 90 EB), JK-PB bus captures carry a\n"
-    "55 AA frame followed by a Modbus ACK, or are a single Modbus frame.\n"
+    "Decodes one JK frame given as hex (arguments, or standard input when none; lines\n"
+    "starting with # are skipped) and prints it as one JSON object. Without --protocol the\n"
+    "protocol is detected: NW frames start 4E 57, BLE frames 55 AA EB 90 (commands\n"
+    "AA 55 90 EB), JK-PB bus captures carry a 55 AA frame followed by a Modbus ACK, or\n"
+    "are a single Modbus frame. Exit code 2 and a one-line message on bad input.\n"
     "\n"
     "examples:\n"
     "  jkbms decode 4e5700130000000006030000000000006800000129\n"
     "  jkbms decode --protocol pb 011016200001020000d6f1\n"
-    "  xxd -p capture.bin | jkbms decode --protocol ble --variant JK02_24S\n";
+    "  xxd -p capture.bin | jkbms decode --protocol ble --variant JK02_24S\n"
+    "  jkbms decode < tests/samples/nw_16s_lfp_charging.hex\n";
 
 std::string_view protocolLabel(const std::optional<Protocol>& p) {
     if (!p) return "frame";
@@ -79,6 +81,7 @@ int runDecode(std::span<const std::string_view> args, std::istream& in, std::ost
     }
     if (hex.empty()) {
         for (std::string line; std::getline(in, line);) {
+            if (line.starts_with('#')) continue;  // comment lines in saved .hex files
             hex += line;
             hex.push_back(' ');
         }
