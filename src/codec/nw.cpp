@@ -16,7 +16,6 @@ constexpr std::uint8_t kStart0 = 0x4E;
 constexpr std::uint8_t kStart1 = 0x57;
 constexpr std::uint8_t kEndMark = 0x68;
 constexpr std::size_t kPayloadOffset = 11;
-constexpr std::size_t kBufferLimit = 4 * kMaxFrameSize;
 
 // Section 1.4: value length and type of every data id. Length 0 = not defined.
 struct IdRow {
@@ -315,50 +314,25 @@ std::vector<std::uint8_t> encodePassword(Source source) {
     return encodeFrame(Command::Password, source, TransmissionType::Request, payload);
 }
 
-void Framer::push(ByteView bytes) {
-    compact();
-    buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
-    if (buffer_.size() > kBufferLimit) {
-        // Caller is not draining next(); keep the newest bytes, count the rest as garbage.
-        const std::size_t drop = buffer_.size() - kBufferLimit;
-        skipped_ += drop;
-        buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(drop));
-    }
-}
-
-void Framer::reset() {
-    buffer_.clear();
-    consumed_ = 0;
-    skipped_ = 0;
-}
-
-void Framer::compact() {
-    if (consumed_ == 0) return;
-    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(consumed_));
-    consumed_ = 0;
-}
-
 FramerEvent Framer::next() {
-    compact();
     FramerEvent ev;
+    const ByteView all = buffer_.view();
     // Skip to the first possible header: 4E followed by 57 (or by nothing yet).
     std::size_t start = 0;
-    while (start < buffer_.size() &&
-           !(buffer_[start] == kStart0 &&
-             (start + 1 == buffer_.size() || buffer_[start + 1] == kStart1)))
+    while (start < all.size() &&
+           !(all[start] == kStart0 && (start + 1 == all.size() || all[start + 1] == kStart1)))
         ++start;
-    skipped_ += start;
-    consumed_ = start;
-    const ByteView avail = ByteView{buffer_}.subspan(start);
+    buffer_.skip(start);
+    const ByteView avail = all.subspan(start);
     if (avail.size() < 4) return ev;  // NeedMore
 
     const std::size_t len = static_cast<std::size_t>((avail[2] << 8) | avail[3]);
     const std::size_t total = len + 2;
     auto bad = [&](util::Error error) {
-        consumed_ += 1;  // resync from the byte after this false start
+        buffer_.consume(1);  // resync from the byte after this false start
         ev.status = FramerStatus::Bad;
         ev.error = error;
-        ev.skippedBytes = std::exchange(skipped_, 0);
+        ev.skippedBytes = buffer_.takeSkipped();
         return ev;
     };
     if (total < kMinFrameSize || total > kMaxFrameSize)
@@ -368,10 +342,10 @@ FramerEvent Framer::next() {
 
     const ByteView candidate = avail.first(total);
     if (auto env = parseFrame(candidate); !env) return bad(env.error());
-    consumed_ += total;
+    buffer_.consume(total);
     ev.status = FramerStatus::Frame;
     ev.frame = candidate;
-    ev.skippedBytes = std::exchange(skipped_, 0);
+    ev.skippedBytes = buffer_.takeSkipped();
     return ev;
 }
 

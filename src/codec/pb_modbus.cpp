@@ -14,7 +14,6 @@ using util::makeError;
 
 constexpr std::size_t kMaxPads = 2;          // 00 bytes some adapters put around the ACK
 constexpr std::size_t kAckSize = 8;
-constexpr std::size_t kBufferLimit = 2048;   // > longest Modbus frame + a JK frame + ACK
 constexpr std::uint8_t kExceptionBit = 0x80;
 constexpr std::uint8_t kMaxModbusAddress = 247;
 
@@ -179,42 +178,20 @@ util::Result<ModbusFrame> decodeModbus(ByteView f) {
     return makeError(DecodeError::UnknownType, 1, 0, m.function);
 }
 
-void BusFramer::push(ByteView bytes) {
-    compact();
-    buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
-    if (buffer_.size() > kBufferLimit) {
-        const std::size_t drop = buffer_.size() - kBufferLimit;
-        skipped_ += drop;
-        buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(drop));
-    }
-}
-
 void BusFramer::reset() {
     buffer_.clear();
-    consumed_ = 0;
-    skipped_ = 0;
     lastTriggerAddress_.reset();
 }
 
-void BusFramer::compact() {
-    if (consumed_ == 0) return;
-    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(consumed_));
-    consumed_ = 0;
-}
-
-BusEvent BusFramer::next() { return scan(false); }
-BusEvent BusFramer::flush() { return scan(true); }
-
 BusEvent BusFramer::scan(bool idle) {
-    compact();
     BusEvent ev;
-    const ByteView all{buffer_};
-    std::size_t p = 0;
+    const ByteView all = buffer_.view();
+    std::size_t p = 0;  // bytes before p are garbage
     auto emit = [&](BusEvent::Kind kind, std::size_t length) {
-        skipped_ += p;
-        consumed_ = p + length;
+        buffer_.skip(p);
+        buffer_.consume(length);
         ev.kind = kind;
-        ev.skippedBytes = std::exchange(skipped_, 0);
+        ev.skippedBytes = buffer_.takeSkipped();
         return ev;
     };
     while (p < all.size()) {
@@ -272,14 +249,12 @@ BusEvent BusFramer::scan(bool idle) {
                 if (m->isTrigger()) lastTriggerAddress_ = m->address;
                 return emit(BusEvent::Kind::Modbus, len);
             }
-            // FC16 request byte count not seen yet: wait for it before giving up.
-            if (!idle && (waiting || (b[1] == kFcWriteMultiple && b.size() <= 6))) break;
+            if (waiting && !idle) break;  // a candidate needs more bytes
         }
         ++p;  // garbage
     }
     // NeedMore: drop the garbage scanned so far, keep the undecided tail.
-    skipped_ += p;
-    consumed_ = p;
+    buffer_.skip(p);
     return ev;
 }
 

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "jkbms/codec/framer_event.hpp"
+#include "jkbms/codec/stream_buffer.hpp"
 #include "jkbms/util/byte_reader.hpp"
 #include "jkbms/util/fixed_vector.hpp"
 #include "jkbms/util/result.hpp"
@@ -203,17 +204,13 @@ std::vector<std::uint8_t> encodePassword(Source source = Source::Gps);
 // reported as Bad and scanning resumes one byte after its start.
 class Framer {
 public:
-    void push(util::ByteView bytes);
+    void push(util::ByteView bytes) { buffer_.push(bytes); }
     FramerEvent next();
-    void reset();
-    std::size_t buffered() const { return buffer_.size() - consumed_; }
+    void reset() { buffer_.clear(); }
+    std::size_t buffered() const { return buffer_.size(); }
 
 private:
-    void compact();
-
-    std::vector<std::uint8_t> buffer_;
-    std::size_t consumed_ = 0;  // bytes at the front already handed out or dropped
-    std::size_t skipped_ = 0;
+    StreamBuffer buffer_{4 * kMaxFrameSize};
 };
 
 }  // namespace jkbms::codec::nw

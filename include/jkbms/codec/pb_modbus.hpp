@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "jkbms/codec/framer_event.hpp"
+#include "jkbms/codec/stream_buffer.hpp"
 #include "jkbms/util/byte_reader.hpp"
 #include "jkbms/util/result.hpp"
 
@@ -107,19 +108,17 @@ struct BusEvent {
 // All views in an event stay valid until the next call into the framer.
 class BusFramer {
 public:
-    void push(util::ByteView bytes);
-    BusEvent next();
-    BusEvent flush();
+    void push(util::ByteView bytes) { buffer_.push(bytes); }
+    BusEvent next() { return scan(false); }
+    BusEvent flush() { return scan(true); }
     void reset();
-    std::size_t buffered() const { return buffer_.size() - consumed_; }
+    std::size_t buffered() const { return buffer_.size(); }
 
 private:
     BusEvent scan(bool idle);
-    void compact();
 
-    std::vector<std::uint8_t> buffer_;
-    std::size_t consumed_ = 0;
-    std::size_t skipped_ = 0;
+    // Longer than the longest Modbus frame plus a JK frame and its ACK.
+    StreamBuffer buffer_{2048};
     std::optional<std::uint8_t> lastTriggerAddress_;
 };
 
