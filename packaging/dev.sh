@@ -91,7 +91,7 @@ case "${1:-}" in
         build fuzz        # libFuzzer targets (clang), each run for 20 s
         run_ctest fuzz
         echo
-        echo "all suites: ${passed} passed, ${failed} failed"
+        echo "total: ${passed} passed, ${failed} failed"
         [ "$failed" -eq 0 ]
         ;;
     *)

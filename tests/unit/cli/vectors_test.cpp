@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "jkbms/cli/frame_json.hpp"
+#include "jkbms/codec/pb_modbus.hpp"
+#include "jkbms/domain/snapshot_mapping.hpp"
 #include "jkbms/util/hex.hpp"
 
 namespace jkbms::cli {
@@ -151,6 +153,76 @@ TEST_P(SharedVector, DecodesEveryExpectedField) {
     if (!cmp.failures.empty()) std::cerr << "decoded: " << json->dump(2) << '\n';
 }
 
+// The same captures through the domain mapping: the snapshot the daemon will publish must
+// carry the capture's cells, pack voltage, current, SoC and a power with the current's sign.
+std::optional<domain::BatterySnapshot> snapshotOf(const std::string& protocol,
+                                                  const std::vector<std::uint8_t>& bytes) {
+    if (protocol == "jk_nw_uart") {
+        auto r = codec::nw::decodeReadAll(bytes);
+        if (!r) return std::nullopt;
+        return domain::fromNw(*r);
+    }
+    util::ByteView frame = bytes;
+    if (protocol == "jk_pb_rs485") {
+        codec::pb::BusFramer framer;
+        framer.push(bytes);
+        const auto ev = framer.next();
+        if (ev.kind != codec::pb::BusEvent::Kind::JkFrame) return std::nullopt;
+        frame = util::ByteView{bytes}.subspan(ev.skippedBytes, codec::ble::kFrameSize);
+    }
+    auto header = codec::ble::checkFrame(frame);
+    if (!header || header->type != static_cast<std::uint8_t>(codec::ble::FrameType::CellInfo))
+        return std::nullopt;
+    auto ci = codec::ble::decodeCellInfo(frame, codec::ble::detectCellInfoVariant(frame));
+    if (!ci) return std::nullopt;
+    domain::BatterySnapshot s;
+    domain::applyCellInfo(s, *ci);
+    return s;
+}
+
+// Captures that carry cell voltages (NW read-all, cell-info frames).
+std::vector<std::string> measurementFiles() {
+    std::vector<std::string> out;
+    for (const std::string& f : vectorFiles())
+        if (YAML::LoadFile((vectorsDir() / f).string())["expected"]["cell_voltages"]) out.push_back(f);
+    return out;
+}
+
+class MeasurementVector : public testing::TestWithParam<std::string> {};
+
+TEST_P(MeasurementVector, MapsToTheSnapshot) {
+    const YAML::Node doc = YAML::LoadFile((vectorsDir() / GetParam()).string());
+    const YAML::Node e = doc["expected"];
+    auto bytes = util::parseHex(doc["hex"].as<std::string>());
+    ASSERT_TRUE(bytes);
+    auto s = snapshotOf(doc["protocol"].as<std::string>(), *bytes);
+    ASSERT_TRUE(s) << "no snapshot from a measurement frame";
+    const double cellTol = e["variant"] && e["variant"].as<std::string>() == "JK04" ? 1e-4 : 1e-3;
+    ASSERT_EQ(s->cellVoltagesV.size(), e["cell_voltages"].size());
+    for (std::size_t i = 0; i < s->cellVoltagesV.size(); ++i)
+        EXPECT_NEAR(s->cellVoltagesV[i], e["cell_voltages"][i].as<double>(), cellTol) << i;
+    ASSERT_TRUE(s->packVoltageV);
+    EXPECT_NEAR(*s->packVoltageV, e["total_voltage"].as<double>(), 1e-3);
+    if (e["current"]) {
+        ASSERT_TRUE(s->currentA);
+        EXPECT_NEAR(*s->currentA, e["current"].as<double>(), 1e-3);
+        ASSERT_TRUE(s->powerW);
+        EXPECT_NEAR(*s->powerW, e["power"].as<double>(), 0.01);
+        EXPECT_EQ(*s->powerW < 0, *s->currentA < 0);
+        EXPECT_NEAR(*s->socPercent, e["soc"].as<double>(), 1e-9);
+        EXPECT_TRUE(s->alarmsReported);
+    } else {
+        EXPECT_FALSE(s->currentA) << "JK04 reports no current";
+        EXPECT_FALSE(s->alarmsReported);
+    }
+    auto stats = s->cellStats();
+    ASSERT_TRUE(stats);
+    if (e["cell_min"]) {
+        EXPECT_NEAR(stats->minV, e["cell_min"].as<double>(), cellTol);
+        EXPECT_NEAR(stats->maxV, e["cell_max"].as<double>(), cellTol);
+    }
+}
+
 std::string testName(const testing::TestParamInfo<std::string>& info) {
     std::string name = fs::path(info.param).stem().string();
     std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
@@ -159,6 +231,8 @@ std::string testName(const testing::TestParamInfo<std::string>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Captures, SharedVector, testing::ValuesIn(vectorFiles()), testName);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SharedVector);
+INSTANTIATE_TEST_SUITE_P(Captures, MeasurementVector, testing::ValuesIn(measurementFiles()), testName);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(MeasurementVector);
 
 TEST(SharedVectors, DirectoryIsPresent) {
     if (vectorFiles().empty())
