@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(g++ cmake ninja-build pkg-config libyaml-cpp-dev libgtest-dev libgmock-dev
-          libbenchmark-dev clang libclang-rt-14-dev)
+          libbenchmark-dev clang libclang-rt-14-dev libboost-dev libspdlog-dev libsystemd-dev
+          dbus python3-dbus python3-gi)
 
 install_packages() {
     local missing=() p
@@ -27,6 +28,7 @@ install_packages() {
 }
 
 build() {  # build PRESET
+    [ "$1" = fuzz ] || packaging/build-sdbus.sh   # sdbus-c++ 2.1.0, cached in build/deps
     echo "== Building ($1)"
     cmake --preset "$1" >/dev/null
     cmake --build --preset "$1"

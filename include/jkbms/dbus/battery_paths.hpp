@@ -1,0 +1,48 @@
+#pragma once
+// batteryPaths(): a BatterySnapshot plus the charge limits as the full path table of a
+// com.victronenergy.battery service (victron-dbus.md section 5). Pure: the D-Bus layer only
+// stores, diffs and emits what this returns.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "jkbms/dbus/item.hpp"
+#include "jkbms/domain/battery_snapshot.hpp"
+#include "jkbms/domain/charge_limits.hpp"
+
+namespace jkbms::dbus {
+
+// Third-party BMS product id: in no Victron quirk table, so DVCC behaves by default.
+constexpr std::int32_t kProductId = 0xBA77;
+
+// What the service knows about itself, independent of the BMS reading.
+struct ServiceIdentity {
+    std::string processName = "dbus-jkbms";
+    std::string processVersion;
+    std::string connection;           // "Serial ttyUSB0", "Bluetooth C8:47:8C:00:00:01"
+    bool insecureConnection = false;  // BLE: SC will not use it as voltage source (SVS)
+    std::int32_t deviceInstance = -1;
+    std::string customName;
+    std::string productName = "JK BMS";
+};
+
+// Communication with the BMS, as the lost-communication timeline (charge-control.md
+// section 5) sees it.
+enum class CommsState : std::uint8_t {
+    Ok,     // readings arrive
+    Stale,  // no reading for stale_after: values kept, /Alarms/BmsCable = 1
+    Lost,   // no reading for invalidate_after: everything from the BMS invalid,
+            // /Connected = 0, /Alarms/BmsCable = 2 - in one batch
+};
+
+// `snapshot` absent: no reading yet (all BMS values invalid, /Connected = 0).
+PathTable batteryPaths(const ServiceIdentity& identity,
+                       const std::optional<domain::BatterySnapshot>& snapshot,
+                       const domain::ChargeLimits& limits, CommsState comms);
+
+// The paths a battery service lets clients write, with their checks.
+inline constexpr std::string_view kCustomNamePath = "/CustomName";
+WritableSpec customNameSpec();
+
+}  // namespace jkbms::dbus

@@ -1,0 +1,79 @@
+#pragma once
+// BusItemService: Victron's com.victronenergy.BusItem object tree on one sdbus-c++
+// connection (victron-dbus.md section 2), the way velib_python's VeDbusService serves it.
+//
+//   every path (leaf)   GetValue, GetText, SetValue, GetDescription; signal PropertiesChanged
+//   every tree node     GetValue / GetText: dictionaries of its subtree (relative keys)
+//   the root "/"        additionally GetItems; signal ItemsChanged
+//
+// update() stores a batch of items; what changed is announced in one ItemsChanged on "/" and
+// one PropertiesChanged per changed leaf. SetValue is accepted only on paths declared
+// writable, after type and range checks; a refusal is a non-zero result, never a D-Bus error.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "jkbms/dbus/item.hpp"
+
+namespace sdbus {
+class IConnection;
+class IObject;
+class Variant;
+}  // namespace sdbus
+
+namespace jkbms::dbus {
+
+inline constexpr std::string_view kBusItemInterface = "com.victronenergy.BusItem";
+
+// SetValue results (velib's): 0 accepted, 1 not writable or wrong type/range, 2 refused by
+// the application.
+enum class WriteResult : std::int32_t { Accepted = 0, NotWritable = 1, Refused = 2 };
+
+class BusItemService {
+public:
+    // Called for a write that passed the path's checks; return false to refuse it.
+    using WriteHandler = std::function<bool(const std::string& path, const Value& value)>;
+
+    explicit BusItemService(sdbus::IConnection& connection);
+    ~BusItemService();
+    BusItemService(const BusItemService&) = delete;
+    BusItemService& operator=(const BusItemService&) = delete;
+
+    void setWritable(std::string path, WritableSpec spec, Unit unit, WriteHandler handler);
+
+    // Stores `items` (adding objects for new paths) and announces what changed. Returns the
+    // number of changed items.
+    std::size_t update(const PathTable& items);
+
+    const Item* find(std::string_view path) const;
+    const PathTable& items() const { return items_; }
+    std::size_t objectCount() const { return objects_.size(); }
+
+    // Conversions between our values and D-Bus variants (exposed for tests).
+    static sdbus::Variant toVariant(const Value& value);
+    static std::optional<Value> fromVariant(const sdbus::Variant& variant);
+
+private:
+    struct Writable {
+        WritableSpec spec;
+        Unit unit;
+        WriteHandler handler;
+    };
+
+    void ensureObjects(const std::string& leaf);
+    void addLeaf(const std::string& path);
+    void addNode(const std::string& path);
+    std::int32_t setValue(const std::string& path, const sdbus::Variant& value);
+    void announce(const std::vector<const std::pair<const std::string, Item>*>& changed);
+
+    sdbus::IConnection& connection_;
+    PathTable items_;
+    std::map<std::string, Writable, std::less<>> writable_;
+    std::map<std::string, std::unique_ptr<sdbus::IObject>, std::less<>> objects_;
+    sdbus::IObject* root_ = nullptr;
+};
+
+}  // namespace jkbms::dbus

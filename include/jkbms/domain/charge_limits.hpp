@@ -1,0 +1,21 @@
+#pragma once
+// ChargeLimits: what the charge-limit engine decides for DVCC (charge-control.md), as plain
+// values. Absent = not decided yet, published as invalid.
+
+#include <optional>
+#include <string>
+
+namespace jkbms::domain {
+
+struct ChargeLimits {
+    std::optional<double> maxChargeVoltageV;     // CVL
+    std::optional<double> maxChargeCurrentA;     // CCL
+    std::optional<double> maxDischargeCurrentA;  // DCL
+    std::optional<double> batteryLowVoltageV;
+    std::optional<bool> chargeRequest;
+    std::string chargeMode;           // e.g. "Bulk", "Absorption", "Float"
+    std::string chargeLimitation;     // name of the limiter that sets CCL
+    std::string dischargeLimitation;  // name of the limiter that sets DCL
+};
+
+}  // namespace jkbms::domain

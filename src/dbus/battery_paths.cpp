@@ -1,0 +1,212 @@
+#include "jkbms/dbus/battery_paths.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace jkbms::dbus {
+namespace {
+
+using domain::Alarm;
+using domain::BatterySnapshot;
+
+template <class T>
+Value opt(const std::optional<T>& v) {
+    if (!v) return Invalid{};
+    if constexpr (std::is_same_v<T, bool>) return static_cast<std::int32_t>(*v ? 1 : 0);
+    else if constexpr (std::is_integral_v<T>) return static_cast<std::int32_t>(*v);
+    else return static_cast<double>(*v);
+}
+
+class Builder {
+public:
+    explicit Builder(PathTable& t) : t_(t) {}
+    void put(std::string path, Value v, Unit unit = Unit::None) {
+        t_.insert_or_assign(std::move(path), makeItem(std::move(v), unit));
+    }
+
+private:
+    PathTable& t_;
+};
+
+// Victron alarm paths and the domain alarms behind them. JK reports tripped protections:
+// those are alarms (2); a low-capacity flag is a warning (1).
+struct AlarmRow {
+    std::string_view path;
+    std::initializer_list<Alarm> sources;
+    std::int32_t level;
+};
+
+const AlarmRow kAlarmRows[] = {
+    {"/Alarms/LowVoltage", {Alarm::LowVoltage}, 2},
+    {"/Alarms/HighVoltage", {Alarm::HighVoltage}, 2},
+    {"/Alarms/LowCellVoltage", {Alarm::CellLowVoltage}, 2},
+    {"/Alarms/HighCellVoltage", {Alarm::CellHighVoltage}, 2},
+    {"/Alarms/LowSoc", {Alarm::LowSoc}, 1},
+    {"/Alarms/HighChargeCurrent", {Alarm::HighChargeCurrent}, 2},
+    {"/Alarms/HighDischargeCurrent", {Alarm::HighDischargeCurrent}, 2},
+    {"/Alarms/CellImbalance", {Alarm::CellImbalance}, 2},
+    {"/Alarms/InternalFailure", {Alarm::InternalFailure, Alarm::CellCountMismatch}, 2},
+    {"/Alarms/HighChargeTemperature", {Alarm::HighChargeTemperature}, 2},
+    {"/Alarms/LowChargeTemperature", {Alarm::LowChargeTemperature}, 2},
+    {"/Alarms/HighTemperature", {Alarm::HighTemperature}, 2},
+    {"/Alarms/LowTemperature", {Alarm::LowTemperature}, 2},
+    {"/Alarms/BatteryTemperatureSensor", {Alarm::TemperatureSensorFault}, 2},
+    {"/Alarms/HighInternalTemperature", {Alarm::MosfetOverTemperature}, 2},
+};
+
+std::string cellId(std::size_t index0) { return "C" + std::to_string(index0 + 1); }
+
+}  // namespace
+
+WritableSpec customNameSpec() { return WritableSpec{WritableSpec::Type::String, 0, 0, 64}; }
+
+PathTable batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot>& snap,
+                       const domain::ChargeLimits& limits, CommsState comms) {
+    PathTable t;
+    Builder b(t);
+    // Everything read from the BMS is published only while communication is not lost; after
+    // that the same paths exist but are invalid, so DVCC stops using stale values.
+    const BatterySnapshot* s = snap && comms != CommsState::Lost ? &*snap : nullptr;
+
+    // 5.1 identity
+    b.put("/Mgmt/ProcessName", id.processName);
+    b.put("/Mgmt/ProcessVersion", id.processVersion);
+    b.put("/Mgmt/Connection", id.connection);
+    if (id.insecureConnection) b.put("/Mgmt/InsecureConnection", std::int32_t{1});
+    b.put("/DeviceInstance", id.deviceInstance);
+    b.put("/ProductId", kProductId, Unit::Hex);
+    b.put("/ProductName", id.productName);
+    b.put(std::string{kCustomNamePath}, id.customName);
+    const domain::Identity* bms = snap ? &snap->identity : nullptr;
+    auto text = [](const std::string* v) -> Value {
+        if (!v || v->empty()) return Invalid{};
+        return *v;
+    };
+    b.put("/FirmwareVersion", text(bms ? &bms->softwareVersion : nullptr));
+    b.put("/HardwareVersion", text(bms ? &bms->hardwareVersion : nullptr));
+    b.put("/Serial", text(bms ? &bms->serialNumber : nullptr));
+    b.put("/Connected", std::int32_t{s ? 1 : 0});
+
+    // 5.2 measurements
+    b.put("/Dc/0/Voltage", opt(s ? s->packVoltageV : std::nullopt), Unit::Volt);
+    b.put("/Dc/0/Current", opt(s ? s->currentA : std::nullopt), Unit::Amp);
+    // systemcalc does not derive the power; without it /Dc/Battery/Power stays null.
+    b.put("/Dc/0/Power", opt(s ? s->powerW : std::nullopt), Unit::Watt);
+    std::optional<double> batteryTemp;
+    if (s && !s->temperatures.empty()) {
+        double sum = 0;
+        for (const auto& tmp : s->temperatures) sum += tmp.celsius;
+        batteryTemp = sum / static_cast<double>(s->temperatures.size());
+    }
+    b.put("/Dc/0/Temperature", opt(batteryTemp), Unit::Celsius);
+    b.put("/Soc", opt(s ? s->socPercent : std::nullopt), Unit::Percent);
+    b.put("/Soh", opt(s ? s->sohPercent : std::nullopt), Unit::Percent);
+    b.put("/InstalledCapacity", opt(s ? s->fullCapacityAh : std::nullopt), Unit::AmpHour);
+    b.put("/Capacity", opt(s ? s->remainingCapacityAh : std::nullopt), Unit::AmpHour);
+    std::optional<double> consumed;
+    if (s && s->fullCapacityAh && s->remainingCapacityAh)
+        consumed = std::min(0.0, *s->remainingCapacityAh - *s->fullCapacityAh);  // Victron: <= 0
+    b.put("/ConsumedAmphours", opt(consumed), Unit::AmpHour);
+    std::optional<double> timeToGo;
+    if (s && s->currentA && s->remainingCapacityAh && *s->currentA < -0.1)
+        timeToGo = std::round(*s->remainingCapacityAh / -*s->currentA * 3600.0);
+    b.put("/TimeToGo", opt(timeToGo), Unit::Second);
+    // JK faults are published as alarms; a raw code here would raise Victron's BMS error
+    // notifications with unrelated texts.
+    b.put("/ErrorCode", s ? Value{std::int32_t{0}} : Value{Invalid{}});
+
+    // 5.3 DVCC limits: invalid unless communication is live.
+    const bool limitsLive = s != nullptr;
+    auto lim = [limitsLive](const std::optional<double>& v) {
+        return limitsLive ? opt(v) : Value{Invalid{}};
+    };
+    b.put("/Info/MaxChargeVoltage", lim(limits.maxChargeVoltageV), Unit::Volt);
+    b.put("/Info/MaxChargeCurrent", lim(limits.maxChargeCurrentA), Unit::Amp);
+    b.put("/Info/MaxDischargeCurrent", lim(limits.maxDischargeCurrentA), Unit::Amp);
+    b.put("/Info/BatteryLowVoltage", lim(limits.batteryLowVoltageV), Unit::Volt);
+    b.put("/Info/ChargeRequest", limitsLive ? opt(limits.chargeRequest) : Value{Invalid{}});
+    auto reason = [limitsLive](const std::string& r) -> Value {
+        if (!limitsLive || r.empty()) return Invalid{};
+        return r;
+    };
+    b.put("/Info/ChargeMode", reason(limits.chargeMode));
+    b.put("/Info/ChargeLimitation", reason(limits.chargeLimitation));
+    b.put("/Info/DischargeLimitation", reason(limits.dischargeLimitation));
+
+    // 5.4 I/O and switches
+    b.put("/Io/AllowToCharge", opt(s ? s->switches.chargeMos : std::nullopt));
+    b.put("/Io/AllowToDischarge", opt(s ? s->switches.dischargeMos : std::nullopt));
+    b.put("/Io/AllowToBalance", opt(s ? s->switches.balancerEnabled : std::nullopt));
+    b.put("/Io/AllowToHeat", opt(s ? s->heating : std::nullopt));
+    b.put("/Balancing", s ? Value{std::int32_t{s->balancing ? 1 : 0}} : Value{Invalid{}});
+
+    // 5.5 cells and modules
+    const auto stats = s ? s->cellStats() : std::nullopt;
+    b.put("/System/MinCellVoltage", stats ? Value{stats->minV} : Value{Invalid{}}, Unit::CellVolt);
+    b.put("/System/MaxCellVoltage", stats ? Value{stats->maxV} : Value{Invalid{}}, Unit::CellVolt);
+    b.put("/System/MinVoltageCellId", stats ? Value{cellId(stats->minIndex)} : Value{Invalid{}});
+    b.put("/System/MaxVoltageCellId", stats ? Value{cellId(stats->maxIndex)} : Value{Invalid{}});
+    const domain::Temperature* tmin = nullptr;
+    const domain::Temperature* tmax = nullptr;
+    if (s) {
+        for (const auto& tmp : s->temperatures) {
+            if (!tmin || tmp.celsius < tmin->celsius) tmin = &tmp;
+            if (!tmax || tmp.celsius > tmax->celsius) tmax = &tmp;
+        }
+    }
+    b.put("/System/MinCellTemperature", tmin ? Value{tmin->celsius} : Value{Invalid{}}, Unit::Celsius);
+    b.put("/System/MaxCellTemperature", tmax ? Value{tmax->celsius} : Value{Invalid{}}, Unit::Celsius);
+    b.put("/System/MinTemperatureCellId", tmin ? Value{std::string{tmin->name}} : Value{Invalid{}});
+    b.put("/System/MaxTemperatureCellId", tmax ? Value{std::string{tmax->name}} : Value{Invalid{}});
+    // dbus-serialbattery convention (its GUI add-on shows it); no Victron component reads it.
+    b.put("/System/MOSTemperature", opt(s ? s->mosfetTemperatureC : std::nullopt), Unit::Celsius);
+    b.put("/System/NrOfModulesOnline", std::int32_t{s ? 1 : 0});
+    b.put("/System/NrOfModulesOffline", std::int32_t{s ? 0 : 1});
+    auto blocking = [s](const std::optional<bool>& mos) -> Value {
+        if (!s || !mos) return Invalid{};
+        return std::int32_t{*mos ? 0 : 1};
+    };
+    b.put("/System/NrOfModulesBlockingCharge", blocking(s ? s->switches.chargeMos : std::nullopt));
+    b.put("/System/NrOfModulesBlockingDischarge", blocking(s ? s->switches.dischargeMos : std::nullopt));
+    b.put("/System/NrOfCellsPerBattery",
+          snap && !snap->cellVoltagesV.empty() ? Value{static_cast<std::int32_t>(snap->cellVoltagesV.size())}
+                                               : Value{Invalid{}});
+
+    // Per-cell paths (dbus-serialbattery convention). They exist for every cell of the last
+    // reading, so they stay on the bus (invalid) when communication is lost.
+    if (snap) {
+        for (std::size_t i = 0; i < snap->cellVoltagesV.size(); ++i) {
+            const std::string n = std::to_string(i + 1);
+            b.put("/Voltages/Cell" + n, s ? Value{s->cellVoltagesV[i]} : Value{Invalid{}}, Unit::CellVolt);
+            // The JK balancer moves charge from the highest to the lowest cell.
+            const bool balancing = s && stats && s->balancing && (i == stats->minIndex || i == stats->maxIndex);
+            b.put("/Balances/Cell" + n, s ? Value{std::int32_t{balancing ? 1 : 0}} : Value{Invalid{}});
+        }
+    }
+    b.put("/Voltages/Sum", stats ? Value{stats->sumV} : Value{Invalid{}}, Unit::Volt);
+    b.put("/Voltages/Diff", stats ? Value{stats->deltaV} : Value{Invalid{}}, Unit::CellVolt);
+
+    // 5.6 alarms: valid only for what this BMS can report.
+    const bool alarmsKnown = s && s->alarmsReported;
+    for (const AlarmRow& row : kAlarmRows) {
+        Value v = Invalid{};
+        if (alarmsKnown) {
+            const bool on = std::any_of(row.sources.begin(), row.sources.end(),
+                                        [s](Alarm a) { return s->alarms.has(a); });
+            v = std::int32_t{on ? row.level : 0};
+        }
+        b.put(std::string{row.path}, std::move(v));
+    }
+    const std::int32_t cable = comms == CommsState::Ok ? 0 : comms == CommsState::Stale ? 1 : 2;
+    b.put("/Alarms/BmsCable", snap ? Value{cable} : Value{Invalid{}});
+
+    // 5.7 history from the BMS's own counters (Ah values negative, Victron convention).
+    b.put("/History/ChargeCycles", opt(s ? s->cycleCount : std::nullopt));
+    std::optional<double> drawn;
+    if (s && s->cycleCapacityAh) drawn = -*s->cycleCapacityAh;
+    b.put("/History/TotalAhDrawn", opt(drawn), Unit::AmpHour);
+    b.put("/History/CanBeCleared", std::int32_t{0});
+    return t;
+}
+
+}  // namespace jkbms::dbus

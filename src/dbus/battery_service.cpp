@@ -1,0 +1,115 @@
+#include "jkbms/dbus/battery_service.hpp"
+
+#include <sdbus-c++/sdbus-c++.h>
+#include <spdlog/spdlog.h>
+
+#include "jkbms/dbus/names.hpp"
+
+namespace jkbms::dbus {
+namespace {
+
+const sdbus::InterfaceName kBusDaemonInterface{"org.freedesktop.DBus"};
+constexpr std::uint32_t kDoNotQueue = 4;     // DBUS_NAME_FLAG_DO_NOT_QUEUE
+constexpr std::uint32_t kPrimaryOwner = 1;   // DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER
+constexpr std::uint32_t kAlreadyOwner = 4;   // DBUS_REQUEST_NAME_REPLY_ALREADY_OWNER
+
+}  // namespace
+
+BatteryService::BatteryService(boost::asio::io_context& io, std::unique_ptr<sdbus::IConnection> connection,
+                               BatteryServiceConfig config)
+    : io_(io),
+      connection_(std::move(connection)),
+      config_(std::move(config)),
+      busName_("com.victronenergy.battery." + busNameElement(config_.busNameSuffix)) {
+    items_ = std::make_unique<BusItemService>(*connection_);
+    settings_ = std::make_unique<SettingsClient>(io_, *connection_, config_.uniqueId);
+    busDaemon_ = sdbus::createProxy(*connection_, sdbus::ServiceName{"org.freedesktop.DBus"},
+                                    sdbus::ObjectPath{"/org/freedesktop/DBus"});
+    loop_ = std::make_unique<AsioSdbusLoop>(io_, *connection_, [this](const std::string& error) {
+        state_ = State::Failed;
+        if (onRegistered_) onRegistered_(false, "D-Bus connection failed: " + error);
+    });
+}
+
+BatteryService::~BatteryService() {
+    loop_->stop();
+}
+
+void BatteryService::start(Callback onRegistered) {
+    onRegistered_ = std::move(onRegistered);
+    state_ = State::Negotiating;
+    settings_->onChange([this](const DeviceSettings& s) { onSettings(s); });
+    settings_->negotiate(config_.preferredInstance, config_.settingsWait, [this](const DeviceSettings& s) {
+        persisted_ = s.persisted;
+        config_.identity.deviceInstance = s.instance;
+        config_.identity.customName = s.customName;
+        refresh();  // every path exists before the name is claimed
+        items_->setWritable(std::string{kCustomNamePath}, customNameSpec(), Unit::None,
+                            [this](const std::string&, const Value& v) {
+                                config_.identity.customName = std::get<std::string>(v);
+                                settings_->storeCustomName(config_.identity.customName);
+                                return true;
+                            });
+        requestName();
+    });
+    loop_->start();
+}
+
+void BatteryService::onSettings(const DeviceSettings& s) {
+    const bool instanceChanged = s.instance != config_.identity.deviceInstance;
+    config_.identity.customName = s.customName;
+    if (!instanceChanged) {
+        refresh();
+        return;
+    }
+    spdlog::info("{}: device instance changed to {} in localsettings; re-registering", busName_, s.instance);
+    release([this, instance = s.instance] {
+        config_.identity.deviceInstance = instance;
+        refresh();
+        requestName();
+    });
+}
+
+void BatteryService::publish(std::optional<domain::BatterySnapshot> snapshot, domain::ChargeLimits limits,
+                             CommsState comms) {
+    snapshot_ = std::move(snapshot);
+    limits_ = std::move(limits);
+    comms_ = comms;
+    if (state_ == State::Claiming || state_ == State::Registered) refresh();
+}
+
+void BatteryService::refresh() {
+    items_->update(batteryPaths(config_.identity, snapshot_, limits_, comms_));
+}
+
+void BatteryService::requestName() {
+    state_ = State::Claiming;
+    busDaemon_->callMethodAsync("RequestName")
+        .onInterface(kBusDaemonInterface)
+        .withArguments(busName_, kDoNotQueue)
+        .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::uint32_t reply) {
+            if (error || (reply != kPrimaryOwner && reply != kAlreadyOwner)) {
+                state_ = State::Failed;
+                const std::string why = error ? error->getMessage() : "the name is owned by another process";
+                if (onRegistered_) onRegistered_(false, busName_ + ": " + why);
+                return;
+            }
+            state_ = State::Registered;
+            spdlog::info("{} registered as device instance {}{}", busName_, config_.identity.deviceInstance,
+                         persisted_ ? "" : " (not persisted: no localsettings)");
+            if (onRegistered_) onRegistered_(true, {});
+        });
+}
+
+void BatteryService::release(std::function<void()> done) {
+    state_ = State::Claiming;
+    busDaemon_->callMethodAsync("ReleaseName")
+        .onInterface(kBusDaemonInterface)
+        .withArguments(busName_)
+        .uponReplyInvoke([done = std::move(done)](std::optional<sdbus::Error> error, std::uint32_t) {
+            if (error) spdlog::warn("releasing the bus name failed: {}", error->getMessage());
+            if (done) done();
+        });
+}
+
+}  // namespace jkbms::dbus

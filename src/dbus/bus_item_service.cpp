@@ -1,0 +1,193 @@
+#include "jkbms/dbus/bus_item_service.hpp"
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <cstring>
+
+namespace jkbms::dbus {
+namespace {
+
+using Dict = std::map<std::string, sdbus::Variant>;
+const sdbus::InterfaceName kInterface{std::string{kBusItemInterface}};
+
+// Leaves under `node`: the range of keys that start with node + "/".
+template <class Map>
+auto subtree(const Map& items, const std::string& node) {
+    const std::string prefix = node == "/" ? "/" : node + "/";
+    auto first = items.lower_bound(prefix);
+    auto last = items.end();
+    if (node != "/") {
+        std::string end = node + "0";  // '0' follows '/' in ASCII
+        last = items.lower_bound(end);
+    }
+    return std::pair{first, last};
+}
+
+}  // namespace
+
+BusItemService::BusItemService(sdbus::IConnection& connection) : connection_(connection) {
+    addNode("/");
+}
+
+BusItemService::~BusItemService() = default;
+
+sdbus::Variant BusItemService::toVariant(const Value& value) {
+    if (const auto* i = std::get_if<std::int32_t>(&value)) return sdbus::Variant{*i};
+    if (const auto* d = std::get_if<double>(&value)) return sdbus::Variant{*d};
+    if (const auto* s = std::get_if<std::string>(&value)) return sdbus::Variant{*s};
+    return sdbus::Variant{std::vector<std::int32_t>{}};  // Victron's invalid
+}
+
+std::optional<Value> BusItemService::fromVariant(const sdbus::Variant& v) {
+    const char* type = v.peekValueType();
+    if (type == nullptr) return std::nullopt;
+    try {
+        if (std::strcmp(type, "s") == 0) return Value{v.get<std::string>()};
+        if (std::strcmp(type, "d") == 0) return Value{v.get<double>()};
+        if (std::strcmp(type, "i") == 0) return Value{v.get<std::int32_t>()};
+        if (std::strcmp(type, "n") == 0) return Value{std::int32_t{v.get<std::int16_t>()}};
+        if (std::strcmp(type, "q") == 0) return Value{std::int32_t{v.get<std::uint16_t>()}};
+        if (std::strcmp(type, "y") == 0) return Value{std::int32_t{v.get<std::uint8_t>()}};
+        if (std::strcmp(type, "u") == 0) {
+            const auto u = v.get<std::uint32_t>();
+            if (u > static_cast<std::uint32_t>(INT32_MAX)) return std::nullopt;
+            return Value{static_cast<std::int32_t>(u)};
+        }
+        if (std::strcmp(type, "x") == 0) {
+            const auto x = v.get<std::int64_t>();
+            if (x < INT32_MIN || x > INT32_MAX) return std::nullopt;
+            return Value{static_cast<std::int32_t>(x)};
+        }
+    } catch (const sdbus::Error&) {
+        return std::nullopt;
+    }
+    return std::nullopt;  // booleans, arrays (invalid), structures: not a value we store
+}
+
+void BusItemService::setWritable(std::string path, WritableSpec spec, Unit unit, WriteHandler handler) {
+    writable_.insert_or_assign(std::move(path), Writable{spec, unit, std::move(handler)});
+}
+
+const Item* BusItemService::find(std::string_view path) const {
+    auto it = items_.find(path);
+    return it == items_.end() ? nullptr : &it->second;
+}
+
+std::size_t BusItemService::update(const PathTable& batch) {
+    std::vector<const std::pair<const std::string, Item>*> changed;
+    changed.reserve(batch.size());
+    for (const auto& [path, item] : batch) {
+        auto it = items_.find(path);
+        if (it == items_.end()) {
+            it = items_.emplace(path, item).first;
+            ensureObjects(path);
+        } else if (it->second == item) {
+            continue;
+        } else {
+            it->second = item;
+        }
+        changed.push_back(&*it);
+    }
+    if (!changed.empty()) announce(changed);
+    return changed.size();
+}
+
+void BusItemService::announce(const std::vector<const std::pair<const std::string, Item>*>& changed) {
+    std::map<std::string, Dict> batch;
+    for (const auto* entry : changed) {
+        Dict props{{"Value", toVariant(entry->second.value)}, {"Text", sdbus::Variant{entry->second.text}}};
+        if (auto obj = objects_.find(entry->first); obj != objects_.end())
+            obj->second->emitSignal("PropertiesChanged").onInterface(kInterface).withArguments(props);
+        batch.emplace(entry->first, std::move(props));
+    }
+    root_->emitSignal("ItemsChanged").onInterface(kInterface).withArguments(batch);
+}
+
+void BusItemService::ensureObjects(const std::string& leaf) {
+    // Tree nodes for every parent ("/Dc", "/Dc/0" for "/Dc/0/Voltage"), then the leaf.
+    for (std::size_t slash = leaf.find('/', 1); slash != std::string::npos; slash = leaf.find('/', slash + 1)) {
+        const std::string node = leaf.substr(0, slash);
+        if (!objects_.contains(node)) addNode(node);
+    }
+    if (!objects_.contains(leaf)) addLeaf(leaf);
+}
+
+void BusItemService::addLeaf(const std::string& path) {
+    auto object = sdbus::createObject(connection_, sdbus::ObjectPath{path});
+    object
+        ->addVTable(
+            sdbus::registerMethod("GetValue").withOutputParamNames("value").implementedAs([this, path] {
+                const Item* item = find(path);
+                return toVariant(item ? item->value : Value{Invalid{}});
+            }),
+            sdbus::registerMethod("GetText").withOutputParamNames("text").implementedAs([this, path] {
+                const Item* item = find(path);
+                return item ? item->text : std::string{"---"};
+            }),
+            sdbus::registerMethod("SetValue")
+                .withInputParamNames("value")
+                .withOutputParamNames("result")
+                .implementedAs([this, path](const sdbus::Variant& value) { return setValue(path, value); }),
+            sdbus::registerMethod("GetDescription")
+                .withInputParamNames("language", "length")
+                .withOutputParamNames("description")
+                .implementedAs([](const std::string&, std::int32_t) { return std::string{}; }),
+            sdbus::registerSignal("PropertiesChanged").withParameters<Dict>("changes"))
+        .forInterface(kInterface);
+    objects_.emplace(path, std::move(object));
+}
+
+void BusItemService::addNode(const std::string& node) {
+    auto object = sdbus::createObject(connection_, sdbus::ObjectPath{node});
+    const std::size_t strip = node == "/" ? 1 : node.size() + 1;  // relative keys, no leading '/'
+    auto getValue = [this, node, strip] {
+        Dict out;
+        auto [first, last] = subtree(items_, node);
+        for (auto it = first; it != last; ++it) out.emplace(it->first.substr(strip), toVariant(it->second.value));
+        return sdbus::Variant{out};
+    };
+    auto getText = [this, node, strip] {
+        std::map<std::string, std::string> out;
+        auto [first, last] = subtree(items_, node);
+        for (auto it = first; it != last; ++it) out.emplace(it->first.substr(strip), it->second.text);
+        return sdbus::Variant{out};  // a variant holding a{ss}, as velib answers
+    };
+    if (node == "/") {
+        auto getItems = [this] {
+            std::map<std::string, Dict> out;
+            for (const auto& [path, item] : items_)
+                out.emplace(path, Dict{{"Value", toVariant(item.value)}, {"Text", sdbus::Variant{item.text}}});
+            return out;
+        };
+        object
+            ->addVTable(sdbus::registerMethod("GetValue").withOutputParamNames("value").implementedAs(std::move(getValue)),
+                        sdbus::registerMethod("GetText").withOutputParamNames("text").implementedAs(std::move(getText)),
+                        sdbus::registerMethod("GetItems").withOutputParamNames("items").implementedAs(std::move(getItems)),
+                        sdbus::registerSignal("ItemsChanged").withParameters<std::map<std::string, Dict>>("changes"))
+            .forInterface(kInterface);
+        root_ = object.get();
+    } else {
+        object
+            ->addVTable(sdbus::registerMethod("GetValue").withOutputParamNames("value").implementedAs(std::move(getValue)),
+                        sdbus::registerMethod("GetText").withOutputParamNames("text").implementedAs(std::move(getText)))
+            .forInterface(kInterface);
+    }
+    objects_.emplace(node, std::move(object));
+}
+
+std::int32_t BusItemService::setValue(const std::string& path, const sdbus::Variant& variant) {
+    auto w = writable_.find(path);
+    if (w == writable_.end()) return static_cast<std::int32_t>(WriteResult::NotWritable);
+    auto value = fromVariant(variant);
+    if (!value) return static_cast<std::int32_t>(WriteResult::NotWritable);
+    auto accepted = acceptWrite(w->second.spec, *value);
+    if (!accepted) return static_cast<std::int32_t>(WriteResult::NotWritable);
+    if (w->second.handler && !w->second.handler(path, *accepted))
+        return static_cast<std::int32_t>(WriteResult::Refused);
+    PathTable one;
+    one.emplace(path, makeItem(std::move(*accepted), w->second.unit));
+    update(one);
+    return static_cast<std::int32_t>(WriteResult::Accepted);
+}
+
+}  // namespace jkbms::dbus

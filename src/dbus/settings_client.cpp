@@ -1,0 +1,127 @@
+#include "jkbms/dbus/settings_client.hpp"
+
+#include <sdbus-c++/sdbus-c++.h>
+#include <spdlog/spdlog.h>
+
+#include "jkbms/dbus/bus_item_service.hpp"
+#include "jkbms/dbus/names.hpp"
+
+namespace jkbms::dbus {
+namespace {
+
+using Dict = std::map<std::string, sdbus::Variant>;
+const sdbus::InterfaceName kSettingsInterface{"com.victronenergy.Settings"};
+const sdbus::InterfaceName kItemInterface{std::string{kBusItemInterface}};
+constexpr auto kRetryPeriod = std::chrono::seconds(1);
+constexpr auto kCallTimeout = std::chrono::seconds(5);
+
+std::optional<std::string> stringOf(const Dict& d, const std::string& key) {
+    auto it = d.find(key);
+    if (it == d.end() || !it->second.containsValueOfType<std::string>()) return std::nullopt;
+    return it->second.get<std::string>();
+}
+
+}  // namespace
+
+SettingsClient::SettingsClient(boost::asio::io_context& io, sdbus::IConnection& connection,
+                               std::string uid, std::string deviceClass)
+    : io_(io), connection_(connection), uid_(settingsUid(uid)), class_(std::move(deviceClass)), retry_(io) {}
+
+SettingsClient::~SettingsClient() = default;
+
+std::string SettingsClient::settingPath(std::string_view name) const {
+    return "/Settings/Devices/" + uid_ + "/" + std::string{name};
+}
+
+void SettingsClient::negotiate(std::int32_t preferred, std::chrono::milliseconds wait, Done done) {
+    preferred_ = preferred;
+    done_ = std::move(done);
+    giveUpAt_ = std::chrono::steady_clock::now() + wait;
+    root_ = sdbus::createProxy(connection_, sdbus::ServiceName{std::string{kSettingsService}},
+                               sdbus::ObjectPath{"/"});
+    callAddSettings();
+}
+
+void SettingsClient::callAddSettings() {
+    std::vector<Dict> defs = {
+        {{"path", sdbus::Variant{settingPath("ClassAndVrmInstance")}},
+         {"default", sdbus::Variant{class_ + ":" + std::to_string(preferred_)}}},
+        {{"path", sdbus::Variant{settingPath("CustomName")}}, {"default", sdbus::Variant{std::string{}}}},
+    };
+    root_->callMethodAsync("AddSettings")
+        .onInterface(kSettingsInterface)
+        .withTimeout(kCallTimeout)
+        .withArguments(defs)
+        .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::vector<Dict> results) {
+            if (error) {
+                if (std::chrono::steady_clock::now() + kRetryPeriod < giveUpAt_) {
+                    retry_.expires_after(kRetryPeriod);
+                    retry_.async_wait([this](const boost::system::error_code& ec) {
+                        if (!ec) callAddSettings();
+                    });
+                    return;
+                }
+                spdlog::warn("localsettings not available ({}): using device instance {}, not persisted",
+                             error->getMessage(), preferred_);
+                finish(DeviceSettings{preferred_, "", false});
+                return;
+            }
+            DeviceSettings s{preferred_, "", true};
+            for (const Dict& r : results) {
+                auto path = stringOf(r, "path");
+                auto value = stringOf(r, "value");
+                if (!path || !value) continue;
+                if (*path == settingPath("ClassAndVrmInstance")) {
+                    if (auto n = parseClassAndVrmInstance(*value)) s.instance = *n;
+                } else if (*path == settingPath("CustomName")) {
+                    s.customName = *value;
+                }
+            }
+            subscribe();
+            finish(std::move(s));
+        });
+}
+
+void SettingsClient::finish(DeviceSettings settings) {
+    current_ = settings;
+    if (done_) {
+        auto done = std::move(done_);
+        done_ = nullptr;
+        done(current_);
+    }
+}
+
+void SettingsClient::subscribe() {
+    const sdbus::ServiceName service{std::string{kSettingsService}};
+    instanceProxy_ = sdbus::createProxy(connection_, service, sdbus::ObjectPath{settingPath("ClassAndVrmInstance")});
+    nameProxy_ = sdbus::createProxy(connection_, service, sdbus::ObjectPath{settingPath("CustomName")});
+    instanceProxy_->uponSignal("PropertiesChanged").onInterface(kItemInterface).call([this](const Dict& changes) {
+        auto value = stringOf(changes, "Value");
+        if (!value) return;
+        auto n = parseClassAndVrmInstance(*value);
+        if (!n || *n == current_.instance) return;
+        current_.instance = *n;
+        if (onChange_) onChange_(current_);
+    });
+    nameProxy_->uponSignal("PropertiesChanged").onInterface(kItemInterface).call([this](const Dict& changes) {
+        auto value = stringOf(changes, "Value");
+        if (!value || *value == current_.customName) return;
+        current_.customName = *value;
+        if (onChange_) onChange_(current_);
+    });
+}
+
+void SettingsClient::storeCustomName(const std::string& name) {
+    current_.customName = name;
+    if (!nameProxy_) return;  // no localsettings: kept for this run only
+    nameProxy_->callMethodAsync("SetValue")
+        .onInterface(kItemInterface)
+        .withTimeout(kCallTimeout)
+        .withArguments(sdbus::Variant{name})
+        .uponReplyInvoke([](std::optional<sdbus::Error> error, std::int32_t result) {
+            if (error) spdlog::warn("storing the custom name failed: {}", error->getMessage());
+            else if (result != 0) spdlog::warn("localsettings refused the custom name ({})", result);
+        });
+}
+
+}  // namespace jkbms::dbus

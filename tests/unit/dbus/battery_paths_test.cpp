@@ -1,0 +1,227 @@
+#include "jkbms/dbus/battery_paths.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "jkbms/dbus/names.hpp"
+
+namespace jkbms::dbus {
+namespace {
+
+domain::BatterySnapshot snapshot16() {
+    domain::BatterySnapshot s;
+    for (int i = 0; i < 16; ++i) s.cellVoltagesV.push_back(3.300 + 0.001 * i);
+    s.packVoltageV = 52.92;
+    s.currentA = -12.5;
+    s.powerW = 52.92 * -12.5;
+    s.socPercent = 67;
+    s.sohPercent = 98;
+    s.fullCapacityAh = 280;
+    s.remainingCapacityAh = 187.6;
+    s.cycleCount = 41;
+    s.cycleCapacityAh = 11500;
+    s.temperatures.push_back({"T1", 24.0});
+    s.temperatures.push_back({"T2", 26.0});
+    s.mosfetTemperatureC = 31.0;
+    s.switches.chargeMos = true;
+    s.switches.dischargeMos = false;
+    s.switches.balancerEnabled = true;
+    s.balancing = true;
+    s.alarmsReported = true;
+    s.identity.softwareVersion = "11.261";
+    s.identity.hardwareVersion = "11.XW";
+    s.identity.serialNumber = "2041803028";
+    return s;
+}
+
+domain::ChargeLimits limits() {
+    domain::ChargeLimits l;
+    l.maxChargeVoltageV = 55.2;
+    l.maxChargeCurrentA = 100;
+    l.maxDischargeCurrentA = 150;
+    l.batteryLowVoltageV = 48;
+    l.chargeMode = "Bulk";
+    l.chargeLimitation = "Max charge current";
+    l.dischargeLimitation = "Max discharge current";
+    return l;
+}
+
+ServiceIdentity identity() {
+    ServiceIdentity id;
+    id.processVersion = "0.1.0";
+    id.connection = "Serial ttyUSB0";
+    id.deviceInstance = 1;
+    return id;
+}
+
+const Value& at(const PathTable& t, std::string_view path) {
+    auto it = t.find(path);
+    if (it == t.end()) throw std::runtime_error("missing path " + std::string{path});
+    return it->second.value;
+}
+
+TEST(BatteryPaths, IdentityAndMandatoryPaths) {
+    const auto t = batteryPaths(identity(), snapshot16(), limits(), CommsState::Ok);
+    EXPECT_EQ(at(t, "/DeviceInstance"), Value{std::int32_t{1}});
+    EXPECT_EQ(at(t, "/ProductId"), Value{std::int32_t{0xBA77}});
+    EXPECT_EQ(t.at("/ProductId").text, "0xBA77");
+    EXPECT_EQ(at(t, "/ProductName"), Value{std::string{"JK BMS"}});
+    EXPECT_EQ(at(t, "/Mgmt/Connection"), Value{std::string{"Serial ttyUSB0"}});
+    EXPECT_EQ(at(t, "/Connected"), Value{std::int32_t{1}});
+    EXPECT_EQ(at(t, "/FirmwareVersion"), Value{std::string{"11.261"}});
+    EXPECT_EQ(at(t, "/Serial"), Value{std::string{"2041803028"}});
+    EXPECT_FALSE(t.contains("/Mgmt/InsecureConnection")) << "serial is not an insecure link";
+}
+
+// Surprise 4: /CustomName is always a string, "" when unset - never an int, never invalid.
+TEST(BatteryPathsSurprise, CustomNameIsAlwaysAString) {
+    auto t = batteryPaths(identity(), std::nullopt, {}, CommsState::Ok);
+    EXPECT_EQ(at(t, "/CustomName"), Value{std::string{}});
+    EXPECT_FALSE(acceptWrite(customNameSpec(), Value{std::int32_t{5}}));
+    EXPECT_FALSE(acceptWrite(customNameSpec(), Value{std::string(65, 'x')}));
+    EXPECT_TRUE(acceptWrite(customNameSpec(), Value{std::string{"Garage pack"}}));
+}
+
+// Surprise 5: /Dc/0/Power is published (systemcalc does not derive it), + = charging.
+TEST(BatteryPathsSurprise, PowerIsPublishedWithTheCurrentsSign) {
+    const auto t = batteryPaths(identity(), snapshot16(), limits(), CommsState::Ok);
+    EXPECT_DOUBLE_EQ(std::get<double>(at(t, "/Dc/0/Power")), 52.92 * -12.5);
+    EXPECT_EQ(t.at("/Dc/0/Power").text, "-662W");
+    EXPECT_EQ(t.at("/Dc/0/Voltage").text, "52.92V");
+    EXPECT_EQ(t.at("/Dc/0/Current").text, "-12.50A");
+}
+
+// Surprise 6: consumed Ah and Ah history are negative.
+TEST(BatteryPathsSurprise, ConsumedAmphoursAndTotalAhDrawnAreNegative) {
+    const auto t = batteryPaths(identity(), snapshot16(), limits(), CommsState::Ok);
+    EXPECT_NEAR(std::get<double>(at(t, "/ConsumedAmphours")), -92.4, 1e-9);
+    EXPECT_DOUBLE_EQ(std::get<double>(at(t, "/History/TotalAhDrawn")), -11500);
+    EXPECT_NEAR(std::get<double>(at(t, "/TimeToGo")), std::round(187.6 / 12.5 * 3600), 1e-9);
+}
+
+// Surprise 7: /Io/AllowToCharge mirrors the MOSFET but steers nothing; the limits travel
+// unchanged through /Info/*, which is what DVCC reads.
+TEST(BatteryPathsSurprise, IoPathsAreInformationalLimitsAreWhatSteers) {
+    auto s = snapshot16();
+    s.switches.chargeMos = false;
+    auto l = limits();
+    l.maxChargeCurrentA = 0;
+    const auto t = batteryPaths(identity(), s, l, CommsState::Ok);
+    EXPECT_EQ(at(t, "/Io/AllowToCharge"), Value{std::int32_t{0}});
+    EXPECT_EQ(at(t, "/Info/MaxChargeCurrent"), Value{0.0});
+    EXPECT_EQ(at(t, "/System/NrOfModulesBlockingCharge"), Value{std::int32_t{1}});
+}
+
+// Surprise 8: a third-party product id, so no Victron quirk applies (DVCC is the user's choice).
+TEST(BatteryPathsSurprise, ProductIdIsTheThirdPartyOne) {
+    const auto t = batteryPaths(identity(), std::nullopt, {}, CommsState::Ok);
+    EXPECT_EQ(at(t, "/ProductId"), Value{std::int32_t{0xBA77}});
+}
+
+// Surprise 3: "no value" is Invalid (an empty ai on the wire), never 0 or "": alarms the BMS
+// cannot report stay invalid, so the GUI hides them.
+TEST(BatteryPathsSurprise, UnsupportedMeansInvalidNotZero) {
+    auto s = snapshot16();
+    s.alarmsReported = false;  // JK04
+    s.currentA.reset();
+    s.socPercent.reset();
+    const auto t = batteryPaths(identity(), s, {}, CommsState::Ok);
+    EXPECT_FALSE(isValid(at(t, "/Alarms/HighCellVoltage")));
+    EXPECT_FALSE(isValid(at(t, "/Dc/0/Current")));
+    EXPECT_FALSE(isValid(at(t, "/Soc")));
+    EXPECT_EQ(t.at("/Soc").text, "---");
+    EXPECT_FALSE(isValid(at(t, "/Info/MaxChargeVoltage"))) << "no limits decided yet";
+}
+
+// Surprise 2 (the mapping's half): Lost invalidates measurements and /Info/* and sets
+// /Connected = 0 and /Alarms/BmsCable = 2 in the same table.
+TEST(BatteryPathsSurprise, LostCommunicationInvalidatesEverythingFromTheBms) {
+    const auto t = batteryPaths(identity(), snapshot16(), limits(), CommsState::Lost);
+    for (const char* p : {"/Dc/0/Voltage", "/Dc/0/Current", "/Dc/0/Power", "/Soc", "/Info/MaxChargeVoltage",
+                          "/Info/MaxChargeCurrent", "/Info/MaxDischargeCurrent", "/Info/BatteryLowVoltage",
+                          "/Voltages/Cell1", "/System/MinCellVoltage", "/Alarms/HighVoltage"})
+        EXPECT_FALSE(isValid(at(t, p))) << p;
+    EXPECT_EQ(at(t, "/Connected"), Value{std::int32_t{0}});
+    EXPECT_EQ(at(t, "/Alarms/BmsCable"), Value{std::int32_t{2}});
+    EXPECT_TRUE(isValid(at(t, "/DeviceInstance")));
+    EXPECT_TRUE(t.contains("/Voltages/Cell16")) << "cell paths stay, invalid";
+
+    const auto stale = batteryPaths(identity(), snapshot16(), limits(), CommsState::Stale);
+    EXPECT_EQ(at(stale, "/Alarms/BmsCable"), Value{std::int32_t{1}});
+    EXPECT_TRUE(isValid(at(stale, "/Info/MaxChargeVoltage"))) << "stale keeps values";
+}
+
+// Surprise 14: /ErrorCode is Victron's BMS error table; JK faults go to /Alarms/*, never raw.
+TEST(BatteryPathsSurprise, ErrorCodeIsNotARawJkCode) {
+    auto s = snapshot16();
+    s.alarms.set(domain::Alarm::CellHighVoltage);
+    s.alarms.set(domain::Alarm::InternalFailure);
+    const auto t = batteryPaths(identity(), s, limits(), CommsState::Ok);
+    EXPECT_EQ(at(t, "/ErrorCode"), Value{std::int32_t{0}});
+    EXPECT_EQ(at(t, "/Alarms/HighCellVoltage"), Value{std::int32_t{2}});
+    EXPECT_EQ(at(t, "/Alarms/InternalFailure"), Value{std::int32_t{2}});
+    EXPECT_EQ(at(t, "/Alarms/LowCellVoltage"), Value{std::int32_t{0}});
+}
+
+// Surprise 15: per-cell paths are a dbus-serialbattery convention no Victron component reads;
+// published anyway, with the min/max statistics Victron does read.
+TEST(BatteryPathsSurprise, CellsAndStatistics) {
+    const auto t = batteryPaths(identity(), snapshot16(), limits(), CommsState::Ok);
+    EXPECT_DOUBLE_EQ(std::get<double>(at(t, "/Voltages/Cell1")), 3.300);
+    EXPECT_EQ(t.at("/Voltages/Cell16").text, "3.315V");
+    EXPECT_FALSE(t.contains("/Voltages/Cell17"));
+    EXPECT_NEAR(std::get<double>(at(t, "/Voltages/Diff")), 0.015, 1e-12);
+    EXPECT_EQ(at(t, "/System/MinVoltageCellId"), Value{std::string{"C1"}});
+    EXPECT_EQ(at(t, "/System/MaxVoltageCellId"), Value{std::string{"C16"}});
+    EXPECT_EQ(at(t, "/System/MaxTemperatureCellId"), Value{std::string{"T2"}});
+    EXPECT_DOUBLE_EQ(std::get<double>(at(t, "/Dc/0/Temperature")), 25.0);
+    EXPECT_EQ(at(t, "/System/NrOfCellsPerBattery"), Value{std::int32_t{16}});
+    EXPECT_EQ(at(t, "/Balances/Cell1"), Value{std::int32_t{1}}) << "lowest cell, balancer active";
+    EXPECT_EQ(at(t, "/Balances/Cell16"), Value{std::int32_t{1}}) << "highest cell";
+    EXPECT_EQ(at(t, "/Balances/Cell8"), Value{std::int32_t{0}});
+}
+
+TEST(BatteryPaths, BleIsAnInsecureConnection) {
+    auto id = identity();
+    id.insecureConnection = true;
+    const auto t = batteryPaths(id, std::nullopt, {}, CommsState::Ok);
+    EXPECT_EQ(at(t, "/Mgmt/InsecureConnection"), Value{std::int32_t{1}});
+}
+
+// Surprise 12: bus-name elements may not start with a digit; settings uids may not start
+// with '_' and hold only [A-Za-z0-9_].
+TEST(NamesSurprise, SanitisedForDbusAndLocalsettings) {
+    EXPECT_EQ(busNameElement("ttyUSB0"), "ttyUSB0");
+    EXPECT_EQ(busNameElement("1wire:x"), "jk1wire_x");
+    EXPECT_EQ(bleSuffix("C8:47:8C:00:00:01"), "ble_c8478c000001");
+    EXPECT_EQ(settingsUid("__jkbms:20418-030.28"), "jkbms_20418_030_28");
+    EXPECT_EQ(settingsUid("___"), "jkbms");
+    EXPECT_EQ(parseClassAndVrmInstance("battery:3"), 3);
+    EXPECT_FALSE(parseClassAndVrmInstance("battery"));
+    EXPECT_FALSE(parseClassAndVrmInstance("battery:x"));
+    EXPECT_FALSE(parseClassAndVrmInstance(":1"));
+}
+
+TEST(Item, TextFormats) {
+    EXPECT_EQ(formatText(Invalid{}, Unit::Volt), "---");
+    EXPECT_EQ(formatText(53.2, Unit::Volt), "53.20V");
+    EXPECT_EQ(formatText(24.5, Unit::Celsius), "24.5\u00b0C");
+    EXPECT_EQ(formatText(std::int32_t{7}, Unit::None), "7");
+    EXPECT_EQ(formatText(67.0, Unit::Percent), "67.0%");
+    EXPECT_EQ(formatText(std::string{"x"}, Unit::Volt), "x");
+}
+
+TEST(Item, WriteChecks) {
+    WritableSpec range{WritableSpec::Type::Double, 0, 10, 0};
+    EXPECT_EQ(acceptWrite(range, Value{std::int32_t{3}}), Value{3.0}) << "ints widen";
+    EXPECT_FALSE(acceptWrite(range, Value{11.0}));
+    EXPECT_FALSE(acceptWrite(range, Value{std::string{"3"}}));
+    WritableSpec onOff{WritableSpec::Type::Int, 0, 1, 0};
+    EXPECT_TRUE(acceptWrite(onOff, Value{std::int32_t{1}}));
+    EXPECT_FALSE(acceptWrite(onOff, Value{std::int32_t{2}}));
+    EXPECT_FALSE(acceptWrite(customNameSpec(), Value{std::string{"a\nb"}})) << "no control characters";
+}
+
+}  // namespace
+}  // namespace jkbms::dbus
