@@ -1,0 +1,128 @@
+#pragma once
+// A test-only com.victronenergy.settings: AddSettings as victron-dbus.md section 4.1
+// describes it (existing settings keep their value; a ClassAndVrmInstance whose instance is
+// taken by another device of the same class gets the next free one), per-setting objects with
+// GetValue / SetValue, and PropertiesChanged on change - enough for the battery service's
+// negotiation and change handling.
+
+#include <boost/asio/io_context.hpp>
+#include <map>
+#include <memory>
+#include <sdbus-c++/sdbus-c++.h>
+#include <string>
+
+#include "jkbms/dbus/asio_sdbus_loop.hpp"
+#include "jkbms/dbus/names.hpp"
+
+namespace jkbms::test {
+
+class FakeSettings {
+public:
+    FakeSettings(boost::asio::io_context& io, const std::string& address)
+        : connection_(sdbus::createSessionBusConnectionWithAddress(address)) {
+        root_ = sdbus::createObject(*connection_, sdbus::ObjectPath{"/"});
+        root_->addVTable(sdbus::registerMethod("AddSettings").implementedAs([this](const std::vector<Dict>& defs) {
+                   return addSettings(defs);
+               }))
+            .forInterface(sdbus::InterfaceName{"com.victronenergy.Settings"});
+        // ALLOW_REPLACEMENT | REPLACE_EXISTING: a fake of an earlier test that is still
+        // leaving the bus does not block this one.
+        auto bus = sdbus::createProxy(*connection_, sdbus::ServiceName{"org.freedesktop.DBus"},
+                                      sdbus::ObjectPath{"/org/freedesktop/DBus"});
+        std::uint32_t reply = 0;
+        bus->callMethod("RequestName")
+            .onInterface("org.freedesktop.DBus")
+            .withArguments(std::string{"com.victronenergy.settings"}, std::uint32_t{3})
+            .storeResultsTo(reply);
+        loop_ = std::make_unique<dbus::AsioSdbusLoop>(io, *connection_);
+        loop_->start();
+    }
+
+    // A value stored before the test starts (another device's reservation, an old name).
+    void preset(const std::string& path, const std::string& value) { store(path, value, false); }
+    // A change from elsewhere (the GUI): stored and signalled.
+    void set(const std::string& path, const std::string& value) { store(path, value, true); }
+    std::optional<std::string> value(const std::string& path) const {
+        auto it = values_.find(path);
+        if (it == values_.end()) return std::nullopt;
+        return it->second;
+    }
+    int addSettingsCalls() const { return addSettingsCalls_; }
+
+private:
+    using Dict = std::map<std::string, sdbus::Variant>;
+
+    static bool isInstancePath(const std::string& path) { return path.ends_with("/ClassAndVrmInstance"); }
+
+    // "battery:N" moved to the next instance no other device of the class holds.
+    std::string freeInstance(const std::string& path, const std::string& wanted) const {
+        const auto colon = wanted.find(':');
+        auto n = dbus::parseClassAndVrmInstance(wanted);
+        if (!n) return wanted;
+        const std::string cls = wanted.substr(0, colon);
+        for (;; ++*n) {
+            const std::string candidate = cls + ":" + std::to_string(*n);
+            bool taken = false;
+            for (const auto& [p, v] : values_)
+                if (p != path && isInstancePath(p) && v == candidate) taken = true;
+            if (!taken) return candidate;
+        }
+    }
+
+    std::vector<Dict> addSettings(const std::vector<Dict>& defs) {
+        ++addSettingsCalls_;
+        std::vector<Dict> results;
+        for (const Dict& d : defs) {
+            const std::string path = d.at("path").get<std::string>();
+            Dict r{{"path", sdbus::Variant{path}}};
+            if (!path.starts_with("/Settings/")) {
+                r.emplace("error", sdbus::Variant{std::int32_t{-9}});
+            } else {
+                if (!values_.contains(path)) {
+                    std::string def = d.at("default").get<std::string>();
+                    store(path, isInstancePath(path) ? freeInstance(path, def) : def, false);
+                }
+                r.emplace("error", sdbus::Variant{std::int32_t{0}});
+                r.emplace("value", sdbus::Variant{values_.at(path)});
+            }
+            results.push_back(std::move(r));
+        }
+        return results;
+    }
+
+    void store(const std::string& path, const std::string& value, bool signal) {
+        const bool fresh = !values_.contains(path);
+        values_[path] = isInstancePath(path) ? freeInstance(path, value) : value;
+        if (fresh) {
+            auto object = sdbus::createObject(*connection_, sdbus::ObjectPath{path});
+            object
+                ->addVTable(sdbus::registerMethod("GetValue").implementedAs([this, path] {
+                                return sdbus::Variant{values_.at(path)};
+                            }),
+                            sdbus::registerMethod("SetValue").implementedAs([this, path](const sdbus::Variant& v) {
+                                if (!v.containsValueOfType<std::string>()) return std::int32_t{-1};
+                                store(path, v.get<std::string>(), true);
+                                return std::int32_t{0};
+                            }),
+                            sdbus::registerSignal("PropertiesChanged").withParameters<Dict>())
+                .forInterface(sdbus::InterfaceName{"com.victronenergy.BusItem"});
+            objects_.emplace(path, std::move(object));
+        }
+        if (signal) {
+            objects_.at(path)
+                ->emitSignal("PropertiesChanged")
+                .onInterface(sdbus::InterfaceName{"com.victronenergy.BusItem"})
+                .withArguments(Dict{{"Value", sdbus::Variant{values_.at(path)}},
+                                    {"Text", sdbus::Variant{values_.at(path)}}});
+        }
+    }
+
+    std::unique_ptr<sdbus::IConnection> connection_;
+    std::unique_ptr<sdbus::IObject> root_;
+    std::map<std::string, std::unique_ptr<sdbus::IObject>> objects_;
+    std::map<std::string, std::string> values_;
+    std::unique_ptr<dbus::AsioSdbusLoop> loop_;
+    int addSettingsCalls_ = 0;
+};
+
+}  // namespace jkbms::test
