@@ -1,7 +1,9 @@
 #include "jkbms/dbus/battery_paths.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdint>
 
 namespace jkbms::dbus {
 namespace {
@@ -20,13 +22,31 @@ Value opt(const std::optional<T>& v) {
 class Builder {
 public:
     explicit Builder(PathTable& t) : t_(t) {}
-    void put(std::string path, Value v, Unit unit = Unit::None) {
-        t_.insert_or_assign(std::move(path), makeItem(std::move(v), unit));
+    void put(std::string_view path, Value v, Unit unit = Unit::None) {
+        if (auto it = t_.find(path); it != t_.end()) {
+            it->second.text = formatText(v, unit);
+            it->second.value = std::move(v);
+        } else {
+            t_.emplace(std::string{path}, makeItem(std::move(v), unit));
+        }
     }
 
 private:
     PathTable& t_;
 };
+
+// "/Voltages/Cell<N>" and "/Balances/Cell<N>", built once.
+const std::string& cellPath(std::string_view group, std::size_t index0) {
+    static const auto paths = [] {
+        std::array<std::array<std::string, domain::BatterySnapshot::kMaxCells>, 2> p;
+        for (std::size_t i = 0; i < domain::BatterySnapshot::kMaxCells; ++i) {
+            p[0][i] = "/Voltages/Cell" + std::to_string(i + 1);
+            p[1][i] = "/Balances/Cell" + std::to_string(i + 1);
+        }
+        return p;
+    }();
+    return paths[group == "Voltages" ? 0 : 1][index0];
+}
 
 // Victron alarm paths and the domain alarms behind them. JK reports tripped protections:
 // those are alarms (2); a low-capacity flag is a warning (1).
@@ -63,6 +83,12 @@ WritableSpec customNameSpec() { return WritableSpec{WritableSpec::Type::String, 
 PathTable batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot>& snap,
                        const domain::ChargeLimits& limits, CommsState comms) {
     PathTable t;
+    batteryPaths(id, snap, limits, comms, t);
+    return t;
+}
+
+void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot>& snap,
+                  const domain::ChargeLimits& limits, CommsState comms, PathTable& t) {
     Builder b(t);
     // Everything read from the BMS is published only while communication is not lost; after
     // that the same paths exist but are invalid, so DVCC stops using stale values.
@@ -141,11 +167,14 @@ PathTable batteryPaths(const ServiceIdentity& id, const std::optional<BatterySna
     b.put("/Balancing", s ? Value{std::int32_t{s->balancing ? 1 : 0}} : Value{Invalid{}});
 
     // 5.5 cells and modules
-    const auto stats = s ? s->cellStats() : std::nullopt;
-    b.put("/System/MinCellVoltage", stats ? Value{stats->minV} : Value{Invalid{}}, Unit::CellVolt);
-    b.put("/System/MaxCellVoltage", stats ? Value{stats->maxV} : Value{Invalid{}}, Unit::CellVolt);
-    b.put("/System/MinVoltageCellId", stats ? Value{cellId(stats->minIndex)} : Value{Invalid{}});
-    b.put("/System/MaxVoltageCellId", stats ? Value{cellId(stats->maxIndex)} : Value{Invalid{}});
+    // A plain value and a flag rather than std::optional<CellStats>: GCC 12 reports a false
+    // maybe-uninitialized on the optional's members at -O2.
+    const bool haveStats = s != nullptr && !s->cellVoltagesV.empty();
+    const domain::CellStats stats = s ? s->cellStats().value_or(domain::CellStats{}) : domain::CellStats{};
+    b.put("/System/MinCellVoltage", haveStats ? Value{stats.minV} : Value{Invalid{}}, Unit::CellVolt);
+    b.put("/System/MaxCellVoltage", haveStats ? Value{stats.maxV} : Value{Invalid{}}, Unit::CellVolt);
+    b.put("/System/MinVoltageCellId", haveStats ? Value{cellId(stats.minIndex)} : Value{Invalid{}});
+    b.put("/System/MaxVoltageCellId", haveStats ? Value{cellId(stats.maxIndex)} : Value{Invalid{}});
     const domain::Temperature* tmin = nullptr;
     const domain::Temperature* tmax = nullptr;
     if (s) {
@@ -175,16 +204,18 @@ PathTable batteryPaths(const ServiceIdentity& id, const std::optional<BatterySna
     // Per-cell paths (dbus-serialbattery convention). They exist for every cell of the last
     // reading, so they stay on the bus (invalid) when communication is lost.
     if (snap) {
+        // The JK balancer moves charge from the highest to the lowest cell.
+        const bool balancerActive = s && haveStats && s->balancing;
+        const std::size_t lowest = haveStats ? stats.minIndex : SIZE_MAX;
+        const std::size_t highest = haveStats ? stats.maxIndex : SIZE_MAX;
         for (std::size_t i = 0; i < snap->cellVoltagesV.size(); ++i) {
-            const std::string n = std::to_string(i + 1);
-            b.put("/Voltages/Cell" + n, s ? Value{s->cellVoltagesV[i]} : Value{Invalid{}}, Unit::CellVolt);
-            // The JK balancer moves charge from the highest to the lowest cell.
-            const bool balancing = s && stats && s->balancing && (i == stats->minIndex || i == stats->maxIndex);
-            b.put("/Balances/Cell" + n, s ? Value{std::int32_t{balancing ? 1 : 0}} : Value{Invalid{}});
+            b.put(cellPath("Voltages", i), s ? Value{s->cellVoltagesV[i]} : Value{Invalid{}}, Unit::CellVolt);
+            const bool balancing = balancerActive && (i == lowest || i == highest);
+            b.put(cellPath("Balances", i), s ? Value{std::int32_t{balancing ? 1 : 0}} : Value{Invalid{}});
         }
     }
-    b.put("/Voltages/Sum", stats ? Value{stats->sumV} : Value{Invalid{}}, Unit::Volt);
-    b.put("/Voltages/Diff", stats ? Value{stats->deltaV} : Value{Invalid{}}, Unit::CellVolt);
+    b.put("/Voltages/Sum", haveStats ? Value{stats.sumV} : Value{Invalid{}}, Unit::Volt);
+    b.put("/Voltages/Diff", haveStats ? Value{stats.deltaV} : Value{Invalid{}}, Unit::CellVolt);
 
     // 5.6 alarms: valid only for what this BMS can report.
     const bool alarmsKnown = s && s->alarmsReported;
@@ -206,7 +237,6 @@ PathTable batteryPaths(const ServiceIdentity& id, const std::optional<BatterySna
     if (s && s->cycleCapacityAh) drawn = -*s->cycleCapacityAh;
     b.put("/History/TotalAhDrawn", opt(drawn), Unit::AmpHour);
     b.put("/History/CanBeCleared", std::int32_t{0});
-    return t;
 }
 
 }  // namespace jkbms::dbus

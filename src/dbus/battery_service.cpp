@@ -79,7 +79,8 @@ void BatteryService::publish(std::optional<domain::BatterySnapshot> snapshot, do
 }
 
 void BatteryService::refresh() {
-    items_->update(batteryPaths(config_.identity, snapshot_, limits_, comms_));
+    batteryPaths(config_.identity, snapshot_, limits_, comms_, table_);
+    items_->update(table_);
 }
 
 void BatteryService::requestName() {

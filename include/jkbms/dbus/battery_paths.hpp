@@ -40,6 +40,12 @@ enum class CommsState : std::uint8_t {
 PathTable batteryPaths(const ServiceIdentity& identity,
                        const std::optional<domain::BatterySnapshot>& snapshot,
                        const domain::ChargeLimits& limits, CommsState comms);
+// The same, written into `table` in place: a poll cycle reuses the previous cycle's entries
+// instead of allocating ~110 new ones. Paths already in `table` that the mapping no longer
+// produces are left as they are.
+void batteryPaths(const ServiceIdentity& identity,
+                  const std::optional<domain::BatterySnapshot>& snapshot,
+                  const domain::ChargeLimits& limits, CommsState comms, PathTable& table);
 
 // The paths a battery service lets clients write, with their checks.
 inline constexpr std::string_view kCustomNamePath = "/CustomName";

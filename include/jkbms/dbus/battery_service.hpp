@@ -86,6 +86,7 @@ private:
     Callback onRegistered_;
     State state_ = State::Idle;
     bool persisted_ = false;
+    PathTable table_;  // reused by every refresh
     std::optional<domain::BatterySnapshot> snapshot_;
     domain::ChargeLimits limits_;
     CommsState comms_ = CommsState::Ok;

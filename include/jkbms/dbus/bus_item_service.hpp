@@ -37,7 +37,15 @@ public:
     // Called for a write that passed the path's checks; return false to refuse it.
     using WriteHandler = std::function<bool(const std::string& path, const Value& value)>;
 
-    explicit BusItemService(sdbus::IConnection& connection);
+    struct Options {
+        // One PropertiesChanged per changed leaf besides the batch's ItemsChanged. Victron's
+        // consumers all follow ItemsChanged; velib in batch mode and veutil send only that.
+        // Each PropertiesChanged is one more message (one sendmsg) per changed item.
+        bool propertiesChangedPerLeaf = true;
+    };
+
+    explicit BusItemService(sdbus::IConnection& connection) : BusItemService(connection, Options{}) {}
+    BusItemService(sdbus::IConnection& connection, Options options);
     ~BusItemService();
     BusItemService(const BusItemService&) = delete;
     BusItemService& operator=(const BusItemService&) = delete;
@@ -70,6 +78,7 @@ private:
     void announce(const std::vector<const std::pair<const std::string, Item>*>& changed);
 
     sdbus::IConnection& connection_;
+    Options options_;
     PathTable items_;
     std::map<std::string, Writable, std::less<>> writable_;
     std::map<std::string, std::unique_ptr<sdbus::IObject>, std::less<>> objects_;

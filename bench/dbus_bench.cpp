@@ -1,0 +1,129 @@
+// Cost of publishing one poll cycle of a 16-cell battery on D-Bus: batteryPaths() (the pure
+// mapping), and BusItemService::update() (diff + one ItemsChanged + one PropertiesChanged per
+// changed leaf, flushed to a private dbus-daemon). Goal (issue 3): < 100 us per update.
+// Run: build/release/bench/dbus_bench
+
+#include <benchmark/benchmark.h>
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "integration/harness.hpp"
+#include "jkbms/dbus/battery_paths.hpp"
+#include "jkbms/dbus/bus_address.hpp"
+#include "jkbms/dbus/bus_item_service.hpp"
+
+namespace {
+
+using namespace jkbms;
+
+domain::BatterySnapshot snapshot(int tick) {
+    domain::BatterySnapshot s;
+    for (int i = 0; i < 16; ++i) s.cellVoltagesV.push_back(3.300 + 0.001 * ((i + tick) % 7));
+    s.packVoltageV = 52.90 + 0.01 * (tick % 5);
+    s.currentA = -12.5 + 0.1 * (tick % 3);
+    s.powerW = *s.packVoltageV * *s.currentA;
+    s.socPercent = 67;
+    s.fullCapacityAh = 280;
+    s.remainingCapacityAh = 187.6 - 0.001 * tick;
+    s.temperatures.push_back({"T1", 24.0});
+    s.temperatures.push_back({"T2", 25.0});
+    s.switches.chargeMos = true;
+    s.switches.dischargeMos = true;
+    s.alarmsReported = true;
+    return s;
+}
+
+domain::ChargeLimits limits() {
+    domain::ChargeLimits l;
+    l.maxChargeVoltageV = 55.2;
+    l.maxChargeCurrentA = 100;
+    l.maxDischargeCurrentA = 150;
+    return l;
+}
+
+dbus::ServiceIdentity identity() {
+    dbus::ServiceIdentity id;
+    id.connection = "Serial ttyUSB0";
+    id.deviceInstance = 1;
+    return id;
+}
+
+void BM_BatteryPaths16Cells(benchmark::State& state) {
+    const auto s = snapshot(0);
+    const auto id = identity();
+    const auto l = limits();
+    for (auto _ : state) benchmark::DoNotOptimize(dbus::batteryPaths(id, s, l, dbus::CommsState::Ok));
+}
+BENCHMARK(BM_BatteryPaths16Cells);
+
+void BM_BatteryPaths16CellsInPlace(benchmark::State& state) {
+    const auto s = snapshot(0);
+    const auto id = identity();
+    const auto l = limits();
+    dbus::PathTable table;
+    for (auto _ : state) {
+        dbus::batteryPaths(id, s, l, dbus::CommsState::Ok, table);
+        benchmark::DoNotOptimize(table);
+    }
+}
+BENCHMARK(BM_BatteryPaths16CellsInPlace);
+
+// One poll cycle as the daemon runs it: map in place, diff, emit, flush. Arg: 1 = also one
+// PropertiesChanged per changed leaf (the default), 0 = ItemsChanged only.
+void BM_BusUpdate16Cells(benchmark::State& state) {
+    const std::string& address = test::PrivateBus::address();
+    if (address.empty()) {
+        state.SkipWithError("dbus-daemon not available");
+        return;
+    }
+    auto connection = dbus::connectBus(address);
+    dbus::BusItemService service(*connection, dbus::BusItemService::Options{state.range(0) != 0});
+    const auto id = identity();
+    const auto l = limits();
+    dbus::PathTable table;
+    dbus::batteryPaths(id, snapshot(0), l, dbus::CommsState::Ok, table);
+    service.update(table);
+    while (connection->processPendingEvent()) {
+    }
+    // A round trip to the daemon, untimed, after each cycle: it answers only after it has
+    // routed everything we sent before, so each cycle starts with the daemon idle, as a 1 Hz
+    // poll does. (Back to back, the socket fills and the figure measures backpressure.)
+    auto daemon = sdbus::createProxy(*connection, sdbus::ServiceName{"org.freedesktop.DBus"},
+                                     sdbus::ObjectPath{"/org/freedesktop/DBus"});
+    auto drain = [&] {
+        std::string busId;
+        daemon->callMethod("GetId").onInterface("org.freedesktop.DBus").storeResultsTo(busId);
+    };
+    int tick = 1;
+    std::size_t changed = 0;
+    for (auto _ : state) {
+        dbus::batteryPaths(id, snapshot(tick++), l, dbus::CommsState::Ok, table);
+        changed += service.update(table);
+        while (connection->processPendingEvent()) {  // send everything out
+        }
+        state.PauseTiming();
+        drain();
+        state.ResumeTiming();
+    }
+    state.counters["changed_items"] = benchmark::Counter(static_cast<double>(changed), benchmark::Counter::kAvgIterations);
+    state.counters["objects"] = static_cast<double>(service.objectCount());
+}
+BENCHMARK(BM_BusUpdate16Cells)->Arg(1)->Arg(0);
+
+void BM_BusUpdateNothingChanged(benchmark::State& state) {
+    const std::string& address = test::PrivateBus::address();
+    if (address.empty()) {
+        state.SkipWithError("dbus-daemon not available");
+        return;
+    }
+    auto connection = dbus::connectBus(address);
+    dbus::BusItemService service(*connection);
+    const auto table = dbus::batteryPaths(identity(), snapshot(0), limits(), dbus::CommsState::Ok);
+    service.update(table);
+    for (auto _ : state) benchmark::DoNotOptimize(service.update(table));
+}
+BENCHMARK(BM_BusUpdateNothingChanged);
+
+}  // namespace
+
+BENCHMARK_MAIN();
