@@ -11,34 +11,21 @@
 #include "jkbms/dbus/battery_paths.hpp"
 #include "jkbms/dbus/bus_address.hpp"
 #include "jkbms/dbus/bus_item_service.hpp"
+#include "support/sample_battery.hpp"
 
 namespace {
 
 using namespace jkbms;
 
+// The sample pack with cells, voltage, current and remaining capacity moving each tick.
 domain::BatterySnapshot snapshot(int tick) {
-    domain::BatterySnapshot s;
-    for (int i = 0; i < 16; ++i) s.cellVoltagesV.push_back(3.300 + 0.001 * ((i + tick) % 7));
-    s.packVoltageV = 52.90 + 0.01 * (tick % 5);
+    auto s = test::sampleSnapshot16(52.90 + 0.01 * (tick % 5));
+    for (std::size_t i = 0; i < s.cellVoltagesV.size(); ++i)
+        s.cellVoltagesV[i] = 3.300 + 0.001 * static_cast<double>((static_cast<int>(i) + tick) % 7);
     s.currentA = -12.5 + 0.1 * (tick % 3);
     s.powerW = *s.packVoltageV * *s.currentA;
-    s.socPercent = 67;
-    s.fullCapacityAh = 280;
     s.remainingCapacityAh = 187.6 - 0.001 * tick;
-    s.temperatures.push_back({"T1", 24.0});
-    s.temperatures.push_back({"T2", 25.0});
-    s.switches.chargeMos = true;
-    s.switches.dischargeMos = true;
-    s.alarmsReported = true;
     return s;
-}
-
-domain::ChargeLimits limits() {
-    domain::ChargeLimits l;
-    l.maxChargeVoltageV = 55.2;
-    l.maxChargeCurrentA = 100;
-    l.maxDischargeCurrentA = 150;
-    return l;
 }
 
 dbus::ServiceIdentity identity() {
@@ -51,7 +38,7 @@ dbus::ServiceIdentity identity() {
 void BM_BatteryPaths16Cells(benchmark::State& state) {
     const auto s = snapshot(0);
     const auto id = identity();
-    const auto l = limits();
+    const auto l = test::sampleLimits();
     for (auto _ : state) benchmark::DoNotOptimize(dbus::batteryPaths(id, s, l, dbus::CommsState::Ok));
 }
 BENCHMARK(BM_BatteryPaths16Cells);
@@ -59,7 +46,7 @@ BENCHMARK(BM_BatteryPaths16Cells);
 void BM_BatteryPaths16CellsInPlace(benchmark::State& state) {
     const auto s = snapshot(0);
     const auto id = identity();
-    const auto l = limits();
+    const auto l = test::sampleLimits();
     dbus::PathTable table;
     for (auto _ : state) {
         dbus::batteryPaths(id, s, l, dbus::CommsState::Ok, table);
@@ -79,7 +66,7 @@ void BM_BusUpdate16Cells(benchmark::State& state) {
     auto connection = dbus::connectBus(address);
     dbus::BusItemService service(*connection, dbus::BusItemService::Options{state.range(0) != 0});
     const auto id = identity();
-    const auto l = limits();
+    const auto l = test::sampleLimits();
     dbus::PathTable table;
     dbus::batteryPaths(id, snapshot(0), l, dbus::CommsState::Ok, table);
     service.update(table);
@@ -118,7 +105,7 @@ void BM_BusUpdateNothingChanged(benchmark::State& state) {
     }
     auto connection = dbus::connectBus(address);
     dbus::BusItemService service(*connection);
-    const auto table = dbus::batteryPaths(identity(), snapshot(0), limits(), dbus::CommsState::Ok);
+    const auto table = dbus::batteryPaths(identity(), snapshot(0), test::sampleLimits(), dbus::CommsState::Ok);
     service.update(table);
     for (auto _ : state) benchmark::DoNotOptimize(service.update(table));
 }

@@ -11,6 +11,7 @@
 #include "integration/harness.hpp"
 #include "jkbms/dbus/battery_service.hpp"
 #include "jkbms/dbus/bus_address.hpp"
+#include "support/sample_battery.hpp"
 
 namespace jkbms::dbus {
 namespace {
@@ -23,31 +24,7 @@ using namespace std::chrono_literals;
 
 const std::string kClient = JKBMS_TEST_SOURCE_DIR "/integration/victron_client.py";
 
-domain::BatterySnapshot snapshot(double voltage = 52.92) {
-    domain::BatterySnapshot s;
-    for (int i = 0; i < 16; ++i) s.cellVoltagesV.push_back(3.300 + 0.001 * i);
-    s.packVoltageV = voltage;
-    s.currentA = -12.5;
-    s.powerW = voltage * -12.5;
-    s.socPercent = 67;
-    s.fullCapacityAh = 280;
-    s.remainingCapacityAh = 187.6;
-    s.temperatures.push_back({"T1", 24.0});
-    s.switches.chargeMos = true;
-    s.switches.dischargeMos = true;
-    s.alarmsReported = true;
-    s.identity.softwareVersion = "11.261";
-    return s;
-}
 
-domain::ChargeLimits limits() {
-    domain::ChargeLimits l;
-    l.maxChargeVoltageV = 55.2;
-    l.maxChargeCurrentA = 100;
-    l.maxDischargeCurrentA = 150;
-    l.batteryLowVoltageV = 48;
-    return l;
-}
 
 std::vector<std::string> lines(const std::string& text) {
     std::vector<std::string> out;
@@ -130,7 +107,7 @@ protected:
 TEST_F(BatteryServiceTest, WireFormatAsBusctlSeesIt) {
     test::FakeSettings settings(io, PrivateBus::address());
     auto service = makeService("ttyWire0", "jkbms_wire");
-    service->publish(snapshot(), limits(), CommsState::Ok);
+    service->publish(test::sampleSnapshot16(), test::sampleLimits(), CommsState::Ok);
     startAndWait(*service);
     const std::string name = service->busName();
     EXPECT_EQ(name, "com.victronenergy.battery.ttyWire0");
@@ -186,7 +163,7 @@ TEST_F(BatteryServiceTest, BadWritesAreRefusedAndTheServiceKeepsServing) {
 TEST_F(BatteryServiceTest, IntrospectionListsTheChildNodes) {
     test::FakeSettings settings(io, PrivateBus::address());
     auto service = makeService("ttyIntro0", "jkbms_intro");
-    service->publish(snapshot(), limits(), CommsState::Ok);
+    service->publish(test::sampleSnapshot16(), test::sampleLimits(), CommsState::Ok);
     startAndWait(*service);
     auto r = busctl(io, {"call", service->busName(), "/", "org.freedesktop.DBus.Introspectable", "Introspect"});
     ASSERT_EQ(r.exitCode, 0) << r.err;
@@ -199,7 +176,7 @@ TEST_F(BatteryServiceTest, IntrospectionListsTheChildNodes) {
 TEST_F(BatteryServiceTest, DbusmonitorClientSeesOneBatchPerUpdate) {
     test::FakeSettings settings(io, PrivateBus::address());
     auto service = makeService("ttyMon0", "jkbms_mon");
-    service->publish(snapshot(), limits(), CommsState::Ok);
+    service->publish(test::sampleSnapshot16(), test::sampleLimits(), CommsState::Ok);
     startAndWait(*service);
     auto client = startClient(service->busName(), {"--updates", "1"});
     const auto items = events(*client, "items");
@@ -208,7 +185,7 @@ TEST_F(BatteryServiceTest, DbusmonitorClientSeesOneBatchPerUpdate) {
     EXPECT_TRUE(has(items[0], "\"/Dc/0/Voltage\": 52.92"));
     EXPECT_TRUE(has(items[0], "\"/Info/ChargeRequest\": null")) << "invalid reads as None";
 
-    service->publish(snapshot(53.01), limits(), CommsState::Ok);
+    service->publish(test::sampleSnapshot16(53.01), test::sampleLimits(), CommsState::Ok);
     finish(*client);
     const auto batches = events(*client, "ItemsChanged");
     ASSERT_EQ(batches.size(), 1U) << client->out();
@@ -228,7 +205,7 @@ TEST_F(BatteryServiceTest, Surprise1_DeviceInstanceExistsBeforeTheNameIsClaimed)
     test::FakeSettings settings(io, PrivateBus::address());
     auto service = makeService("ttyEarly0", "jkbms_early");
     auto client = startClient(service->busName(), {"--wait-for-name", "--updates", "0", "--timeout", "10"});
-    service->publish(snapshot(), limits(), CommsState::Ok);
+    service->publish(test::sampleSnapshot16(), test::sampleLimits(), CommsState::Ok);
     startAndWait(*service);
     ASSERT_TRUE(pumpUntil(io, [&] {
         client->poll();
@@ -245,10 +222,10 @@ TEST_F(BatteryServiceTest, Surprise1_DeviceInstanceExistsBeforeTheNameIsClaimed)
 TEST_F(BatteryServiceTest, Surprise2_LostCommunicationIsOneBatch) {
     test::FakeSettings settings(io, PrivateBus::address());
     auto service = makeService("ttyLost0", "jkbms_lost");
-    service->publish(snapshot(), limits(), CommsState::Ok);
+    service->publish(test::sampleSnapshot16(), test::sampleLimits(), CommsState::Ok);
     startAndWait(*service);
     auto client = startClient(service->busName(), {"--updates", "1"});
-    service->publish(snapshot(), limits(), CommsState::Lost);
+    service->publish(test::sampleSnapshot16(), test::sampleLimits(), CommsState::Lost);
     finish(*client);
     const auto batches = events(*client, "ItemsChanged");
     ASSERT_EQ(batches.size(), 1U);
@@ -264,8 +241,8 @@ TEST_F(BatteryServiceTest, Surprise11_TwoBatteriesTwoConnections) {
     test::FakeSettings settings(io, PrivateBus::address());
     auto a = makeService("ttyPackA", "jkbms_pack_a");
     auto b = makeService("ttyPackB", "jkbms_pack_b");
-    a->publish(snapshot(), limits(), CommsState::Ok);
-    b->publish(snapshot(51.0), limits(), CommsState::Ok);
+    a->publish(test::sampleSnapshot16(), test::sampleLimits(), CommsState::Ok);
+    b->publish(test::sampleSnapshot16(51.0), test::sampleLimits(), CommsState::Ok);
     startAndWait(*a);
     startAndWait(*b);
     EXPECT_NE(a->deviceInstance(), b->deviceInstance()) << "localsettings keeps instances unique";
@@ -273,8 +250,8 @@ TEST_F(BatteryServiceTest, Surprise11_TwoBatteriesTwoConnections) {
     EXPECT_EQ(call(a->busName(), "/Dc/0/Voltage", "GetValue"), "v d 52.92\n");
     EXPECT_EQ(call(b->busName(), "/Dc/0/Voltage", "GetValue"), "v d 51\n");
     auto client = startClient(b->busName(), {"--updates", "1"});
-    a->publish(snapshot(40.0), limits(), CommsState::Ok);  // not b's: the client ignores it
-    b->publish(snapshot(51.5), limits(), CommsState::Ok);
+    a->publish(test::sampleSnapshot16(40.0), test::sampleLimits(), CommsState::Ok);  // not b's: the client ignores it
+    b->publish(test::sampleSnapshot16(51.5), test::sampleLimits(), CommsState::Ok);
     finish(*client);
     const auto batches = events(*client, "ItemsChanged");
     ASSERT_EQ(batches.size(), 1U);

@@ -5,47 +5,15 @@
 #include <cmath>
 
 #include "jkbms/dbus/names.hpp"
+#include "support/sample_battery.hpp"
 
 namespace jkbms::dbus {
 namespace {
 
-domain::BatterySnapshot snapshot16() {
-    domain::BatterySnapshot s;
-    for (int i = 0; i < 16; ++i) s.cellVoltagesV.push_back(3.300 + 0.001 * i);
-    s.packVoltageV = 52.92;
-    s.currentA = -12.5;
-    s.powerW = 52.92 * -12.5;
-    s.socPercent = 67;
-    s.sohPercent = 98;
-    s.fullCapacityAh = 280;
-    s.remainingCapacityAh = 187.6;
-    s.cycleCount = 41;
-    s.cycleCapacityAh = 11500;
-    s.temperatures.push_back({"T1", 24.0});
-    s.temperatures.push_back({"T2", 26.0});
-    s.mosfetTemperatureC = 31.0;
-    s.switches.chargeMos = true;
-    s.switches.dischargeMos = false;
-    s.switches.balancerEnabled = true;
-    s.balancing = true;
-    s.alarmsReported = true;
-    s.identity.softwareVersion = "11.261";
-    s.identity.hardwareVersion = "11.XW";
-    s.identity.serialNumber = "2041803028";
-    return s;
-}
+using test::sampleLimits;
+using test::sampleSnapshot16;
 
-domain::ChargeLimits limits() {
-    domain::ChargeLimits l;
-    l.maxChargeVoltageV = 55.2;
-    l.maxChargeCurrentA = 100;
-    l.maxDischargeCurrentA = 150;
-    l.batteryLowVoltageV = 48;
-    l.chargeMode = "Bulk";
-    l.chargeLimitation = "Max charge current";
-    l.dischargeLimitation = "Max discharge current";
-    return l;
-}
+
 
 ServiceIdentity identity() {
     ServiceIdentity id;
@@ -62,7 +30,7 @@ const Value& at(const PathTable& t, std::string_view path) {
 }
 
 TEST(BatteryPaths, IdentityAndMandatoryPaths) {
-    const auto t = batteryPaths(identity(), snapshot16(), limits(), CommsState::Ok);
+    const auto t = batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok);
     EXPECT_EQ(at(t, "/DeviceInstance"), Value{std::int32_t{1}});
     EXPECT_EQ(at(t, "/ProductId"), Value{std::int32_t{0xBA77}});
     EXPECT_EQ(t.at("/ProductId").text, "0xBA77");
@@ -85,7 +53,7 @@ TEST(BatteryPathsSurprise, CustomNameIsAlwaysAString) {
 
 // Surprise 5: /Dc/0/Power is published (systemcalc does not derive it), + = charging.
 TEST(BatteryPathsSurprise, PowerIsPublishedWithTheCurrentsSign) {
-    const auto t = batteryPaths(identity(), snapshot16(), limits(), CommsState::Ok);
+    const auto t = batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok);
     EXPECT_DOUBLE_EQ(std::get<double>(at(t, "/Dc/0/Power")), 52.92 * -12.5);
     EXPECT_EQ(t.at("/Dc/0/Power").text, "-662W");
     EXPECT_EQ(t.at("/Dc/0/Voltage").text, "52.92V");
@@ -94,7 +62,7 @@ TEST(BatteryPathsSurprise, PowerIsPublishedWithTheCurrentsSign) {
 
 // Surprise 6: consumed Ah and Ah history are negative.
 TEST(BatteryPathsSurprise, ConsumedAmphoursAndTotalAhDrawnAreNegative) {
-    const auto t = batteryPaths(identity(), snapshot16(), limits(), CommsState::Ok);
+    const auto t = batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok);
     EXPECT_NEAR(std::get<double>(at(t, "/ConsumedAmphours")), -92.4, 1e-9);
     EXPECT_DOUBLE_EQ(std::get<double>(at(t, "/History/TotalAhDrawn")), -11500);
     EXPECT_NEAR(std::get<double>(at(t, "/TimeToGo")), std::round(187.6 / 12.5 * 3600), 1e-9);
@@ -103,9 +71,9 @@ TEST(BatteryPathsSurprise, ConsumedAmphoursAndTotalAhDrawnAreNegative) {
 // Surprise 7: /Io/AllowToCharge mirrors the MOSFET but steers nothing; the limits travel
 // unchanged through /Info/*, which is what DVCC reads.
 TEST(BatteryPathsSurprise, IoPathsAreInformationalLimitsAreWhatSteers) {
-    auto s = snapshot16();
+    auto s = sampleSnapshot16();
     s.switches.chargeMos = false;
-    auto l = limits();
+    auto l = sampleLimits();
     l.maxChargeCurrentA = 0;
     const auto t = batteryPaths(identity(), s, l, CommsState::Ok);
     EXPECT_EQ(at(t, "/Io/AllowToCharge"), Value{std::int32_t{0}});
@@ -122,7 +90,7 @@ TEST(BatteryPathsSurprise, ProductIdIsTheThirdPartyOne) {
 // Surprise 3: "no value" is Invalid (an empty ai on the wire), never 0 or "": alarms the BMS
 // cannot report stay invalid, so the GUI hides them.
 TEST(BatteryPathsSurprise, UnsupportedMeansInvalidNotZero) {
-    auto s = snapshot16();
+    auto s = sampleSnapshot16();
     s.alarmsReported = false;  // JK04
     s.currentA.reset();
     s.socPercent.reset();
@@ -137,7 +105,7 @@ TEST(BatteryPathsSurprise, UnsupportedMeansInvalidNotZero) {
 // Surprise 2 (the mapping's half): Lost invalidates measurements and /Info/* and sets
 // /Connected = 0 and /Alarms/BmsCable = 2 in the same table.
 TEST(BatteryPathsSurprise, LostCommunicationInvalidatesEverythingFromTheBms) {
-    const auto t = batteryPaths(identity(), snapshot16(), limits(), CommsState::Lost);
+    const auto t = batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Lost);
     for (const char* p : {"/Dc/0/Voltage", "/Dc/0/Current", "/Dc/0/Power", "/Soc", "/Info/MaxChargeVoltage",
                           "/Info/MaxChargeCurrent", "/Info/MaxDischargeCurrent", "/Info/BatteryLowVoltage",
                           "/Voltages/Cell1", "/System/MinCellVoltage", "/Alarms/HighVoltage"})
@@ -147,17 +115,17 @@ TEST(BatteryPathsSurprise, LostCommunicationInvalidatesEverythingFromTheBms) {
     EXPECT_TRUE(isValid(at(t, "/DeviceInstance")));
     EXPECT_TRUE(t.contains("/Voltages/Cell16")) << "cell paths stay, invalid";
 
-    const auto stale = batteryPaths(identity(), snapshot16(), limits(), CommsState::Stale);
+    const auto stale = batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Stale);
     EXPECT_EQ(at(stale, "/Alarms/BmsCable"), Value{std::int32_t{1}});
     EXPECT_TRUE(isValid(at(stale, "/Info/MaxChargeVoltage"))) << "stale keeps values";
 }
 
 // Surprise 14: /ErrorCode is Victron's BMS error table; JK faults go to /Alarms/*, never raw.
 TEST(BatteryPathsSurprise, ErrorCodeIsNotARawJkCode) {
-    auto s = snapshot16();
+    auto s = sampleSnapshot16();
     s.alarms.set(domain::Alarm::CellHighVoltage);
     s.alarms.set(domain::Alarm::InternalFailure);
-    const auto t = batteryPaths(identity(), s, limits(), CommsState::Ok);
+    const auto t = batteryPaths(identity(), s, sampleLimits(), CommsState::Ok);
     EXPECT_EQ(at(t, "/ErrorCode"), Value{std::int32_t{0}});
     EXPECT_EQ(at(t, "/Alarms/HighCellVoltage"), Value{std::int32_t{2}});
     EXPECT_EQ(at(t, "/Alarms/InternalFailure"), Value{std::int32_t{2}});
@@ -167,7 +135,7 @@ TEST(BatteryPathsSurprise, ErrorCodeIsNotARawJkCode) {
 // Surprise 15: per-cell paths are a dbus-serialbattery convention no Victron component reads;
 // published anyway, with the min/max statistics Victron does read.
 TEST(BatteryPathsSurprise, CellsAndStatistics) {
-    const auto t = batteryPaths(identity(), snapshot16(), limits(), CommsState::Ok);
+    const auto t = batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok);
     EXPECT_DOUBLE_EQ(std::get<double>(at(t, "/Voltages/Cell1")), 3.300);
     EXPECT_EQ(t.at("/Voltages/Cell16").text, "3.315V");
     EXPECT_FALSE(t.contains("/Voltages/Cell17"));
