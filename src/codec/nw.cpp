@@ -314,6 +314,43 @@ std::vector<std::uint8_t> encodePassword(Source source) {
     return encodeFrame(Command::Password, source, TransmissionType::Request, payload);
 }
 
+ReplyBuilder& ReplyBuilder::cells(std::span<const std::uint16_t> millivolts) {
+    payload_.push_back(id::kCellVoltages);
+    payload_.push_back(static_cast<std::uint8_t>(std::min<std::size_t>(millivolts.size(), kMaxCells) * 3));
+    std::uint8_t index = 1;
+    for (std::uint16_t mv : millivolts.first(std::min<std::size_t>(millivolts.size(), kMaxCells))) {
+        payload_.push_back(index++);
+        payload_.push_back(static_cast<std::uint8_t>(mv >> 8));
+        payload_.push_back(static_cast<std::uint8_t>(mv & 0xFF));
+    }
+    return *this;
+}
+
+ReplyBuilder& ReplyBuilder::value(std::uint8_t dataId, std::uint32_t v) {
+    const IdRow& row = kIdTable[dataId];
+    payload_.push_back(dataId);
+    for (unsigned i = 0; i < row.length; ++i)
+        payload_.push_back(static_cast<std::uint8_t>(v >> (8U * (row.length - 1U - i))));
+    return *this;
+}
+
+ReplyBuilder& ReplyBuilder::text(std::uint8_t dataId, std::string_view s) {
+    const IdRow& row = kIdTable[dataId];
+    payload_.push_back(dataId);
+    for (unsigned i = 0; i < row.length; ++i)
+        payload_.push_back(i < s.size() ? static_cast<std::uint8_t>(s[i]) : 0);
+    return *this;
+}
+
+ReplyBuilder& ReplyBuilder::raw(std::initializer_list<std::uint8_t> bytes) {
+    payload_.insert(payload_.end(), bytes.begin(), bytes.end());
+    return *this;
+}
+
+std::vector<std::uint8_t> ReplyBuilder::frame() const {
+    return encodeFrame(Command::ReadAll, Source::Bms, TransmissionType::Reply, payload_);
+}
+
 FramerEvent Framer::next() {
     FramerEvent ev;
     const ByteView all = buffer_.view();

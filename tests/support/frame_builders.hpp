@@ -14,46 +14,8 @@
 
 namespace jkbms::test {
 
-class NwReply {
-public:
-    NwReply& cells(std::initializer_list<std::uint16_t> millivolts) {
-        payload_.push_back(codec::nw::id::kCellVoltages);
-        payload_.push_back(static_cast<std::uint8_t>(millivolts.size() * 3));
-        std::uint8_t index = 1;
-        for (std::uint16_t mv : millivolts) {
-            payload_.push_back(index++);
-            payload_.push_back(static_cast<std::uint8_t>(mv >> 8));
-            payload_.push_back(static_cast<std::uint8_t>(mv & 0xFF));
-        }
-        return *this;
-    }
-    // A numeric id in the width the spec gives it.
-    NwReply& value(std::uint8_t id, std::uint32_t v) {
-        const auto info = codec::nw::idInfo(id);
-        payload_.push_back(id);
-        for (unsigned i = 0; i < info->length; ++i)
-            payload_.push_back(static_cast<std::uint8_t>(v >> (8U * (info->length - 1U - i))));
-        return *this;
-    }
-    NwReply& text(std::uint8_t id, std::string_view s) {
-        const auto info = codec::nw::idInfo(id);
-        payload_.push_back(id);
-        for (unsigned i = 0; i < info->length; ++i)
-            payload_.push_back(i < s.size() ? static_cast<std::uint8_t>(s[i]) : 0);
-        return *this;
-    }
-    NwReply& raw(std::initializer_list<std::uint8_t> bytes) {
-        payload_.insert(payload_.end(), bytes);
-        return *this;
-    }
-    std::vector<std::uint8_t> frame() const {
-        return codec::nw::encodeFrame(codec::nw::Command::ReadAll, codec::nw::Source::Bms,
-                                      codec::nw::TransmissionType::Reply, payload_);
-    }
-
-private:
-    std::vector<std::uint8_t> payload_;
-};
+// NW read-all replies come from the codec's own encoder.
+using NwReply = codec::nw::ReplyBuilder;
 
 class JkFrame {
 public:

@@ -20,7 +20,9 @@
 #include <bitset>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -198,6 +200,27 @@ std::vector<std::uint8_t> encodeReadId(std::uint8_t dataId, Source source = Sour
 util::Result<std::vector<std::uint8_t>> encodeWrite(std::uint8_t dataId, std::uint32_t value,
                                                     Source source = Source::Pc);
 std::vector<std::uint8_t> encodePassword(Source source = Source::Gps);
+
+// Encoder of BMS -> host read-all replies (the simulator, tests): ids in the order added,
+// each in the width the spec gives it.
+class ReplyBuilder {
+public:
+    // Cell voltages in mV, indexed 1..n in order.
+    ReplyBuilder& cells(std::span<const std::uint16_t> millivolts);
+    ReplyBuilder& cells(std::initializer_list<std::uint16_t> millivolts) {
+        return cells(std::span<const std::uint16_t>{millivolts.begin(), millivolts.size()});
+    }
+    // A numeric id; the value is cut to the id's width (signed ids: two's complement).
+    ReplyBuilder& value(std::uint8_t dataId, std::uint32_t v);
+    // An ASCII id, NUL-padded to its width (longer text is cut).
+    ReplyBuilder& text(std::uint8_t dataId, std::string_view s);
+    // Raw payload bytes (tests of malformed replies).
+    ReplyBuilder& raw(std::initializer_list<std::uint8_t> bytes);
+    std::vector<std::uint8_t> frame() const;
+
+private:
+    std::vector<std::uint8_t> payload_;
+};
 
 // Incremental framer: push() received bytes, then call next() until NeedMore. Garbage before
 // a header is skipped and counted; a candidate with a bad length, end mark or checksum is

@@ -10,6 +10,7 @@
 #include "jkbms/dbus/item.hpp"
 #include "jkbms/domain/battery_snapshot.hpp"
 #include "jkbms/domain/charge_limits.hpp"
+#include "jkbms/domain/comms_monitor.hpp"
 
 namespace jkbms::dbus {
 
@@ -27,14 +28,10 @@ struct ServiceIdentity {
     std::string productName = "JK BMS";
 };
 
-// Communication with the BMS, as the lost-communication timeline (charge-control.md
-// section 5) sees it.
-enum class CommsState : std::uint8_t {
-    Ok,     // readings arrive
-    Stale,  // no reading for stale_after: values kept, /Alarms/BmsCable = 1
-    Lost,   // no reading for invalidate_after: everything from the BMS invalid,
-            // /Connected = 0, /Alarms/BmsCable = 2 - in one batch
-};
+// Communication with the BMS (domain::CommsMonitor): Stale sets /Alarms/BmsCable = 1 and
+// keeps the values; Lost makes everything from the BMS invalid, /Connected = 0 and
+// /Alarms/BmsCable = 2 - in one batch.
+using domain::CommsState;
 
 // `snapshot` absent: no reading yet (all BMS values invalid, /Connected = 0).
 PathTable batteryPaths(const ServiceIdentity& identity,
