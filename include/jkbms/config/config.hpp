@@ -1,0 +1,63 @@
+#pragma once
+// The daemon's configuration: plain structs with the defaults in their member initialisers
+// (mirrored, with comments, in config/default.yaml), read once at start-up.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "jkbms/domain/comms_monitor.hpp"
+
+namespace jkbms::config {
+
+struct SerialConfig {
+    std::string port;             // "" = none (BLE, or --simulate)
+    std::uint32_t baud = 115200;
+    std::string protocol = "nw";  // nw
+};
+
+struct PollConfig {
+    std::chrono::milliseconds interval{1000};  // one read-all per interval
+    std::chrono::milliseconds timeout{500};    // deadline for the answer
+};
+
+struct DbusConfig {
+    std::string address;                           // "" = DBUS_SESSION_BUS_ADDRESS, else system bus
+    std::int32_t deviceInstance = 1;               // preferred; localsettings may grant another
+    std::chrono::milliseconds settingsWait{10000};  // how long to wait for localsettings
+};
+
+struct LogConfig {
+    std::string level = "info";  // trace, debug, info, warn, error
+    bool timestamps = false;     // multilog adds them on Venus
+};
+
+struct Config {
+    SerialConfig serial;
+    PollConfig poll;
+    domain::CommsTimes comms;
+    DbusConfig dbus;
+    LogConfig log;
+};
+
+struct ConfigError {
+    std::string file;
+    int line = 0;  // 1-based; 0 when the problem is not tied to a line
+    std::string message;
+    std::string text() const;  // "file:12: message"
+};
+
+struct LoadResult {
+    Config config;
+    std::vector<ConfigError> errors;  // every problem found, not only the first
+    bool ok() const { return errors.empty(); }
+};
+
+LoadResult loadConfig(const std::string& path);
+LoadResult parseConfig(const std::string& yamlText, const std::string& fileName = "<config>");
+
+// "1s", "500ms", "2m", "1h" -> milliseconds; false when malformed.
+bool parseDuration(const std::string& text, std::chrono::milliseconds& out);
+
+}  // namespace jkbms::config

@@ -1,0 +1,89 @@
+#include "jkbms/config/config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace jkbms::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Config, DefaultYamlParsesAndMatchesTheStructDefaults) {
+    auto r = loadConfig(JKBMS_SOURCE_DIR "/config/default.yaml");
+    ASSERT_TRUE(r.ok()) << r.errors[0].text();
+    const Config defaults;
+    EXPECT_EQ(r.config.serial.baud, defaults.serial.baud);
+    EXPECT_EQ(r.config.serial.protocol, defaults.serial.protocol);
+    EXPECT_EQ(r.config.poll.interval, defaults.poll.interval);
+    EXPECT_EQ(r.config.poll.timeout, defaults.poll.timeout);
+    EXPECT_EQ(r.config.comms.staleAfter, defaults.comms.staleAfter);
+    EXPECT_EQ(r.config.comms.invalidateAfter, defaults.comms.invalidateAfter);
+    EXPECT_EQ(r.config.comms.exitAfter, defaults.comms.exitAfter);
+    EXPECT_EQ(r.config.dbus.deviceInstance, defaults.dbus.deviceInstance);
+    EXPECT_EQ(r.config.dbus.settingsWait, defaults.dbus.settingsWait);
+    EXPECT_EQ(r.config.log.level, defaults.log.level);
+}
+
+TEST(Config, ValuesAreRead) {
+    auto r = parseConfig("serial:\n  port: /dev/ttyUSB1\n  baud: 9600\npoll:\n  interval: 2s\n  timeout: 800ms\n"
+                         "comms:\n  exit_after: 0\ndbus:\n  device_instance: 5\nlog:\n  level: debug\n");
+    ASSERT_TRUE(r.ok()) << r.errors[0].text();
+    EXPECT_EQ(r.config.serial.port, "/dev/ttyUSB1");
+    EXPECT_EQ(r.config.serial.baud, 9600U);
+    EXPECT_EQ(r.config.poll.interval, 2s);
+    EXPECT_EQ(r.config.poll.timeout, 800ms);
+    EXPECT_EQ(r.config.comms.exitAfter, 0ms);
+    EXPECT_EQ(r.config.dbus.deviceInstance, 5);
+    EXPECT_EQ(r.config.log.level, "debug");
+}
+
+TEST(Config, EveryProblemIsListedWithItsLine) {
+    const std::string text =
+        "serial:\n"                   // 1
+        "  port: /dev/ttyUSB0\n"      // 2
+        "  baud: fast\n"              // 3
+        "  protcol: nw\n"             // 4
+        "poll:\n"                     // 5
+        "  interval: 1 s\n"           // 6
+        "comms:\n"                    // 7
+        "  stale_after: 60s\n"        // 8
+        "  invalidate_after: 30s\n"   // 9
+        "log:\n"                      // 10
+        "  level: loud\n";            // 11
+    auto r = parseConfig(text, "jkbms.yaml");
+    ASSERT_EQ(r.errors.size(), 5U);
+    std::vector<std::string> lines;
+    for (const auto& e : r.errors) lines.push_back(e.text());
+    EXPECT_EQ(lines[0], "jkbms.yaml:4: unknown key 'protcol' in serial");
+    EXPECT_EQ(lines[1], "jkbms.yaml:3: baud: expected a whole number, got 'fast'");
+    EXPECT_EQ(lines[2], "jkbms.yaml:6: interval: expected a duration such as 500ms, 5s, 2m, got '1 s'");
+    EXPECT_EQ(lines[3], "jkbms.yaml:8: comms: invalidate_after must not be shorter than stale_after");
+    EXPECT_EQ(lines[4], "jkbms.yaml:11: level: 'loud' is not one of debug, error, info, trace, warn");
+}
+
+TEST(Config, BrokenYamlAndWrongShapes) {
+    auto broken = parseConfig("serial:\n  port: [unclosed\n", "x.yaml");
+    ASSERT_EQ(broken.errors.size(), 1U);
+    EXPECT_EQ(broken.errors[0].line, 3);
+    auto shape = parseConfig("serial: ttyUSB0\npoll:\n  timeout: 2s\n");
+    ASSERT_EQ(shape.errors.size(), 2U);
+    EXPECT_EQ(shape.errors[0].message, "serial: expected a section of key: value lines");
+    EXPECT_EQ(shape.errors[1].message, "poll timeout must be shorter than the poll interval");
+    EXPECT_FALSE(loadConfig("/nonexistent/jkbms.yaml").ok());
+    EXPECT_TRUE(parseConfig("").ok()) << "an empty file means all defaults";
+}
+
+TEST(Config, Durations) {
+    std::chrono::milliseconds d{};
+    EXPECT_TRUE(parseDuration("250ms", d));
+    EXPECT_EQ(d, 250ms);
+    EXPECT_TRUE(parseDuration("2m", d));
+    EXPECT_EQ(d, 120s);
+    EXPECT_FALSE(parseDuration("5", d)) << "a unit is required";
+    EXPECT_TRUE(parseDuration("0", d)) << "except for 0";
+    EXPECT_EQ(d, 0ms);
+    EXPECT_FALSE(parseDuration("-5s", d));
+    EXPECT_FALSE(parseDuration("s", d));
+}
+
+}  // namespace
+}  // namespace jkbms::config
