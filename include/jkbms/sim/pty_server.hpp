@@ -1,0 +1,80 @@
+#pragma once
+// PtyServer: plays a JK BMS (NW protocol) on a pseudo-terminal. A stable symlink points at
+// the pty's slave side, so a client can reopen "the same port" after unplug()/plug(). Every
+// read-all request is answered from the SimulatedBms, unless a fault says otherwise.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "jkbms/codec/nw.hpp"
+#include "jkbms/sim/simulated_bms.hpp"
+
+namespace jkbms::sim {
+
+enum class Fault : std::uint8_t {
+    None,         // answer every request
+    Silence,      // answer nothing
+    Garbage,      // answer with bytes that are no frame
+    Truncated,    // answer with the first half of the frame
+    BadChecksum,  // answer with a corrupted checksum
+    Late,         // answer after Options::lateBy
+};
+
+std::string_view faultName(Fault fault);
+std::optional<Fault> parseFault(std::string_view name);
+
+class PtyServer {
+public:
+    struct Options {
+        std::string linkPath;  // symlink to the slave; "" = none (use slavePath())
+        std::chrono::milliseconds lateBy{1500};
+    };
+
+    PtyServer(boost::asio::io_context& io, SimulatedBms& bms, Options options);
+    ~PtyServer();
+    PtyServer(const PtyServer&) = delete;
+    PtyServer& operator=(const PtyServer&) = delete;
+
+    // The path a client opens: the symlink if any, else the pty slave.
+    const std::string& path() const { return options_.linkPath.empty() ? slavePath_ : options_.linkPath; }
+    const std::string& slavePath() const { return slavePath_; }
+
+    void setFault(Fault fault) { fault_ = fault; }
+    Fault fault() const { return fault_; }
+    // The port disappears (the symlink goes, reads on the client side fail) / comes back.
+    void unplug();
+    void plug();
+    bool plugged() const { return master_.is_open(); }
+
+    std::uint64_t requests() const { return requests_; }
+    std::uint64_t answers() const { return answers_; }
+
+private:
+    void create();
+    void startRead();
+    void answer();
+    void write(std::vector<std::uint8_t> bytes);
+
+    boost::asio::io_context& io_;
+    SimulatedBms& bms_;
+    Options options_;
+    boost::asio::posix::stream_descriptor master_;
+    int slaveFd_ = -1;
+    std::string slavePath_;
+    boost::asio::steady_timer lateTimer_;
+    std::array<std::uint8_t, 256> readBuffer_{};
+    codec::nw::Framer framer_;
+    std::vector<std::vector<std::uint8_t>> pendingWrites_;
+    Fault fault_ = Fault::None;
+    std::uint64_t generation_ = 0;
+    std::uint64_t requests_ = 0;
+    std::uint64_t answers_ = 0;
+};
+
+}  // namespace jkbms::sim

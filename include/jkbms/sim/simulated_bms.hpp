@@ -1,0 +1,52 @@
+#pragma once
+// SimulatedBms: the battery a JK BMS would see, for the simulator and the tests. State a user
+// can script (cells, current, temperatures, SoC, alarms, switches) and, when live, a slow
+// drift: the current follows a gentle cycle, the SoC integrates it, the cells follow the SoC.
+// Time is passed in.
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+namespace jkbms::sim {
+
+struct BmsState {
+    std::vector<double> cellsV = std::vector<double>(16, 3.300);
+    double currentA = 0;  // + = charging
+    double socPercent = 60;
+    double capacityAh = 280;
+    double mosTemperatureC = 28;
+    double temperature1C = 25;
+    double temperature2C = 25;
+    std::uint16_t alarms = 0;  // NW alarm word (jk-protocols.md 1.7)
+    bool chargeMos = true;
+    bool dischargeMos = true;
+    bool balancer = true;
+    std::uint32_t cycles = 12;
+    std::string softwareVersion = "11.XW_S11.48___";
+    std::string manufacturerId = "Input UserdaJK_B2A24S15P";
+};
+
+class SimulatedBms {
+public:
+    explicit SimulatedBms(std::size_t cells = 16);
+
+    BmsState& state() { return state_; }
+    const BmsState& state() const { return state_; }
+    void setLive(bool live) { live_ = live; }
+    bool live() const { return live_; }
+
+    // Moves the live simulation on by `dt` (no effect when not live).
+    void advance(std::chrono::duration<double> dt);
+
+    double packVoltageV() const;
+    // The NW read-all reply for the current state.
+    std::vector<std::uint8_t> nwReadAllReply() const;
+
+private:
+    BmsState state_;
+    bool live_ = true;
+    double phase_ = 0;  // radians of the slow current cycle
+};
+
+}  // namespace jkbms::sim

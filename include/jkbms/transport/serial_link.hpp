@@ -1,0 +1,73 @@
+#pragma once
+// SerialLink: one serial port on the daemon's io_context. Opens exclusively (TIOCEXCL) in raw
+// 8N1, hands every received chunk to onData, sends whole buffers it owns, and when the port
+// fails (a USB adapter unplugged) closes it and reopens it with a doubling backoff, reporting
+// each change through onState.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/serial_port.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "jkbms/util/byte_reader.hpp"
+
+namespace jkbms::transport {
+
+class SerialLink {
+public:
+    struct Options {
+        std::string path;
+        std::uint32_t baud = 115200;
+        std::chrono::milliseconds reopenFirst{500};
+        std::chrono::milliseconds reopenMax{std::chrono::seconds(10)};
+    };
+    using DataHandler = std::function<void(util::ByteView)>;
+    // open = true after (re)opening; false with the reason after a failure.
+    using StateHandler = std::function<void(bool open, const std::string& detail)>;
+
+    SerialLink(boost::asio::io_context& io, Options options);
+    ~SerialLink();
+    SerialLink(const SerialLink&) = delete;
+    SerialLink& operator=(const SerialLink&) = delete;
+
+    void onData(DataHandler handler) { onData_ = std::move(handler); }
+    void onState(StateHandler handler) { onState_ = std::move(handler); }
+
+    // Opens the port; throws std::system_error when it cannot (a start-up error).
+    void open();
+    // Queues `bytes` for sending; false when the port is closed.
+    bool send(std::vector<std::uint8_t> bytes);
+    // Drops unread input (stale bytes before a new request).
+    void discardInput();
+    bool isOpen() const { return port_.is_open(); }
+    void close();
+    const std::string& path() const { return options_.path; }
+
+private:
+    void openPort();  // throws boost::system::system_error
+    void startRead();
+    void startWrite();
+    void fail(const std::string& detail);
+    void scheduleReopen();
+
+    boost::asio::io_context& io_;
+    Options options_;
+    boost::asio::serial_port port_;
+    boost::asio::steady_timer reopenTimer_;
+    std::chrono::milliseconds backoff_;
+    std::array<std::uint8_t, 512> readBuffer_{};
+    std::deque<std::vector<std::uint8_t>> writeQueue_;
+    bool writing_ = false;
+    bool closing_ = false;
+    std::uint64_t generation_ = 0;  // completions of a port closed since are ignored
+    DataHandler onData_;
+    StateHandler onState_;
+};
+
+}  // namespace jkbms::transport

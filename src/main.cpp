@@ -1,0 +1,125 @@
+// dbus-jkbms: JK-BMS battery service for Victron Venus OS.
+
+#include <boost/asio/io_context.hpp>
+#include <spdlog/cfg/env.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "jkbms/app/daemon.hpp"
+
+#ifndef JKBMS_VERSION
+#define JKBMS_VERSION "dev"
+#endif
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: dbus-jkbms [options] [TTY]\n"
+    "\n"
+    "Publishes a JK-BMS as com.victronenergy.battery.<tty> on D-Bus.\n"
+    "\n"
+    "options:\n"
+    "  --config FILE        YAML configuration (see config/default.yaml)\n"
+    "  --serial PORT        serial port of the BMS (also: the TTY argument, as serial-starter passes it)\n"
+    "  --dbus-address ADDR  bus address; default DBUS_SESSION_BUS_ADDRESS if set, else the system bus\n"
+    "  --simulate           play a JK BMS in this process and publish it (no hardware needed)\n"
+    "  -v, --verbose        more log output (twice: trace, with frames in hex)\n"
+    "  --timestamps         timestamps in the log (multilog adds them on Venus)\n"
+    "  --version            print the version\n"
+    "\n"
+    "exit codes: 0 stopped, 1 BMS not answering, 2 bad options or configuration,\n"
+    "            3 serial port failed, 4 D-Bus failed\n"
+    "\n"
+    "examples:\n"
+    "  dbus-jkbms /dev/ttyUSB0\n"
+    "  dbus-jkbms --simulate --dbus-address unix:path=/tmp/test-bus\n";
+
+int usageError(const std::string& message) {
+    std::cerr << "dbus-jkbms: " << message << " (see --help)\n";
+    return static_cast<int>(jkbms::app::ExitCode::Usage);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using jkbms::app::ExitCode;
+    std::vector<std::string_view> args(argv + 1, argv + argc);
+    std::string configPath, serial, address;
+    bool simulate = false, timestamps = false;
+    int verbosity = 0;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string_view a = args[i];
+        auto value = [&](std::string& out) {
+            if (i + 1 >= args.size()) return false;
+            out = std::string{args[++i]};
+            return true;
+        };
+        if (a == "-h" || a == "--help") {
+            std::cout << kUsage;
+            return 0;
+        } else if (a == "--version") {
+            std::cout << "dbus-jkbms " << JKBMS_VERSION << '\n';
+            return 0;
+        } else if (a == "--config") {
+            if (!value(configPath)) return usageError("--config needs a file");
+        } else if (a == "--serial") {
+            if (!value(serial)) return usageError("--serial needs a port");
+        } else if (a == "--dbus-address") {
+            if (!value(address)) return usageError("--dbus-address needs an address");
+        } else if (a == "--simulate") {
+            simulate = true;
+        } else if (a == "-v" || a == "--verbose") {
+            ++verbosity;
+        } else if (a == "-vv") {
+            verbosity += 2;
+        } else if (a == "--timestamps") {
+            timestamps = true;
+        } else if (a.starts_with("-")) {
+            return usageError("unknown option '" + std::string{a} + "'");
+        } else if (serial.empty()) {
+            serial = std::string{a};
+        } else {
+            return usageError("more than one port given");
+        }
+    }
+
+    jkbms::config::Config config;
+    if (!configPath.empty()) {
+        auto loaded = jkbms::config::loadConfig(configPath);
+        if (!loaded.ok()) {
+            for (const auto& e : loaded.errors) std::cerr << "dbus-jkbms: " << e.text() << '\n';
+            return static_cast<int>(ExitCode::Usage);
+        }
+        config = loaded.config;
+    }
+    if (!serial.empty()) config.serial.port = serial.find('/') == std::string::npos ? "/dev/" + serial : serial;
+    if (!address.empty()) config.dbus.address = address;
+    if (config.serial.port.empty() && !simulate) return usageError("no serial port given (or use --simulate)");
+
+    // Logging: one line per state change, for a person reading multilog output.
+    auto logger = spdlog::stdout_logger_st("dbus-jkbms");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern(timestamps || config.log.timestamps ? "%Y-%m-%d %H:%M:%S.%e %l %v" : "%l %v");
+    spdlog::set_level(spdlog::level::from_str(config.log.level));
+    if (verbosity == 1) spdlog::set_level(spdlog::level::debug);
+    if (verbosity >= 2) spdlog::set_level(spdlog::level::trace);
+    spdlog::cfg::load_env_levels();
+    spdlog::flush_on(spdlog::level::trace);  // multilog reads a pipe: no buffering
+
+    boost::asio::io_context io;
+    jkbms::app::Daemon daemon(io, jkbms::app::DaemonOptions{config, simulate, JKBMS_VERSION});
+    try {
+        daemon.start();
+    } catch (const std::system_error& e) {
+        spdlog::error("cannot open {}: {}", config.serial.port.empty() ? std::string{"the simulator"} : config.serial.port,
+                      e.code().message());
+        return static_cast<int>(ExitCode::PortFailed);
+    }
+    io.run();
+    return static_cast<int>(daemon.exitCode().value_or(ExitCode::Stopped));
+}

@@ -1,0 +1,158 @@
+// jkbms-sim: plays a JK BMS (NW protocol) on a pseudo-terminal, for trying dbus-jkbms and
+// jkbms without hardware. Prints the port to open, then takes commands on standard input.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+#include <sstream>
+
+#include "jkbms/sim/pty_server.hpp"
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: jkbms-sim [--link PATH] [--cells N] [--static]\n"
+    "\n"
+    "Plays a JK BMS (NW protocol, 115200 8N1) on a pseudo-terminal and prints the port to\n"
+    "open. --link makes a stable symlink to it (kept across unplug/plug). The values drift\n"
+    "slowly unless --static. Commands on standard input, one per line:\n"
+    "  current A | soc PCT | cell N VOLTS | cells VOLTS | temp 1|2|mos C\n"
+    "  alarms WORD | charge on|off | discharge on|off | live on|off\n"
+    "  fault none|silence|garbage|truncated|checksum|late | unplug | plug | status\n"
+    "\n"
+    "example:\n"
+    "  jkbms-sim --link /tmp/jkbms0 &  dbus-jkbms /tmp/jkbms0\n";
+
+using jkbms::sim::PtyServer;
+using jkbms::sim::SimulatedBms;
+
+std::string command(SimulatedBms& bms, PtyServer& pty, const std::string& line) {
+    std::istringstream in(line);
+    std::string cmd;
+    in >> cmd;
+    auto& s = bms.state();
+    auto onOff = [&](bool& target) {
+        std::string v;
+        in >> v;
+        if (v != "on" && v != "off") return std::string{"expected on or off"};
+        target = v == "on";
+        return std::string{"ok"};
+    };
+    if (cmd == "current") { in >> s.currentA; bms.setLive(false); }
+    else if (cmd == "soc") { in >> s.socPercent; bms.setLive(false); }
+    else if (cmd == "cell") {
+        std::size_t n = 0;
+        double v = 0;
+        in >> n >> v;
+        if (n == 0 || n > s.cellsV.size()) return "no cell " + std::to_string(n);
+        s.cellsV[n - 1] = v;
+        bms.setLive(false);
+    } else if (cmd == "cells") {
+        double v = 0;
+        in >> v;
+        s.cellsV.assign(s.cellsV.size(), v);
+        bms.setLive(false);
+    } else if (cmd == "temp") {
+        std::string which;
+        double c = 0;
+        in >> which >> c;
+        if (which == "1") s.temperature1C = c;
+        else if (which == "2") s.temperature2C = c;
+        else if (which == "mos") s.mosTemperatureC = c;
+        else return "temp 1, 2 or mos";
+    } else if (cmd == "alarms") { in >> s.alarms; }
+    else if (cmd == "charge") return onOff(s.chargeMos);
+    else if (cmd == "discharge") return onOff(s.dischargeMos);
+    else if (cmd == "live") {
+        bool live = bms.live();
+        auto r = onOff(live);
+        bms.setLive(live);
+        return r;
+    } else if (cmd == "fault") {
+        std::string name;
+        in >> name;
+        auto f = jkbms::sim::parseFault(name);
+        if (!f) return "unknown fault '" + name + "'";
+        pty.setFault(*f);
+    } else if (cmd == "unplug") pty.unplug();
+    else if (cmd == "plug") pty.plug();
+    else if (cmd == "status") {
+        std::ostringstream out;
+        out << "port " << pty.path() << (pty.plugged() ? "" : " (unplugged)") << ", fault "
+            << jkbms::sim::faultName(pty.fault()) << ", " << bms.packVoltageV() << " V, " << s.currentA
+            << " A, SoC " << s.socPercent << " %, requests " << pty.requests() << ", answers " << pty.answers();
+        return out.str();
+    } else if (!cmd.empty()) return "unknown command '" + cmd + "'";
+    if (in.fail()) return "bad value";
+    return "ok";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    PtyServer::Options options;
+    std::size_t cells = 16;
+    bool live = true;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "-h" || a == "--help") {
+            std::cout << kUsage;
+            return 0;
+        } else if (a == "--link" && i + 1 < argc) {
+            options.linkPath = argv[++i];
+        } else if (a == "--cells" && i + 1 < argc) {
+            cells = std::strtoul(argv[++i], nullptr, 10);
+            if (cells < 1 || cells > 32) {
+                std::cerr << "jkbms-sim: --cells takes 1 to 32\n";
+                return 2;
+            }
+        } else if (a == "--static") {
+            live = false;
+        } else {
+            std::cerr << "jkbms-sim: unknown option '" << a << "' (see --help)\n";
+            return 2;
+        }
+    }
+    boost::asio::io_context io;
+    SimulatedBms bms(cells);
+    bms.setLive(live);
+    PtyServer pty(io, bms, options);
+    std::cout << pty.path() << std::endl;
+
+    boost::asio::steady_timer tick(io);
+    std::function<void()> advance = [&] {
+        tick.expires_after(std::chrono::milliseconds(200));
+        tick.async_wait([&](const boost::system::error_code& ec) {
+            if (ec) return;
+            bms.advance(std::chrono::milliseconds(200));
+            advance();
+        });
+    };
+    advance();
+
+    boost::asio::posix::stream_descriptor input(io, ::dup(STDIN_FILENO));
+    boost::asio::streambuf lines;
+    std::function<void()> readLine = [&] {
+        boost::asio::async_read_until(input, lines, '\n', [&](const boost::system::error_code& ec, std::size_t) {
+            if (ec) return;  // stdin closed: keep serving until a signal
+            std::istream is(&lines);
+            std::string line;
+            std::getline(is, line);
+            std::cout << command(bms, pty, line) << std::endl;
+            readLine();
+        });
+    };
+    readLine();
+
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
+    io.run();
+    return 0;
+}

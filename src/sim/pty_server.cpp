@@ -1,0 +1,128 @@
+#include "jkbms/sim/pty_server.hpp"
+
+#include <fcntl.h>
+#include <pty.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <filesystem>
+#include <memory>
+#include <system_error>
+
+namespace jkbms::sim {
+
+namespace asio = boost::asio;
+
+std::string_view faultName(Fault fault) {
+    switch (fault) {
+        case Fault::None: return "none";
+        case Fault::Silence: return "silence";
+        case Fault::Garbage: return "garbage";
+        case Fault::Truncated: return "truncated";
+        case Fault::BadChecksum: return "checksum";
+        case Fault::Late: return "late";
+    }
+    return "?";
+}
+
+std::optional<Fault> parseFault(std::string_view name) {
+    for (Fault f : {Fault::None, Fault::Silence, Fault::Garbage, Fault::Truncated, Fault::BadChecksum, Fault::Late})
+        if (faultName(f) == name) return f;
+    return std::nullopt;
+}
+
+PtyServer::PtyServer(asio::io_context& io, SimulatedBms& bms, Options options)
+    : io_(io), bms_(bms), options_(std::move(options)), master_(io), lateTimer_(io) {
+    create();
+}
+
+PtyServer::~PtyServer() {
+    unplug();
+}
+
+void PtyServer::create() {
+    int master = -1;
+    int slave = -1;
+    char name[128] = {};
+    if (::openpty(&master, &slave, name, nullptr, nullptr) != 0)
+        throw std::system_error(errno, std::generic_category(), "openpty");
+    // Raw from the start, so nothing is echoed or translated before a client sets its mode.
+    termios tio{};
+    ::tcgetattr(slave, &tio);
+    ::cfmakeraw(&tio);
+    ::tcsetattr(slave, TCSANOW, &tio);
+    ::fcntl(master, F_SETFL, ::fcntl(master, F_GETFL) | O_NONBLOCK);
+    master_.assign(master);
+    slaveFd_ = slave;  // held open so the pty lives while clients come and go
+    slavePath_ = name;
+    if (!options_.linkPath.empty()) {
+        std::error_code ec;
+        std::filesystem::remove(options_.linkPath, ec);
+        std::filesystem::create_symlink(slavePath_, options_.linkPath);
+    }
+    framer_.reset();
+    ++generation_;
+    startRead();
+}
+
+void PtyServer::unplug() {
+    ++generation_;
+    lateTimer_.cancel();
+    boost::system::error_code ignored;
+    if (master_.is_open()) master_.close(ignored);
+    if (slaveFd_ >= 0) ::close(slaveFd_);
+    slaveFd_ = -1;
+    if (!options_.linkPath.empty()) {
+        std::error_code ec;
+        std::filesystem::remove(options_.linkPath, ec);
+    }
+}
+
+void PtyServer::plug() {
+    if (!master_.is_open()) create();
+}
+
+void PtyServer::startRead() {
+    master_.async_read_some(asio::buffer(readBuffer_), [this, gen = generation_](const boost::system::error_code& ec,
+                                                                                 std::size_t n) {
+        if (gen != generation_ || ec) return;  // unplugged, or the client side is gone
+        framer_.push(util::ByteView{readBuffer_.data(), n});
+        for (auto ev = framer_.next(); ev.status != codec::FramerStatus::NeedMore; ev = framer_.next()) {
+            if (ev.status != codec::FramerStatus::Frame) continue;
+            auto env = codec::nw::parseFrame(ev.frame);
+            if (env && env->command == static_cast<std::uint8_t>(codec::nw::Command::ReadAll)) {
+                ++requests_;
+                answer();
+            }
+        }
+        startRead();
+    });
+}
+
+void PtyServer::answer() {
+    auto reply = bms_.nwReadAllReply();
+    switch (fault_) {
+        case Fault::None: break;
+        case Fault::Silence: return;
+        case Fault::Garbage: reply.assign(reply.size(), 0xA5); break;
+        case Fault::Truncated: reply.resize(reply.size() / 2); break;
+        case Fault::BadChecksum: reply.back() ^= 0x5A; break;
+        case Fault::Late:
+            lateTimer_.expires_after(options_.lateBy);
+            lateTimer_.async_wait([this, reply, gen = generation_](const boost::system::error_code& ec) mutable {
+                if (!ec && gen == generation_) write(std::move(reply));
+            });
+            return;
+    }
+    write(std::move(reply));
+}
+
+void PtyServer::write(std::vector<std::uint8_t> bytes) {
+    ++answers_;
+    auto owned = std::make_shared<std::vector<std::uint8_t>>(std::move(bytes));
+    asio::async_write(master_, asio::buffer(*owned), [owned](const boost::system::error_code&, std::size_t) {});
+}
+
+}  // namespace jkbms::sim

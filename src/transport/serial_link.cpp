@@ -1,0 +1,122 @@
+#include "jkbms/transport/serial_link.hpp"
+
+#include <sys/ioctl.h>
+#include <termios.h>
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <system_error>
+
+namespace jkbms::transport {
+
+namespace asio = boost::asio;
+
+SerialLink::SerialLink(asio::io_context& io, Options options)
+    : io_(io), options_(std::move(options)), port_(io), reopenTimer_(io), backoff_(options_.reopenFirst) {}
+
+SerialLink::~SerialLink() { close(); }
+
+void SerialLink::open() {
+    try {
+        openPort();
+    } catch (const boost::system::system_error& e) {
+        throw std::system_error(e.code().value(), std::generic_category(), options_.path);
+    }
+}
+
+void SerialLink::openPort() {
+    port_.open(options_.path);
+    // Exclusive: a second opener (another driver) gets EBUSY instead of stealing bytes.
+    if (::ioctl(port_.native_handle(), TIOCEXCL) != 0 && errno != ENOTTY) {
+        const int err = errno;
+        port_.close();
+        throw boost::system::system_error(err, boost::system::system_category(), "TIOCEXCL");
+    }
+    using base = asio::serial_port_base;
+    port_.set_option(base::baud_rate(options_.baud));
+    port_.set_option(base::character_size(8));
+    port_.set_option(base::parity(base::parity::none));
+    port_.set_option(base::stop_bits(base::stop_bits::one));
+    port_.set_option(base::flow_control(base::flow_control::none));
+    ++generation_;
+    backoff_ = options_.reopenFirst;
+    writing_ = false;
+    writeQueue_.clear();
+    startRead();
+}
+
+void SerialLink::close() {
+    closing_ = true;
+    reopenTimer_.cancel();
+    ++generation_;
+    boost::system::error_code ignored;
+    if (port_.is_open()) port_.close(ignored);
+}
+
+bool SerialLink::send(std::vector<std::uint8_t> bytes) {
+    if (!port_.is_open()) return false;
+    writeQueue_.push_back(std::move(bytes));
+    if (!writing_) startWrite();
+    return true;
+}
+
+void SerialLink::discardInput() {
+    if (port_.is_open()) ::tcflush(port_.native_handle(), TCIFLUSH);
+}
+
+void SerialLink::startRead() {
+    port_.async_read_some(asio::buffer(readBuffer_), [this, gen = generation_](const boost::system::error_code& ec,
+                                                                               std::size_t n) {
+        if (gen != generation_) return;
+        if (ec) {
+            fail(ec.message());
+            return;
+        }
+        // A 0-byte read is not an end: keep reading (the ros serial driver stopped here).
+        if (n > 0 && onData_) onData_(util::ByteView{readBuffer_.data(), n});
+        if (gen == generation_) startRead();
+    });
+}
+
+void SerialLink::startWrite() {
+    writing_ = true;
+    // The buffer is owned by the queue until the write completes.
+    asio::async_write(port_, asio::buffer(writeQueue_.front()),
+                      [this, gen = generation_](const boost::system::error_code& ec, std::size_t) {
+                          if (gen != generation_) return;
+                          if (ec) {
+                              fail(ec.message());
+                              return;
+                          }
+                          writeQueue_.pop_front();
+                          if (writeQueue_.empty()) writing_ = false;
+                          else startWrite();
+                      });
+}
+
+void SerialLink::fail(const std::string& detail) {
+    ++generation_;
+    boost::system::error_code ignored;
+    port_.close(ignored);
+    writing_ = false;
+    writeQueue_.clear();
+    if (onState_) onState_(false, detail);
+    scheduleReopen();
+}
+
+void SerialLink::scheduleReopen() {
+    if (closing_) return;
+    reopenTimer_.expires_after(backoff_);
+    reopenTimer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || closing_) return;
+        try {
+            openPort();
+            if (onState_) onState_(true, "reopened");
+        } catch (const boost::system::system_error&) {
+            backoff_ = std::min(backoff_ * 2, options_.reopenMax);
+            scheduleReopen();
+        }
+    });
+}
+
+}  // namespace jkbms::transport
