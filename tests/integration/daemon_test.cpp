@@ -1,0 +1,203 @@
+// dbus-jkbms end to end on a pseudo-terminal: the simulator plays the BMS on the pty master,
+// the daemon opens the slave like a USB adapter and publishes on a private dbus-daemon. Each
+// simulator fault must be survived, and the lost-communication timeline must hold, with its
+// times measured on the loop (no sleeps).
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
+
+#include "integration/harness.hpp"
+#include "jkbms/app/daemon.hpp"
+
+namespace jkbms::app {
+namespace {
+
+using test::busctl;
+using test::PrivateBus;
+using test::pumpUntil;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+class DaemonTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (PrivateBus::address().empty()) GTEST_SKIP() << "dbus-daemon is not available";
+        std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        std::replace(name.begin(), name.end(), '/', '_');  // parameterised names carry a '/'
+        link = (std::filesystem::temp_directory_path() / ("jkbms-test-" + std::to_string(::getpid()) + "-" + name))
+                   .string();
+        bms.setLive(false);
+        bms.state().currentA = -12.34;
+        pty = std::make_unique<sim::PtyServer>(io, bms, sim::PtyServer::Options{link, 400ms});
+    }
+    void TearDown() override {
+        daemon.reset();
+        pty.reset();
+    }
+
+    // Fast timings so the whole timeline fits in a few seconds.
+    DaemonOptions options(std::chrono::milliseconds exitAfter = 0ms) {
+        DaemonOptions o;
+        o.config.serial.port = link;
+        o.config.poll.interval = 200ms;
+        o.config.poll.timeout = 150ms;
+        o.config.comms = domain::CommsTimes{1000ms, 2000ms, exitAfter};
+        o.config.dbus.address = PrivateBus::address();
+        o.config.dbus.settingsWait = 100ms;  // no localsettings on this bus
+        o.version = "test";
+        return o;
+    }
+
+    void startDaemon(DaemonOptions o) {
+        daemon = std::make_unique<Daemon>(io, std::move(o));
+        daemon->start();
+    }
+
+    bool registered() {
+        return daemon->service() && daemon->service()->state() == dbus::BatteryService::State::Registered;
+    }
+
+    const dbus::Value* value(std::string_view path) {
+        if (!daemon->service()) return nullptr;
+        const dbus::Item* item = daemon->service()->items().find(path);
+        return item ? &item->value : nullptr;
+    }
+    bool valueIs(std::string_view path, const dbus::Value& expected) {
+        const dbus::Value* v = value(path);
+        return v && *v == expected;
+    }
+
+    boost::asio::io_context io;
+    sim::SimulatedBms bms{16};
+    std::unique_ptr<sim::PtyServer> pty;
+    std::unique_ptr<Daemon> daemon;
+    std::string link;
+};
+
+// Simulator -> pty -> daemon -> private bus -> busctl: the values match what the simulator sent.
+TEST_F(DaemonTest, PublishesWhatTheBmsSends) {
+    bms.state().cellsV[2] = 3.456;
+    startDaemon(options());
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    const std::string name = daemon->service()->busName();
+    EXPECT_EQ(name, "com.victronenergy.battery." + std::filesystem::path(link).filename().string());
+    auto get = [&](const std::string& path) {
+        return busctl(io, {"call", name, path, "com.victronenergy.BusItem", "GetValue"}).out;
+    };
+    EXPECT_EQ(get("/Voltages/Cell3"), "v d 3.456\n");
+    EXPECT_EQ(get("/Dc/0/Current"), "v d -12.34\n");
+    EXPECT_EQ(get("/Soc"), "v d 60\n");
+    EXPECT_EQ(get("/Connected"), "v i 1\n");
+    EXPECT_EQ(get("/Info/MaxChargeVoltage"), "v ai 0\n") << "no charge engine yet: not a BMS for DVCC";
+
+    bms.state().currentA = 25.5;  // the next poll carries it
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs("/Dc/0/Current", dbus::Value{25.5}); }, 2s));
+    EXPECT_EQ(get("/Dc/0/Current"), "v d 25.5\n");
+}
+
+class DaemonFaultTest : public DaemonTest, public ::testing::WithParamInterface<sim::Fault> {};
+
+// Each fault: the daemon keeps running, warns (stale), and recovers when the BMS behaves.
+TEST_P(DaemonFaultTest, SurvivesAndRecovers) {
+    startDaemon(options());
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    pty->setFault(GetParam());
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs("/Alarms/BmsCable", dbus::Value{std::int32_t{1}}); }, 3s))
+        << sim::faultName(GetParam());
+    EXPECT_TRUE(valueIs("/Connected", dbus::Value{std::int32_t{1}})) << "stale keeps the values";
+    pty->setFault(sim::Fault::None);
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs("/Alarms/BmsCable", dbus::Value{std::int32_t{0}}); }, 3s));
+    EXPECT_FALSE(daemon->exitCode());
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, DaemonFaultTest,
+                         ::testing::Values(sim::Fault::Silence, sim::Fault::Garbage, sim::Fault::Truncated,
+                                           sim::Fault::BadChecksum, sim::Fault::Late),
+                         [](const auto& p) { return std::string{sim::faultName(p.param)}; });
+
+// The timeline of charge-control.md section 5, measured: stale, then lost (limits and
+// measurements invalid with /Connected = 0 in one batch), then exit with the name released.
+TEST_F(DaemonTest, LostCommunicationTimeline) {
+    startDaemon(options(3000ms));
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs("/Dc/0/Current", dbus::Value{-12.34}); }));
+    const auto silentFrom = Clock::now();
+    pty->setFault(sim::Fault::Silence);
+
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs("/Alarms/BmsCable", dbus::Value{std::int32_t{1}}); }, 3s));
+    const auto stale = Clock::now() - silentFrom;
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs("/Connected", dbus::Value{std::int32_t{0}}); }, 3s));
+    const auto lost = Clock::now() - silentFrom;
+    EXPECT_FALSE(dbus::isValid(*value("/Dc/0/Voltage")));
+    EXPECT_FALSE(dbus::isValid(*value("/Info/MaxChargeVoltage")));
+    EXPECT_TRUE(valueIs("/Alarms/BmsCable", dbus::Value{std::int32_t{2}}));
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->exitCode().has_value(); }, 3s));
+    const auto exited = Clock::now() - silentFrom;
+    EXPECT_EQ(*daemon->exitCode(), ExitCode::BmsLost);
+
+    // Counted from the last good reading, which is up to one poll before the silence, and
+    // noticed at the next missed poll: +-(interval + timeout).
+    auto within = [](Clock::duration measured, std::chrono::milliseconds nominal) {
+        return measured >= nominal - 250ms && measured <= nominal + 450ms;
+    };
+    EXPECT_TRUE(within(stale, 1000ms)) << std::chrono::duration_cast<std::chrono::milliseconds>(stale).count();
+    EXPECT_TRUE(within(lost, 2000ms)) << std::chrono::duration_cast<std::chrono::milliseconds>(lost).count();
+    EXPECT_TRUE(within(exited, 3000ms)) << std::chrono::duration_cast<std::chrono::milliseconds>(exited).count();
+
+    // The name is released (pump until io.stop() took effect, then look from outside).
+    auto r = busctl(io, {"call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                         "NameHasOwner", "s", "com.victronenergy.battery." + std::filesystem::path(link).filename().string()});
+    EXPECT_EQ(r.out, "b false\n");
+}
+
+// A USB adapter unplugged and plugged back: the daemon reopens the same path and resumes.
+TEST_F(DaemonTest, PortDisappearsAndComesBack) {
+    startDaemon(options());
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    pty->unplug();
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs("/Alarms/BmsCable", dbus::Value{std::int32_t{1}}); }, 3s));
+    pty->plug();
+    bms.state().currentA = 7.5;
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs("/Dc/0/Current", dbus::Value{7.5}); }, 5s));
+    EXPECT_TRUE(valueIs("/Alarms/BmsCable", dbus::Value{std::int32_t{0}}));
+    EXPECT_FALSE(daemon->exitCode());
+}
+
+// serial-starter's contract: no JK BMS on the port -> exit non-zero within a few seconds,
+// never appearing on D-Bus.
+TEST_F(DaemonTest, NothingAnswersAtStartExitsForSerialStarter) {
+    pty->setFault(sim::Fault::Silence);
+    const auto started = Clock::now();
+    startDaemon(options());
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->exitCode().has_value(); }, 5s));
+    EXPECT_EQ(*daemon->exitCode(), ExitCode::BmsLost);
+    EXPECT_LT(Clock::now() - started, 1600ms);
+    EXPECT_EQ(daemon->service(), nullptr) << "never on D-Bus";
+}
+
+TEST_F(DaemonTest, MissingPortIsAStartError) {
+    auto o = options();
+    o.config.serial.port = link + "-missing";
+    daemon = std::make_unique<Daemon>(io, std::move(o));
+    EXPECT_THROW(daemon->start(), std::system_error);
+}
+
+TEST_F(DaemonTest, SigtermReleasesTheNameAndStops) {
+    startDaemon(options());
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    const auto sent = Clock::now();
+    std::raise(SIGTERM);
+    ASSERT_TRUE(pumpUntil(io, [&] { return io.stopped(); }, 2s));
+    EXPECT_LT(Clock::now() - sent, 1s);
+    EXPECT_EQ(*daemon->exitCode(), ExitCode::Stopped);
+    io.restart();
+    auto r = busctl(io, {"call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                         "NameHasOwner", "s", daemon->service()->busName()});
+    EXPECT_EQ(r.out, "b false\n");
+}
+
+}  // namespace
+}  // namespace jkbms::app
