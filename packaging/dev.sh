@@ -58,24 +58,31 @@ run_ctest() {  # run_ctest PRESET: runs ctest, adds its counts to the totals
 }
 
 demo() {
-    local jkbms=build/release/jkbms
-    cat <<'TXT'
+    # The daemon against its built-in simulator, on a private bus, with live values.
+    local dir
+    dir=$(mktemp -d)
+    dbus-daemon --session --nofork --nopidfile --print-address=3 3>"$dir/address" 2>/dev/null &
+    local bus_pid=$!
+    local daemon_pid=""
+    trap 'kill $daemon_pid $bus_pid 2>/dev/null; rm -rf "$dir"; echo; exit 0' INT TERM
+    while [ ! -s "$dir/address" ]; do sleep 0.1; done
+    local address
+    address=$(head -1 "$dir/address")
+    # No localsettings on a private bus: do not wait 10 s for it.
+    printf 'dbus:\n  settings_wait: 1s\n' >"$dir/demo.yaml"
+    cat <<TXT
 
-dbus-jkbms: the daemon (serial, BLE, D-Bus publishing) is not built yet. What runs today is
-the protocol layer every part of it stands on, through `jkbms decode`. Here it decodes two
-bundled frames: an NW read-all reply from the BMS's UART port and a BLE JK02_32S cell-info
-frame (both built by this project, tests/samples/).
+dbus-jkbms is running against its built-in simulator (a JK BMS on a pseudo-terminal) on a
+private D-Bus ($address). Its log goes to $dir/dbus-jkbms.log.
+Live values follow, once a second; Ctrl-C stops everything.
+
 TXT
-    local f
-    for f in tests/samples/*.hex; do
-        echo
-        echo "== jkbms decode < $f"
-        "$jkbms" decode < "$f"
-    done
-    echo
-    echo "== A frame with one byte changed is refused with a clear error (exit code 2):"
-    echo "   jkbms decode 4e5700130000000006030000000000006800000128"
-    "$jkbms" decode 4e5700130000000006030000000000006800000128 || echo "   (exit code $?)"
+    build/release/dbus-jkbms --simulate --dbus-address "$address" --config "$dir/demo.yaml" \
+        >"$dir/dbus-jkbms.log" 2>&1 &
+    daemon_pid=$!
+    /usr/bin/python3 packaging/demo_view.py "$address"
+    kill $daemon_pid $bus_pid 2>/dev/null
+    rm -rf "$dir"
 }
 
 case "${1:-}" in
