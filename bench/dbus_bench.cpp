@@ -11,6 +11,8 @@
 #include "jkbms/dbus/battery_paths.hpp"
 #include "jkbms/dbus/bus_address.hpp"
 #include "jkbms/dbus/bus_item_service.hpp"
+#include "jkbms/domain/snapshot_mapping.hpp"
+#include "jkbms/sim/simulated_bms.hpp"
 #include "support/sample_battery.hpp"
 
 namespace {
@@ -110,6 +112,47 @@ void BM_BusUpdateNothingChanged(benchmark::State& state) {
     for (auto _ : state) benchmark::DoNotOptimize(service.update(table));
 }
 BENCHMARK(BM_BusUpdateNothingChanged);
+
+// One whole NW poll cycle in the daemon: the reply's bytes in, through the framer, decoder
+// and snapshot mapping, to the D-Bus signals out (flushed; daemon idle at each start).
+// Arg: 1 = with per-leaf PropertiesChanged (the default), 0 = ItemsChanged only.
+// Goal (issue 4): < 50 us.
+void BM_NwPollCycle(benchmark::State& state) {
+    const std::string& address = test::PrivateBus::address();
+    if (address.empty()) {
+        state.SkipWithError("dbus-daemon not available");
+        return;
+    }
+    sim::SimulatedBms bms(16);
+    std::vector<std::vector<std::uint8_t>> replies;
+    for (int i = 0; i < 64; ++i) {  // a minute of a live pack
+        bms.advance(std::chrono::seconds(1));
+        replies.push_back(bms.nwReadAllReply());
+    }
+    auto connection = dbus::connectBus(address);
+    dbus::BusItemService service(*connection, dbus::BusItemService::Options{state.range(0) != 0});
+    auto daemon = sdbus::createProxy(*connection, sdbus::ServiceName{"org.freedesktop.DBus"},
+                                     sdbus::ObjectPath{"/org/freedesktop/DBus"});
+    const auto id = identity();
+    codec::nw::Framer framer;
+    dbus::PathTable table;
+    std::size_t i = 0;
+    for (auto _ : state) {
+        framer.push(replies[i++ % replies.size()]);
+        const auto ev = framer.next();
+        auto reply = codec::nw::decodeReadAll(ev.frame);
+        const auto snapshot = domain::fromNw(*reply);
+        dbus::batteryPaths(id, snapshot, {}, dbus::CommsState::Ok, table);
+        service.update(table);
+        while (connection->processPendingEvent()) {
+        }
+        state.PauseTiming();
+        std::string busId;
+        daemon->callMethod("GetId").onInterface("org.freedesktop.DBus").storeResultsTo(busId);
+        state.ResumeTiming();
+    }
+}
+BENCHMARK(BM_NwPollCycle)->Arg(1)->Arg(0);
 
 }  // namespace
 
