@@ -127,6 +127,7 @@ void Daemon::startService() {
     sc.uniqueId = "jkbms_" + (serial.empty() ? sc.busNameSuffix : serial);
     sc.preferredInstance = options_.config.dbus.deviceInstance;
     sc.settingsWait = options_.config.dbus.settingsWait;
+    sc.items.propertiesChangedPerLeaf = options_.config.dbus.propertiesChanged;
     sc.identity.processVersion = options_.version;
     sc.identity.connection = (options_.simulate ? "Simulated serial " : "Serial ") + tty;
     std::optional<std::string> address;

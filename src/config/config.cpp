@@ -177,10 +177,11 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
         if (const std::string why = c.comms.validate(); !why.empty()) p.error(s, "comms: " + why);
     }
     if (auto s = p.section(root, "dbus")) {
-        p.onlyKeys(s, "dbus", {"address", "device_instance", "settings_wait"});
+        p.onlyKeys(s, "dbus", {"address", "device_instance", "settings_wait", "properties_changed"});
         p.string(s, "address", c.dbus.address);
         p.number(s, "device_instance", c.dbus.deviceInstance, 0, 999);
         p.duration(s, "settings_wait", c.dbus.settingsWait, 0ms, 10min);
+        p.boolean(s, "properties_changed", c.dbus.propertiesChanged);
     }
     if (auto s = p.section(root, "log")) {
         p.onlyKeys(s, "log", {"level", "timestamps"});

@@ -21,7 +21,7 @@ BatteryService::BatteryService(boost::asio::io_context& io, std::unique_ptr<sdbu
       connection_(std::move(connection)),
       config_(std::move(config)),
       busName_("com.victronenergy.battery." + busNameElement(config_.busNameSuffix)) {
-    items_ = std::make_unique<BusItemService>(*connection_);
+    items_ = std::make_unique<BusItemService>(*connection_, config_.items);
     settings_ = std::make_unique<SettingsClient>(io_, *connection_, config_.uniqueId);
     busDaemon_ = sdbus::createProxy(*connection_, sdbus::ServiceName{"org.freedesktop.DBus"},
                                     sdbus::ObjectPath{"/org/freedesktop/DBus"});

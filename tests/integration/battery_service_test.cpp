@@ -50,8 +50,10 @@ protected:
     }
 
     std::unique_ptr<BatteryService> makeService(const std::string& suffix, const std::string& uid,
-                                                std::chrono::milliseconds settingsWait = 5s) {
+                                                std::chrono::milliseconds settingsWait = 5s,
+                                                bool propertiesChanged = true) {
         BatteryServiceConfig config;
+        config.items.propertiesChangedPerLeaf = propertiesChanged;
         config.busNameSuffix = suffix;
         config.uniqueId = uid;
         config.settingsWait = settingsWait;
@@ -197,6 +199,19 @@ TEST_F(BatteryServiceTest, DbusmonitorClientSeesOneBatchPerUpdate) {
     EXPECT_TRUE(std::any_of(props.begin(), props.end(), [](const std::string& l) {
         return has(l, "\"path\": \"/Dc/0/Voltage\"") && has(l, "\"text\": \"53.01V\"");
     })) << client->out();
+}
+
+TEST_F(BatteryServiceTest, PerLeafSignalsCanBeTurnedOff) {
+    test::FakeSettings settings(io, PrivateBus::address());
+    auto service = makeService("ttyQuiet0", "jkbms_quiet", 5s, false);
+    service->publish(test::sampleSnapshot16(), test::sampleLimits(), CommsState::Ok);
+    startAndWait(*service);
+    auto client = startClient(service->busName(), {"--updates", "1"});
+    service->publish(test::sampleSnapshot16(53.01), test::sampleLimits(), CommsState::Ok);
+    finish(*client);
+    ASSERT_EQ(events(*client, "ItemsChanged").size(), 1U);
+    EXPECT_TRUE(has(events(*client, "ItemsChanged")[0], "\"/Dc/0/Voltage\": 53.01"));
+    EXPECT_TRUE(events(*client, "PropertiesChanged").empty()) << client->out();
 }
 
 // Surprise 1: a client that scans us the moment the name appears already finds

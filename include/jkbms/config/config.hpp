@@ -26,6 +26,9 @@ struct DbusConfig {
     std::string address;                           // "" = DBUS_SESSION_BUS_ADDRESS, else system bus
     std::int32_t deviceInstance = 1;               // preferred; localsettings may grant another
     std::chrono::milliseconds settingsWait{10000};  // how long to wait for localsettings
+    // One PropertiesChanged per changed path besides the batch's ItemsChanged (Victron's
+    // consumers need only ItemsChanged; each extra signal is one more message per poll).
+    bool propertiesChanged = true;
 };
 
 struct LogConfig {

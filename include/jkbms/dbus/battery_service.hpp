@@ -36,6 +36,7 @@ struct BatteryServiceConfig {
     std::string uniqueId;       // the BMS under /Settings/Devices (sanitised)
     std::int32_t preferredInstance = 1;
     std::chrono::milliseconds settingsWait{std::chrono::seconds(10)};
+    BusItemService::Options items;
     ServiceIdentity identity;   // deviceInstance and customName come from localsettings
 };
 

@@ -20,12 +20,14 @@ TEST(Config, DefaultYamlParsesAndMatchesTheStructDefaults) {
     EXPECT_EQ(r.config.comms.exitAfter, defaults.comms.exitAfter);
     EXPECT_EQ(r.config.dbus.deviceInstance, defaults.dbus.deviceInstance);
     EXPECT_EQ(r.config.dbus.settingsWait, defaults.dbus.settingsWait);
+    EXPECT_EQ(r.config.dbus.propertiesChanged, defaults.dbus.propertiesChanged);
     EXPECT_EQ(r.config.log.level, defaults.log.level);
 }
 
 TEST(Config, ValuesAreRead) {
     auto r = parseConfig("serial:\n  port: /dev/ttyUSB1\n  baud: 9600\npoll:\n  interval: 2s\n  timeout: 800ms\n"
-                         "comms:\n  exit_after: 0\ndbus:\n  device_instance: 5\nlog:\n  level: debug\n");
+                         "comms:\n  exit_after: 0\ndbus:\n  device_instance: 5\n  properties_changed: false\n"
+                         "log:\n  level: debug\n");
     ASSERT_TRUE(r.ok()) << r.errors[0].text();
     EXPECT_EQ(r.config.serial.port, "/dev/ttyUSB1");
     EXPECT_EQ(r.config.serial.baud, 9600U);
@@ -33,6 +35,7 @@ TEST(Config, ValuesAreRead) {
     EXPECT_EQ(r.config.poll.timeout, 800ms);
     EXPECT_EQ(r.config.comms.exitAfter, 0ms);
     EXPECT_EQ(r.config.dbus.deviceInstance, 5);
+    EXPECT_FALSE(r.config.dbus.propertiesChanged);
     EXPECT_EQ(r.config.log.level, "debug");
 }
 
