@@ -37,7 +37,8 @@ void Daemon::start() {
     if (options_.simulate) {
         // The built-in simulator: a live NW BMS on a pty of this process.
         simBms_ = std::make_unique<sim::SimulatedBms>();
-        simPty_ = std::make_unique<sim::PtyServer>(io_, *simBms_, sim::PtyServer::Options{});
+        simResponder_ = std::make_unique<sim::NwResponder>(*simBms_);
+        simPty_ = std::make_unique<sim::PtyServer>(io_, *simResponder_, sim::PtyServer::Options{});
         port_ = simPty_->path();
         simTimer_ = std::make_unique<boost::asio::steady_timer>(io_);
         simTick();

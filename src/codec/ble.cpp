@@ -463,6 +463,40 @@ std::string_view alarmBitName(unsigned bit) {
     return bit < kNames.size() ? kNames[bit] : std::string_view{"unknown"};
 }
 
+FrameBuilder::FrameBuilder(FrameType type, std::uint8_t counter) {
+    std::copy(kFrameHeader.begin(), kFrameHeader.end(), bytes_.begin());
+    bytes_[4] = static_cast<std::uint8_t>(type);
+    bytes_[5] = counter;
+}
+
+FrameBuilder& FrameBuilder::u8(std::size_t offset, std::uint8_t v) {
+    if (offset < kFrameSize - 1) bytes_[offset] = v;
+    return *this;
+}
+
+FrameBuilder& FrameBuilder::u16(std::size_t offset, std::uint16_t v) {
+    u8(offset, static_cast<std::uint8_t>(v));
+    return u8(offset + 1, static_cast<std::uint8_t>(v >> 8));
+}
+
+FrameBuilder& FrameBuilder::u32(std::size_t offset, std::uint32_t v) {
+    for (unsigned i = 0; i < 4; ++i) u8(offset + i, static_cast<std::uint8_t>(v >> (8U * i)));
+    return *this;
+}
+
+FrameBuilder& FrameBuilder::f32(std::size_t offset, float v) { return u32(offset, std::bit_cast<std::uint32_t>(v)); }
+
+FrameBuilder& FrameBuilder::text(std::size_t offset, std::string_view s) {
+    for (std::size_t i = 0; i < s.size(); ++i) u8(offset + i, static_cast<std::uint8_t>(s[i]));
+    return *this;
+}
+
+std::array<std::uint8_t, kFrameSize> FrameBuilder::frame() const {
+    auto out = bytes_;
+    out[kFrameSize - 1] = sum8(ByteView{out}.first(kFrameSize - 1));
+    return out;
+}
+
 Command encodeCommand(std::uint8_t regNo, std::uint32_t value, std::uint8_t length) {
     Command c{};
     std::copy(kCommandHeader.begin(), kCommandHeader.end(), c.begin());

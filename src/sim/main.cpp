@@ -123,7 +123,8 @@ int main(int argc, char** argv) {
     boost::asio::io_context io;
     SimulatedBms bms(cells);
     bms.setLive(live);
-    PtyServer pty(io, bms, options);
+    jkbms::sim::NwResponder responder(bms);
+    PtyServer pty(io, responder, options);
     std::cout << pty.path() << std::endl;
 
     boost::asio::steady_timer tick(io);

@@ -33,8 +33,8 @@ std::optional<Fault> parseFault(std::string_view name) {
     return std::nullopt;
 }
 
-PtyServer::PtyServer(asio::io_context& io, SimulatedBms& bms, Options options)
-    : io_(io), bms_(bms), options_(std::move(options)), master_(io), lateTimer_(io) {
+PtyServer::PtyServer(asio::io_context& io, Responder& responder, Options options)
+    : io_(io), responder_(responder), options_(std::move(options)), master_(io), lateTimer_(io) {
     create();
 }
 
@@ -62,7 +62,7 @@ void PtyServer::create() {
         std::filesystem::remove(options_.linkPath, ec);
         std::filesystem::create_symlink(slavePath_, options_.linkPath);
     }
-    framer_.reset();
+    responder_.reset();
     ++generation_;
     startRead();
 }
@@ -88,27 +88,26 @@ void PtyServer::startRead() {
     master_.async_read_some(asio::buffer(readBuffer_), [this, gen = generation_](const boost::system::error_code& ec,
                                                                                  std::size_t n) {
         if (gen != generation_ || ec) return;  // unplugged, or the client side is gone
-        framer_.push(util::ByteView{readBuffer_.data(), n});
-        for (auto ev = framer_.next(); ev.status != codec::FramerStatus::NeedMore; ev = framer_.next()) {
-            if (ev.status != codec::FramerStatus::Frame) continue;
-            auto env = codec::nw::parseFrame(ev.frame);
-            if (env && env->command == static_cast<std::uint8_t>(codec::nw::Command::ReadAll)) {
-                ++requests_;
-                answer();
-            }
+        batch_.clear();
+        responder_.feed(util::ByteView{readBuffer_.data(), n}, batch_);
+        for (Answer& a : batch_) {
+            ++requests_;
+            answer(std::move(a));
         }
         startRead();
     });
 }
 
-void PtyServer::answer() {
-    auto reply = bms_.nwReadAllReply();
+void PtyServer::answer(Answer reply) {
     switch (fault_) {
         case Fault::None: break;
         case Fault::Silence: return;
         case Fault::Garbage: reply.assign(reply.size(), 0xA5); break;
         case Fault::Truncated: reply.resize(reply.size() / 2); break;
-        case Fault::BadChecksum: reply.back() ^= 0x5A; break;
+        case Fault::BadChecksum:
+            // NW: the sum16 trailer ends the answer; JK-PB: the frame's sum8 at 299.
+            reply[reply.size() > 300 ? 299 : reply.size() - 1] ^= 0x5A;
+            break;
         case Fault::Late:
             lateTimer_.expires_after(options_.lateBy);
             lateTimer_.async_wait([this, reply, gen = generation_](const boost::system::error_code& ec) mutable {

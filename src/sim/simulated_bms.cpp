@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "jkbms/codec/ble.hpp"
 #include "jkbms/codec/nw.hpp"
 
 namespace jkbms::sim {
@@ -88,6 +89,88 @@ std::vector<std::uint8_t> SimulatedBms::nwReadAllReply() const {
         .text(id::kManufacturerId, s.manufacturerId)
         .value(id::kProtocolVersion, 1);
     return b.frame();
+}
+
+// JK02_32S cell info (jk-protocols.md 2.6): cells at 6+2i, enabled mask 70, avg/delta 74/76,
+// max/min index 78/79, resistances 80+2i, MOS 144, pack mV 150, power mW 154, current mA 158,
+// T1/T2 162/164, alarms 166, SoC 173, remaining/full mAh 174/178, cycles 182, cycle Ah 186,
+// SoH 190, runtime 194, MOSFETs 198/199, sensor presence 214.
+std::array<std::uint8_t, 300> SimulatedBms::jk02CellInfoFrame(std::uint8_t counter) const {
+    const BmsState& s = state_;
+    codec::ble::FrameBuilder f(codec::ble::FrameType::CellInfo, counter);
+    std::uint32_t mask = 0;
+    double sum = 0;
+    std::size_t maxI = 0;
+    std::size_t minI = 0;
+    for (std::size_t i = 0; i < s.cellsV.size() && i < 32; ++i) {
+        f.u16(6 + 2 * i, static_cast<std::uint16_t>(std::lround(s.cellsV[i] * 1000)));
+        f.u16(80 + 2 * i, 60);
+        mask |= 1U << i;
+        sum += s.cellsV[i];
+        if (s.cellsV[i] > s.cellsV[maxI]) maxI = i;
+        if (s.cellsV[i] < s.cellsV[minI]) minI = i;
+    }
+    const double avg = s.cellsV.empty() ? 0 : sum / static_cast<double>(s.cellsV.size());
+    const auto packMv = static_cast<std::uint32_t>(std::lround(sum * 1000));
+    const auto currentMa = static_cast<std::int32_t>(std::lround(s.currentA * 1000));
+    f.u32(70, mask)
+        .u16(74, static_cast<std::uint16_t>(std::lround(avg * 1000)))
+        .u16(76, static_cast<std::uint16_t>(std::lround((s.cellsV.empty() ? 0 : s.cellsV[maxI] - s.cellsV[minI]) * 1000)))
+        .u8(78, static_cast<std::uint8_t>(maxI))
+        .u8(79, static_cast<std::uint8_t>(minI))
+        .i16(144, static_cast<std::int16_t>(std::lround(s.mosTemperatureC * 10)))
+        .u32(150, packMv)
+        .u32(154, static_cast<std::uint32_t>(std::llabs(std::llround(sum * s.currentA * 1000))))
+        .i32(158, currentMa)
+        .i16(162, static_cast<std::int16_t>(std::lround(s.temperature1C * 10)))
+        .i16(164, static_cast<std::int16_t>(std::lround(s.temperature2C * 10)))
+        .u32(166, s.jk02Alarms)
+        .u8(173, static_cast<std::uint8_t>(std::lround(s.socPercent)))
+        .i32(174, static_cast<std::int32_t>(std::lround(s.capacityAh * s.socPercent * 10)))
+        .u32(178, static_cast<std::uint32_t>(std::lround(s.capacityAh * 1000)))
+        .u32(182, s.cycles)
+        .u32(186, static_cast<std::uint32_t>(s.cycles * s.capacityAh * 1000))
+        .u8(190, 100)
+        .u32(194, 86400)
+        .u8(198, s.chargeMos ? 1 : 0)
+        .u8(199, s.dischargeMos ? 1 : 0)
+        .u8(214, 0x07)  // MOS, T1, T2 fitted
+        .u16(234, static_cast<std::uint16_t>(packMv / 10));
+    return f.frame();
+}
+
+// JK02_32S settings (section 2.9), the fields a driver uses.
+std::array<std::uint8_t, 300> SimulatedBms::jk02SettingsFrame(std::uint8_t counter, std::uint8_t address) const {
+    const BmsState& s = state_;
+    codec::ble::FrameBuilder f(codec::ble::FrameType::Settings, counter);
+    f.u32(10, 2800).u32(14, 3000).u32(18, 3650).u32(22, 3400).u32(26, 10).u32(38, 3450).u32(42, 3375)
+        .u32(46, 2600).u32(50, 100000).u32(62, 150000).u32(78, 2000)
+        .i32(82, 450).i32(86, 400).i32(90, 550).i32(94, 500).i32(98, 0).i32(102, 30)
+        .u32(114, static_cast<std::uint32_t>(s.cellsV.size()))
+        .u32(118, s.chargeMos ? 1 : 0)
+        .u32(122, s.dischargeMos ? 1 : 0)
+        .u32(126, s.balancer ? 1 : 0)
+        .u32(130, static_cast<std::uint32_t>(std::lround(s.capacityAh * 1000)))
+        .u32(138, 3400)
+        .u32(270, address);
+    return f.frame();
+}
+
+// Device info (section 2.8): model 6, hardware 22, software 30, uptime 38, power-on count 42,
+// name 46, passcode 62, date 78, serial 86.
+std::array<std::uint8_t, 300> SimulatedBms::jk02DeviceInfoFrame(std::uint8_t counter) const {
+    const BmsState& s = state_;
+    codec::ble::FrameBuilder f(codec::ble::FrameType::DeviceInfo, counter);
+    f.text(6, s.model.substr(0, 15))
+        .text(22, s.hardwareVersion.substr(0, 7))
+        .text(30, s.pbSoftwareVersion.substr(0, 7))
+        .u32(38, 86400)
+        .u32(42, 3)
+        .text(46, s.serialNumber.substr(0, 15))
+        .text(62, "1234")
+        .text(78, "240510")
+        .text(86, s.serialNumber.substr(0, 15));
+    return f.frame();
 }
 
 }  // namespace jkbms::sim

@@ -31,7 +31,7 @@ protected:
                    .string();
         bms.setLive(false);
         bms.state().currentA = -12.34;
-        pty = std::make_unique<sim::PtyServer>(io, bms, sim::PtyServer::Options{link, 400ms});
+        pty = std::make_unique<sim::PtyServer>(io, responder, sim::PtyServer::Options{link, 400ms});
     }
     void TearDown() override {
         daemon.reset();
@@ -72,6 +72,7 @@ protected:
 
     boost::asio::io_context io;
     sim::SimulatedBms bms{16};
+    sim::NwResponder responder{bms};
     std::unique_ptr<sim::PtyServer> pty;
     std::unique_ptr<Daemon> daemon;
     std::string link;

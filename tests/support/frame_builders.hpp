@@ -17,41 +17,14 @@ namespace jkbms::test {
 // NW read-all replies come from the codec's own encoder.
 using NwReply = codec::nw::ReplyBuilder;
 
-class JkFrame {
+// 55 AA frames come from the codec's own encoder; tests want them as vectors.
+class JkFrame : public codec::ble::FrameBuilder {
 public:
-    JkFrame(codec::ble::FrameType type, std::uint8_t counter = 1) : bytes_(codec::ble::kFrameSize) {
-        std::copy(codec::ble::kFrameHeader.begin(), codec::ble::kFrameHeader.end(), bytes_.begin());
-        bytes_[4] = static_cast<std::uint8_t>(type);
-        bytes_[5] = counter;
-    }
-    JkFrame& u8(std::size_t off, std::uint8_t v) {
-        bytes_[off] = v;
-        return *this;
-    }
-    JkFrame& u16(std::size_t off, std::uint16_t v) {
-        bytes_[off] = static_cast<std::uint8_t>(v);
-        bytes_[off + 1] = static_cast<std::uint8_t>(v >> 8);
-        return *this;
-    }
-    JkFrame& i16(std::size_t off, std::int16_t v) { return u16(off, static_cast<std::uint16_t>(v)); }
-    JkFrame& u32(std::size_t off, std::uint32_t v) {
-        for (unsigned i = 0; i < 4; ++i) bytes_[off + i] = static_cast<std::uint8_t>(v >> (8U * i));
-        return *this;
-    }
-    JkFrame& i32(std::size_t off, std::int32_t v) { return u32(off, static_cast<std::uint32_t>(v)); }
-    JkFrame& f32(std::size_t off, float v) { return u32(off, std::bit_cast<std::uint32_t>(v)); }
-    JkFrame& text(std::size_t off, std::string_view s) {
-        for (std::size_t i = 0; i < s.size(); ++i) bytes_[off + i] = static_cast<std::uint8_t>(s[i]);
-        return *this;
-    }
+    using FrameBuilder::FrameBuilder;
     std::vector<std::uint8_t> frame() const {
-        std::vector<std::uint8_t> out = bytes_;
-        out[299] = codec::sum8(util::ByteView{out}.first(299));
-        return out;
+        const auto f = FrameBuilder::frame();
+        return {f.begin(), f.end()};
     }
-
-private:
-    std::vector<std::uint8_t> bytes_;
 };
 
 inline std::vector<std::uint8_t> concat(std::initializer_list<std::vector<std::uint8_t>> parts) {

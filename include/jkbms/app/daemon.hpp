@@ -69,6 +69,7 @@ private:
     DaemonOptions options_;
     std::string port_;
     std::unique_ptr<sim::SimulatedBms> simBms_;
+    std::unique_ptr<sim::NwResponder> simResponder_;
     std::unique_ptr<sim::PtyServer> simPty_;
     std::unique_ptr<boost::asio::steady_timer> simTimer_;
     std::unique_ptr<transport::SerialLink> link_;

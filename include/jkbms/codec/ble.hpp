@@ -255,6 +255,24 @@ util::Result<Logbook> decodeLogbook(util::ByteView frame);
 // snake_case name of a bit of the JK02 / JK-PB alarm word, e.g. "cell_overvoltage".
 std::string_view alarmBitName(unsigned bit);
 
+// Encoder of BMS -> host 55 AA frames (the simulator, tests): fields written at their
+// offsets, little-endian, the sum8 sealed at 299 by frame().
+class FrameBuilder {
+public:
+    explicit FrameBuilder(FrameType type, std::uint8_t counter = 0);
+    FrameBuilder& u8(std::size_t offset, std::uint8_t v);
+    FrameBuilder& u16(std::size_t offset, std::uint16_t v);
+    FrameBuilder& i16(std::size_t offset, std::int16_t v) { return u16(offset, static_cast<std::uint16_t>(v)); }
+    FrameBuilder& u32(std::size_t offset, std::uint32_t v);
+    FrameBuilder& i32(std::size_t offset, std::int32_t v) { return u32(offset, static_cast<std::uint32_t>(v)); }
+    FrameBuilder& f32(std::size_t offset, float v);
+    FrameBuilder& text(std::size_t offset, std::string_view s);  // no terminator added
+    std::array<std::uint8_t, kFrameSize> frame() const;
+
+private:
+    std::array<std::uint8_t, kFrameSize> bytes_{};
+};
+
 // Host -> BMS commands.
 using Command = std::array<std::uint8_t, kCommandSize>;
 

@@ -1,7 +1,7 @@
 #pragma once
-// PtyServer: plays a JK BMS (NW protocol) on a pseudo-terminal. A stable symlink points at
-// the pty's slave side, so a client can reopen "the same port" after unplug()/plug(). Every
-// read-all request is answered from the SimulatedBms, unless a fault says otherwise.
+// PtyServer: plays JK BMSes on a pseudo-terminal. A stable symlink points at the pty's slave
+// side, so a client can reopen "the same port" after unplug()/plug(). What is answered comes
+// from a Responder (NW, or JK-PB packs on a bus); a fault changes or withholds the answers.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -12,8 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "jkbms/codec/nw.hpp"
-#include "jkbms/sim/simulated_bms.hpp"
+#include "jkbms/sim/responder.hpp"
 
 namespace jkbms::sim {
 
@@ -36,7 +35,7 @@ public:
         std::chrono::milliseconds lateBy{1500};
     };
 
-    PtyServer(boost::asio::io_context& io, SimulatedBms& bms, Options options);
+    PtyServer(boost::asio::io_context& io, Responder& responder, Options options);
     ~PtyServer();
     PtyServer(const PtyServer&) = delete;
     PtyServer& operator=(const PtyServer&) = delete;
@@ -58,19 +57,18 @@ public:
 private:
     void create();
     void startRead();
-    void answer();
+    void answer(Answer reply);
     void write(std::vector<std::uint8_t> bytes);
 
     boost::asio::io_context& io_;
-    SimulatedBms& bms_;
+    Responder& responder_;
     Options options_;
     boost::asio::posix::stream_descriptor master_;
     int slaveFd_ = -1;
     std::string slavePath_;
     boost::asio::steady_timer lateTimer_;
     std::array<std::uint8_t, 256> readBuffer_{};
-    codec::nw::Framer framer_;
-    std::vector<std::vector<std::uint8_t>> pendingWrites_;
+    std::vector<Answer> batch_;  // answers to the bytes just read
     Fault fault_ = Fault::None;
     std::uint64_t generation_ = 0;
     std::uint64_t requests_ = 0;

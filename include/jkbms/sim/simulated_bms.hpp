@@ -4,7 +4,9 @@
 // drift: the current follows a gentle cycle, the SoC integrates it, the cells follow the SoC.
 // Time is passed in.
 
+#include <array>
 #include <chrono>
+#include <string>
 #include <cstdint>
 #include <vector>
 
@@ -23,8 +25,14 @@ struct BmsState {
     bool dischargeMos = true;
     bool balancer = true;
     std::uint32_t cycles = 12;
-    std::string softwareVersion = "11.XW_S11.48___";
-    std::string manufacturerId = "Input UserdaJK_B2A24S15P";
+    std::string softwareVersion = "11.XW_S11.48___";          // NW id 0xB7
+    std::string manufacturerId = "Input UserdaJK_B2A24S15P";  // NW id 0xBA
+    // What a JK-PB (JK02_32S frames) reports about itself.
+    std::uint32_t jk02Alarms = 0;  // JK02 alarm word (jk-protocols.md 2.7)
+    std::string model = "JK_PB2A16S15P";
+    std::string hardwareVersion = "15A";
+    std::string pbSoftwareVersion = "15.38";
+    std::string serialNumber = "SIM0000001";
 };
 
 class SimulatedBms {
@@ -42,6 +50,10 @@ public:
     double packVoltageV() const;
     // The NW read-all reply for the current state.
     std::vector<std::uint8_t> nwReadAllReply() const;
+    // JK02_32S frames, as a JK-PB answers its RS485 triggers (and BLE streams them).
+    std::array<std::uint8_t, 300> jk02CellInfoFrame(std::uint8_t counter) const;
+    std::array<std::uint8_t, 300> jk02SettingsFrame(std::uint8_t counter, std::uint8_t address) const;
+    std::array<std::uint8_t, 300> jk02DeviceInfoFrame(std::uint8_t counter) const;
 
 private:
     BmsState state_;

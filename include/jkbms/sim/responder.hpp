@@ -1,0 +1,52 @@
+#pragma once
+// What a simulated BMS answers to the bytes a client sends: the protocol half of the
+// simulator, kept apart from the pty (PtyServer) so each protocol is one small class.
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "jkbms/codec/nw.hpp"
+#include "jkbms/codec/pb_modbus.hpp"
+#include "jkbms/sim/simulated_bms.hpp"
+
+namespace jkbms::sim {
+
+using Answer = std::vector<std::uint8_t>;
+
+class Responder {
+public:
+    virtual ~Responder() = default;
+    // Bytes from the client; appends one answer per complete request it serves.
+    virtual void feed(util::ByteView bytes, std::vector<Answer>& answers) = 0;
+    // A new connection: forget partial input.
+    virtual void reset() = 0;
+};
+
+// An NW BMS on the UART port: answers read-all requests.
+class NwResponder final : public Responder {
+public:
+    explicit NwResponder(SimulatedBms& bms) : bms_(bms) {}
+    void feed(util::ByteView bytes, std::vector<Answer>& answers) override;
+    void reset() override { framer_.reset(); }
+
+private:
+    SimulatedBms& bms_;
+    codec::nw::Framer framer_;
+};
+
+// JK-PB packs on one RS485 bus, by DIP address: each answers the trigger requests for its
+// address with the 300-byte 55 AA frame followed by the FC16 ACK (jk-protocols.md 3.2).
+class PbResponder final : public Responder {
+public:
+    void addPack(std::uint8_t address, SimulatedBms& bms) { packs_[address] = &bms; }
+    void feed(util::ByteView bytes, std::vector<Answer>& answers) override;
+    void reset() override { framer_.reset(); }
+
+private:
+    std::map<std::uint8_t, SimulatedBms*> packs_;
+    codec::pb::BusFramer framer_;
+    std::uint8_t counter_ = 0;
+};
+
+}  // namespace jkbms::sim
