@@ -26,6 +26,7 @@ constexpr std::string_view kUsage =
     "options:\n"
     "  --config FILE        YAML configuration (see config/default.yaml)\n"
     "  --serial PORT        serial port of the BMS (also: the TTY argument, as serial-starter passes it)\n"
+    "  --protocol nw|pb     nw: the BMS's UART port (default); pb: JK-PB packs on an RS485 bus\n"
     "  --dbus-address ADDR  bus address; default DBUS_SESSION_BUS_ADDRESS if set, else the system bus\n"
     "  --simulate           play a JK BMS in this process and publish it (no hardware needed)\n"
     "  -v, --verbose        more log output (twice: trace, with frames in hex)\n"
@@ -49,7 +50,7 @@ int usageError(const std::string& message) {
 int main(int argc, char** argv) {
     using jkbms::app::ExitCode;
     std::vector<std::string_view> args(argv + 1, argv + argc);
-    std::string configPath, serial, address;
+    std::string configPath, serial, address, protocol;
     bool simulate = false, timestamps = false;
     int verbosity = 0;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -69,6 +70,9 @@ int main(int argc, char** argv) {
             if (!value(configPath)) return usageError("--config needs a file");
         } else if (a == "--serial") {
             if (!value(serial)) return usageError("--serial needs a port");
+        } else if (a == "--protocol") {
+            if (!value(protocol)) return usageError("--protocol needs nw or pb");
+            if (protocol != "nw" && protocol != "pb") return usageError("--protocol takes nw or pb");
         } else if (a == "--dbus-address") {
             if (!value(address)) return usageError("--dbus-address needs an address");
         } else if (a == "--simulate") {
@@ -99,6 +103,7 @@ int main(int argc, char** argv) {
     }
     if (!serial.empty()) config.serial.port = serial.find('/') == std::string::npos ? "/dev/" + serial : serial;
     if (!address.empty()) config.dbus.address = address;
+    if (!protocol.empty()) config.serial.protocol = protocol;
     if (config.serial.port.empty() && !simulate) return usageError("no serial port given (or use --simulate)");
 
     // Logging: one line per state change, for a person reading multilog output.

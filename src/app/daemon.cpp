@@ -6,6 +6,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "jkbms/codec/ble.hpp"
 #include "jkbms/dbus/bus_address.hpp"
 #include "jkbms/dbus/names.hpp"
 #include "jkbms/domain/snapshot_mapping.hpp"
@@ -14,6 +15,7 @@ namespace jkbms::app {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+namespace ble = codec::ble;
 
 std::string ttyName(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
@@ -22,28 +24,34 @@ std::string ttyName(const std::string& path) { return std::filesystem::path(path
 Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options)
     : io_(io),
       options_(std::move(options)),
-      monitor_(options_.config.comms),
+      pb_(options_.config.serial.protocol == "pb"),
+      startMonitor_(options_.config.comms),
       signals_(io, SIGINT, SIGTERM),
       stopTimer_(io) {}
 
 Daemon::~Daemon() = default;
 
+const dbus::BatteryService* Daemon::service(std::uint8_t address) const {
+    auto it = packs_.find(address);
+    return it == packs_.end() ? nullptr : it->second.service.get();
+}
+
+Daemon::Pack& Daemon::pack(std::uint8_t address) {
+    auto it = packs_.find(address);
+    if (it == packs_.end()) it = packs_.emplace(address, Pack{options_.config.comms}).first;
+    return it->second;
+}
+
+std::string Daemon::name(std::uint8_t address) const {
+    return pb_ ? port_ + " address " + std::to_string(address) : port_;
+}
+
 void Daemon::start() {
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
         if (!ec) stop(ExitCode::Stopped, signal == SIGTERM ? "SIGTERM" : "SIGINT");
     });
-
     port_ = options_.config.serial.port;
-    if (options_.simulate) {
-        // The built-in simulator: a live NW BMS on a pty of this process.
-        simBms_ = std::make_unique<sim::SimulatedBms>();
-        simResponder_ = std::make_unique<sim::NwResponder>(*simBms_);
-        simPty_ = std::make_unique<sim::PtyServer>(io_, *simResponder_, sim::PtyServer::Options{});
-        port_ = simPty_->path();
-        simTimer_ = std::make_unique<boost::asio::steady_timer>(io_);
-        simTick();
-        spdlog::info("simulator: JK BMS (NW) on {}", port_);
-    }
+    if (options_.simulate) startSimulator();
 
     link_ = std::make_unique<transport::SerialLink>(
         io_, transport::SerialLink::Options{port_, options_.config.serial.baud});
@@ -52,14 +60,48 @@ void Daemon::start() {
         else spdlog::warn("{}: port failed ({}); reopening", port_, detail);
     });
     link_->open();  // throws: the caller reports it and exits with PortFailed
-    spdlog::info("{}: opened at {} baud, polling NW every {} ms", port_, options_.config.serial.baud,
-                 options_.config.poll.interval.count());
+    const auto& poll = options_.config.poll;
+    startMonitor_.start(Clock::now());
+    if (pb_) {
+        PbPoller::Options o{options_.config.serial.addresses, poll.interval, poll.timeout, poll.pacing};
+        pbPoller_ = std::make_unique<PbPoller>(io_, *link_, o);
+        pbPoller_->onFrame([this](std::uint8_t a, util::ByteView f) { onPbFrame(a, f); });
+        pbPoller_->onMiss([this](std::uint8_t a, const std::string& why) { onMiss(a, why); });
+        pbPoller_->onDiscovered([this](const std::vector<std::uint8_t>& found) {
+            if (found.empty()) {
+                stop(ExitCode::BmsLost, "no JK-PB pack answered on " + port_ + " (addresses 1-15)");
+                return;
+            }
+            std::string list;
+            for (auto a : found) list += (list.empty() ? "" : ", ") + std::to_string(a);
+            spdlog::info("{}: JK-PB packs at address {}", port_, list);
+            startMonitor_.start(Clock::now());  // the probe window starts after discovery
+        });
+        spdlog::info("{}: opened at {} baud, polling JK-PB {} every {} ms", port_, options_.config.serial.baud,
+                     options_.config.serial.addresses.empty() ? std::string{"(discovering 1-15)"}
+                                                              : std::to_string(options_.config.serial.addresses.size()) + " pack(s)",
+                     poll.interval.count());
+        pbPoller_->start();
+    } else {
+        nwPoller_ = std::make_unique<NwPoller>(io_, *link_, poll);
+        nwPoller_->onReading([this](const codec::nw::ReadAll& r) { onNwReading(r); });
+        nwPoller_->onMiss([this](const std::string& why) { onMiss(0, why); });
+        spdlog::info("{}: opened at {} baud, polling NW every {} ms", port_, options_.config.serial.baud,
+                     poll.interval.count());
+        nwPoller_->start();
+    }
+}
 
-    poller_ = std::make_unique<NwPoller>(io_, *link_, options_.config.poll);
-    poller_->onReading([this](const codec::nw::ReadAll& reply) { onReading(reply); });
-    poller_->onMiss([this](const std::string& why) { onMiss(why); });
-    monitor_.start(Clock::now());
-    poller_->start();
+void Daemon::startSimulator() {
+    // The built-in simulator: a live NW BMS on a pty of this process.
+    simBms_ = std::make_unique<sim::SimulatedBms>();
+    simResponder_ = std::make_unique<sim::NwResponder>(*simBms_);
+    simPty_ = std::make_unique<sim::PtyServer>(io_, *simResponder_, sim::PtyServer::Options{});
+    port_ = simPty_->path();
+    pb_ = false;
+    simTimer_ = std::make_unique<boost::asio::steady_timer>(io_);
+    simTick();
+    spdlog::info("simulator: JK BMS (NW) on {}", port_);
 }
 
 void Daemon::simTick() {
@@ -71,85 +113,150 @@ void Daemon::simTick() {
     });
 }
 
-void Daemon::onReading(const codec::nw::ReadAll& reply) {
-    const auto now = Clock::now();
-    const bool first = !monitor_.everRead();
-    monitor_.onReading(now);
-    snapshot_ = domain::fromNw(reply);
+void Daemon::onNwReading(const codec::nw::ReadAll& reply) {
+    Pack& p = pack(0);
+    const bool first = !p.snapshot;
+    p.snapshot = domain::fromNw(reply);
     if (first) {
-        const auto& id = snapshot_->identity;
+        const auto& id = p.snapshot->identity;
         spdlog::info("connected: JK BMS (NW protocol v{}) on {}, {} cells, hardware {}, software {}",
-                     reply.protocolVersion(), port_, snapshot_->cellVoltagesV.size(),
+                     reply.protocolVersion(), port_, p.snapshot->cellVoltagesV.size(),
                      id.hardwareVersion.empty() ? "?" : id.hardwareVersion,
                      id.softwareVersion.empty() ? "?" : id.softwareVersion);
-        startService();
-    } else if (lastState_ != domain::CommsState::Ok) {
-        spdlog::info("restored: the BMS answers again after {} missed polls", missedInRow_);
     }
-    missedInRow_ = 0;
-    lastState_ = domain::CommsState::Ok;
-    publish();
+    onReading(0, p);
 }
 
-void Daemon::onMiss(const std::string& why) {
-    ++missedInRow_;
-    if (!monitor_.everRead() && monitor_.state(Clock::now()) != domain::CommsState::Ok) {
-        stop(ExitCode::BmsLost, "no JK BMS answered on " + port_ + " (NW, " +
-                                    std::to_string(options_.config.serial.baud) + " baud): " + why);
-        return;
+void Daemon::onPbFrame(std::uint8_t address, util::ByteView frame) {
+    auto header = ble::checkFrame(frame);
+    if (!header) return;
+    Pack& p = pack(address);
+    if (p.gone) return;
+    if (!p.snapshot) {
+        p.snapshot.emplace();
+        p.snapshot->identity.protocol = domain::Protocol::Pb;
     }
-    evaluateComms();
+    switch (static_cast<ble::FrameType>(header->type)) {
+        case ble::FrameType::DeviceInfo:
+            if (auto di = ble::decodeDeviceInfo(frame)) {
+                domain::applyDeviceInfo(*p.snapshot, *di);
+                if (!p.haveDeviceInfo)
+                    spdlog::info("{}: {} hardware {}, software {}, serial {}", name(address), di->model,
+                                 di->hardwareVersion, di->softwareVersion, di->serialNumber);
+                p.haveDeviceInfo = true;
+            }
+            return;
+        case ble::FrameType::Settings:
+            if (auto st = ble::decodeSettings(frame, ble::Variant::Jk02_32S)) domain::applySettings(*p.snapshot, *st);
+            return;
+        case ble::FrameType::CellInfo: {
+            // Every JK-PB speaks the JK02_32S layout on RS485.
+            auto ci = ble::decodeCellInfo(frame, ble::Variant::Jk02_32S);
+            if (!ci) {
+                onMiss(address, util::describe(ci.error()));
+                return;
+            }
+            const bool first = p.snapshot->cellVoltagesV.empty();
+            domain::applyCellInfo(*p.snapshot, *ci);
+            if (first)
+                spdlog::info("connected: JK-PB pack on {}, {} cells", name(address), ci->cellVoltagesV.size());
+            onReading(address, p);
+            return;
+        }
+        case ble::FrameType::Logbook: return;
+    }
 }
 
-void Daemon::evaluateComms() {
+void Daemon::onReading(std::uint8_t address, Pack& p) {
     const auto now = Clock::now();
-    if (monitor_.shouldExit(now)) {
-        stop(ExitCode::BmsLost, "no answer from the BMS for " +
-                                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                       monitor_.silentFor(now)).count()) + " s");
-        return;
-    }
-    const auto state = monitor_.state(now);
-    if (state == lastState_) return;
-    if (state == domain::CommsState::Stale)
-        spdlog::warn("lost contact: no answer from the BMS for {} polls", missedInRow_);
-    else if (state == domain::CommsState::Lost)
-        spdlog::error("BMS lost: values and limits invalidated after {} missed polls", missedInRow_);
-    lastState_ = state;
-    publish();
+    p.monitor.onReading(now);
+    startMonitor_.onReading(now);
+    if (p.lastState != domain::CommsState::Ok)
+        spdlog::info("restored: {} answers again after {} missed polls", name(address), p.missedInRow);
+    p.missedInRow = 0;
+    p.lastState = domain::CommsState::Ok;
+    if (!p.service) startService(address, p);
+    else publish(p);
 }
 
-void Daemon::startService() {
+void Daemon::onMiss(std::uint8_t address, const std::string& why) {
+    if (exitCode_) return;
+    if (!startMonitor_.everRead()) {
+        // The start probe: nothing has answered yet (JK-PB: after discovery).
+        if ((!pb_ || (pbPoller_ && !pbPoller_->addresses().empty())) &&
+            startMonitor_.state(Clock::now()) != domain::CommsState::Ok)
+            stop(ExitCode::BmsLost, "no JK BMS answered on " + port_ + " (" + (pb_ ? "JK-PB" : "NW") + ", " +
+                                        std::to_string(options_.config.serial.baud) + " baud): " + why);
+        return;
+    }
+    Pack& p = pack(address);
+    if (!p.snapshot || p.gone) return;
+    ++p.missedInRow;
+    evaluate(address, p);
+}
+
+void Daemon::evaluate(std::uint8_t address, Pack& p) {
+    const auto now = Clock::now();
+    if (p.monitor.shouldExit(now)) {
+        const auto silent = std::chrono::duration_cast<std::chrono::seconds>(p.monitor.silentFor(now)).count();
+        bool others = false;
+        for (auto& [a, other] : packs_)
+            if (a != address && !other.gone) others = true;
+        if (!others) {
+            stop(ExitCode::BmsLost, "no answer from " + name(address) + " for " + std::to_string(silent) + " s");
+            return;
+        }
+        // Other packs on the bus still answer: only this one leaves the bus.
+        spdlog::error("{}: no answer for {} s: its service leaves the bus", name(address), silent);
+        p.gone = true;
+        if (p.service) p.service->release();
+        return;
+    }
+    const auto state = p.monitor.state(now);
+    if (state == p.lastState) return;
+    if (state == domain::CommsState::Stale)
+        spdlog::warn("lost contact: no answer from {} for {} polls", name(address), p.missedInRow);
+    else if (state == domain::CommsState::Lost)
+        spdlog::error("BMS lost: {}: values and limits invalidated after {} missed polls", name(address), p.missedInRow);
+    p.lastState = state;
+    publish(p);
+}
+
+void Daemon::startService(std::uint8_t address, Pack& p) {
     const std::string tty = ttyName(port_);
     dbus::BatteryServiceConfig sc;
-    sc.busNameSuffix = options_.simulate ? "sim_" + tty : tty;
-    // NW reports no serial number: the tty names the BMS (as serial-starter names ports).
-    const std::string serial = snapshot_->identity.serialNumber;
+    const std::string base = options_.simulate ? "sim_" + tty : tty;
+    sc.busNameSuffix = pb_ ? base + "_" + std::to_string(address) : base;
+    // The BMS's serial number names it in localsettings when it reports one (JK-PB "about",
+    // asked before the first cell info); NW reports none, so the port names it there, as
+    // serial-starter names ports.
+    const std::string serial = p.snapshot->identity.serialNumber;
     sc.uniqueId = "jkbms_" + (serial.empty() ? sc.busNameSuffix : serial);
-    sc.preferredInstance = options_.config.dbus.deviceInstance;
+    sc.preferredInstance = options_.config.dbus.deviceInstance + (pb_ ? address - 1 : 0);
     sc.settingsWait = options_.config.dbus.settingsWait;
     sc.items.propertiesChangedPerLeaf = options_.config.dbus.propertiesChanged;
     sc.identity.processVersion = options_.version;
-    sc.identity.connection = (options_.simulate ? "Simulated serial " : "Serial ") + tty;
-    std::optional<std::string> address;
-    if (!options_.config.dbus.address.empty()) address = options_.config.dbus.address;
+    sc.identity.connection = (options_.simulate ? "Simulated serial " : pb_ ? "RS485 " : "Serial ") + tty +
+                             (pb_ ? " address " + std::to_string(address) : "");
+    std::optional<std::string> address_;
+    if (!options_.config.dbus.address.empty()) address_ = options_.config.dbus.address;
     try {
-        service_ = std::make_unique<dbus::BatteryService>(io_, dbus::connectBus(address), std::move(sc));
+        p.service = std::make_unique<dbus::BatteryService>(io_, dbus::connectBus(address_), std::move(sc));
     } catch (const std::exception& e) {
         stop(ExitCode::DbusFailed, std::string{"cannot connect to D-Bus: "} + e.what());
         return;
     }
-    publish();  // the first reading is in the tree before the name is claimed
-    service_->start([this](bool ok, const std::string& error) {
+    publish(p);  // the first reading is in the tree before the name is claimed
+    p.service->start([this](bool ok, const std::string& error) {
         if (!ok) stop(ExitCode::DbusFailed, error);
     });
 }
 
-void Daemon::publish() {
-    if (!service_) return;
+void Daemon::publish(Pack& p) {
+    if (!p.service) return;
     // The charge-limit engine is not wired in yet: no limits, so /Info/* stay invalid and
     // DVCC does not take this battery as a BMS.
-    service_->publish(snapshot_, domain::ChargeLimits{}, monitor_.state(Clock::now()));
+    p.service->publish(p.snapshot, domain::ChargeLimits{}, p.monitor.state(Clock::now()));
 }
 
 void Daemon::stop(ExitCode code, const std::string& why) {
@@ -157,7 +264,8 @@ void Daemon::stop(ExitCode code, const std::string& why) {
     exitCode_ = code;
     if (code == ExitCode::Stopped) spdlog::info("stopping ({})", why);
     else spdlog::error("exiting: {}", why);
-    if (poller_) poller_->stop();
+    if (nwPoller_) nwPoller_->stop();
+    if (pbPoller_) pbPoller_->stop();
     signals_.cancel();
     auto finish = [this] {
         stopTimer_.cancel();
@@ -166,13 +274,21 @@ void Daemon::stop(ExitCode code, const std::string& why) {
         if (simTimer_) simTimer_->cancel();
         io_.stop();
     };
-    // Release the bus name (so systemcalc drops us at once), but never wait more than 500 ms.
+    // Release the bus names (so systemcalc drops us at once), but never wait more than 500 ms.
     stopTimer_.expires_after(std::chrono::milliseconds(500));
     stopTimer_.async_wait([finish](const boost::system::error_code& ec) {
         if (!ec) finish();
     });
-    if (service_ && service_->state() == dbus::BatteryService::State::Registered) service_->release(finish);
-    else finish();
+    auto pending = std::make_shared<int>(0);
+    for (auto& [a, p] : packs_) {
+        if (p.service && p.service->state() == dbus::BatteryService::State::Registered) {
+            ++*pending;
+            p.service->release([pending, finish] {
+                if (--*pending == 0) finish();
+            });
+        }
+    }
+    if (*pending == 0) finish();
 }
 
 }  // namespace jkbms::app

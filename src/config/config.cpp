@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -110,6 +111,9 @@ public:
     }
 
     std::vector<ConfigError> take() { return std::move(errors_); }
+    std::size_t errorCount() const { return errors_.size(); }
+    // The last error's line, moved to `node` (a value checked through a temporary holder).
+    void relocate(const YAML::Node& node) { errors_.back().line = node.Mark().line + 1; }
 
 private:
     std::string file_;
@@ -157,15 +161,33 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
     p.onlyKeys(root, "the file", {"serial", "poll", "comms", "dbus", "log"});
 
     if (auto s = p.section(root, "serial")) {
-        p.onlyKeys(s, "serial", {"port", "baud", "protocol"});
+        p.onlyKeys(s, "serial", {"port", "baud", "protocol", "addresses"});
         p.string(s, "port", c.serial.port);
         p.number(s, "baud", c.serial.baud, 1200, 921600);
-        p.oneOf(s, "protocol", c.serial.protocol, {"nw"});
+        p.oneOf(s, "protocol", c.serial.protocol, {"nw", "pb"});
+        if (const YAML::Node a = s["addresses"]) {
+            if (!a.IsSequence()) {
+                p.error(a, "addresses: expected a list such as [1, 2, 3]");
+            } else {
+                for (const YAML::Node& item : a) {
+                    YAML::Node holder;
+                    holder["address"] = item;
+                    int n = -1;
+                    const std::size_t before = p.errorCount();
+                    p.number(holder, "address", n, 1, 15);
+                    if (p.errorCount() != before) p.relocate(item);
+                    else if (std::find(c.serial.addresses.begin(), c.serial.addresses.end(), n) != c.serial.addresses.end())
+                        p.error(item, "addresses: " + std::to_string(n) + " is listed twice");
+                    else c.serial.addresses.push_back(static_cast<std::uint8_t>(n));
+                }
+            }
+        }
     }
     if (auto s = p.section(root, "poll")) {
-        p.onlyKeys(s, "poll", {"interval", "timeout"});
+        p.onlyKeys(s, "poll", {"interval", "timeout", "pacing"});
         p.duration(s, "interval", c.poll.interval, 100ms, 1h);
         p.duration(s, "timeout", c.poll.timeout, 50ms, 60s);
+        p.duration(s, "pacing", c.poll.pacing, 100ms, 10s);
         if (c.poll.timeout >= c.poll.interval)
             p.error(s["timeout"] ? s["timeout"] : s, "poll timeout must be shorter than the poll interval");
     }

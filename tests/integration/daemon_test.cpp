@@ -202,3 +202,139 @@ TEST_F(DaemonTest, SigtermReleasesTheNameAndStops) {
 
 }  // namespace
 }  // namespace jkbms::app
+
+namespace jkbms::app {
+namespace {
+
+// JK-PB packs on one RS485 bus (a pty): one battery service per DIP address.
+class PbDaemonTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (PrivateBus::address().empty()) GTEST_SKIP() << "dbus-daemon is not available";
+        std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        link = (std::filesystem::temp_directory_path() / ("jkbms-pb-" + std::to_string(::getpid()) + "-" + name)).string();
+        one.setLive(false);
+        one.state().currentA = -21.5;
+        two.setLive(false);
+        two.state().currentA = 3.25;
+        two.state().serialNumber = "PACK2";
+        responder.addPack(1, one);
+        responder.addPack(2, two);
+        pty = std::make_unique<sim::PtyServer>(io, responder, sim::PtyServer::Options{link, 400ms});
+    }
+    void TearDown() override {
+        daemon.reset();
+        pty.reset();
+    }
+
+    DaemonOptions options(std::vector<std::uint8_t> addresses) {
+        DaemonOptions o;
+        o.config.serial.port = link;
+        o.config.serial.protocol = "pb";
+        o.config.serial.addresses = std::move(addresses);
+        o.config.poll.interval = 400ms;
+        o.config.poll.timeout = 100ms;
+        o.config.poll.pacing = 100ms;
+        o.config.comms = domain::CommsTimes{1500ms, 3000ms, 0ms};
+        o.config.dbus.address = PrivateBus::address();
+        o.config.dbus.settingsWait = 100ms;
+        o.version = "test";
+        return o;
+    }
+
+    bool registered(std::uint8_t address) {
+        auto* s = daemon->service(address);
+        return s && s->state() == dbus::BatteryService::State::Registered;
+    }
+    bool valueIs(std::uint8_t address, std::string_view path, const dbus::Value& expected) {
+        auto* s = daemon->service(address);
+        const dbus::Item* item = s ? s->items().find(path) : nullptr;
+        return item && item->value == expected;
+    }
+
+    boost::asio::io_context io;
+    sim::SimulatedBms one{16};
+    sim::SimulatedBms two{8};
+    sim::PbResponder responder;
+    std::unique_ptr<sim::PtyServer> pty;
+    std::unique_ptr<Daemon> daemon;
+    std::string link;
+};
+
+TEST_F(PbDaemonTest, TwoPacksTwoServices) {
+    daemon = std::make_unique<Daemon>(io, options({1, 2}));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(1) && registered(2); }, 5s));
+    const std::string tty = std::filesystem::path(link).filename().string();
+    EXPECT_EQ(daemon->service(1)->busName(), "com.victronenergy.battery." + tty + "_1");
+    EXPECT_EQ(daemon->service(2)->busName(), "com.victronenergy.battery." + tty + "_2");
+    EXPECT_TRUE(valueIs(1, "/Dc/0/Current", dbus::Value{-21.5}));
+    EXPECT_TRUE(valueIs(2, "/Dc/0/Current", dbus::Value{3.25}));
+    EXPECT_TRUE(valueIs(2, "/System/NrOfCellsPerBattery", dbus::Value{std::int32_t{8}}));
+    EXPECT_TRUE(valueIs(2, "/Serial", dbus::Value{std::string{"PACK2"}})) << "about is asked before cell info";
+    EXPECT_TRUE(valueIs(1, "/DeviceInstance", dbus::Value{std::int32_t{1}}));
+    EXPECT_TRUE(valueIs(2, "/DeviceInstance", dbus::Value{std::int32_t{2}}));
+    EXPECT_TRUE(valueIs(2, "/Mgmt/Connection", dbus::Value{"RS485 " + tty + " address 2"}));
+    auto r = busctl(io, {"call", daemon->service(2)->busName(), "/Dc/0/Current", "com.victronenergy.BusItem", "GetValue"});
+    EXPECT_EQ(r.out, "v d 3.25\n");
+    two.state().currentA = -8.0;
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs(2, "/Dc/0/Current", dbus::Value{-8.0}); }, 2s));
+}
+
+TEST_F(PbDaemonTest, DiscoversThePacksOnTheBus) {
+    daemon = std::make_unique<Daemon>(io, options({}));
+    daemon->start();
+    // Packs that answer during discovery get their service at once; the list is final after 1..15.
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(1) && registered(2); }, 10s));
+    ASSERT_TRUE(pumpUntil(io, [&] { return !daemon->pbPoller()->addresses().empty(); }, 10s));
+    EXPECT_EQ(daemon->pbPoller()->addresses(), (std::vector<std::uint8_t>{1, 2}));
+    two.state().currentA = 1.5;  // and polling goes on after discovery
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs(2, "/Dc/0/Current", dbus::Value{1.5}); }, 2s));
+    EXPECT_EQ(daemon->service(3), nullptr);
+}
+
+// One pack's cable pulled: only its service goes stale and then lost; the other carries on.
+TEST_F(PbDaemonTest, OneSilentPackDoesNotDisturbTheOther) {
+    daemon = std::make_unique<Daemon>(io, options({1, 2}));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(1) && registered(2); }, 5s));
+    responder.setSilent(2, true);
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs(2, "/Connected", dbus::Value{std::int32_t{0}}); }, 6s));
+    EXPECT_TRUE(valueIs(2, "/Alarms/BmsCable", dbus::Value{std::int32_t{2}}));
+    EXPECT_TRUE(valueIs(1, "/Connected", dbus::Value{std::int32_t{1}}));
+    EXPECT_TRUE(valueIs(1, "/Alarms/BmsCable", dbus::Value{std::int32_t{0}}));
+    responder.setSilent(2, false);
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs(2, "/Connected", dbus::Value{std::int32_t{1}}); }, 3s));
+    EXPECT_FALSE(daemon->exitCode());
+}
+
+TEST_F(PbDaemonTest, NoPackAnsweringExitsForSerialStarter) {
+    responder.setSilent(1, true);
+    responder.setSilent(2, true);
+    daemon = std::make_unique<Daemon>(io, options({1, 2}));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->exitCode().has_value(); }, 5s));
+    EXPECT_EQ(*daemon->exitCode(), ExitCode::BmsLost);
+    EXPECT_EQ(daemon->service(1), nullptr);
+}
+
+// A BMS at address 0 is the bus master: the daemon stops sending and decodes what it hears.
+TEST_F(PbDaemonTest, AnotherMasterOnTheBusMeansListenOnly) {
+    daemon = std::make_unique<Daemon>(io, options({1, 2}));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(1) && registered(2); }, 5s));
+    // The master's own request (an FC03 read we never send), then a slave's answer to it.
+    pty->inject(std::vector<std::uint8_t>{0x02, 0x03, 0x12, 0x90, 0x00, 0x02, 0xC1, 0x6D});
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->pbPoller()->listening(); }, 2s));
+    const auto requestsBefore = pty->requests();
+    two.state().currentA = 11.0;
+    pty->inject(responder.answerFor(2, codec::pb::Trigger::CellInfo));
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs(2, "/Dc/0/Current", dbus::Value{11.0}); }, 2s));
+    // Nothing more is sent: a pump of a whole poll interval brings no new request.
+    const auto until = Clock::now() + 600ms;
+    pumpUntil(io, [&] { return Clock::now() >= until; }, 1s);
+    EXPECT_EQ(pty->requests(), requestsBefore);
+}
+
+}  // namespace
+}  // namespace jkbms::app

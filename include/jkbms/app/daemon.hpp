@@ -1,23 +1,28 @@
 #pragma once
-// Daemon: the whole of dbus-jkbms for one NW BMS on a serial port - serial link, poller,
-// lost-communication monitor, D-Bus battery service - on one io_context.
+// Daemon: the whole of dbus-jkbms on one serial port - serial link, poller (NW, or JK-PB packs
+// on an RS485 bus), a lost-communication monitor and a D-Bus battery service per pack - on one
+// io_context.
 //
-//   starting    the port is open; polls run; nothing is on D-Bus yet. A BMS that does not
-//               answer within comms.stale_after ends the daemon with exit code 1, so
-//               serial-starter can try the next driver on this tty.
-//   serving     first answer: the battery service negotiates its instance, builds every path
-//               from that reading and claims its name; every reading is published.
-//   stale/lost  per CommsMonitor: warnings, then everything from the BMS invalid in one batch.
-//   exiting     exit_after without an answer, SIGTERM/SIGINT, or a D-Bus failure.
+//   starting    the port is open and polled; nothing is on D-Bus yet. If no BMS answers
+//               within comms.stale_after (after discovery, for JK-PB), the daemon ends with
+//               exit code 1, so serial-starter can try the next driver on this tty.
+//   serving     a pack's first reading starts its battery service: the instance is negotiated,
+//               every path is built from that reading, then the name is claimed.
+//   stale/lost  per pack, per CommsMonitor: a warning, then everything from that BMS invalid in
+//               one batch. After exit_after a JK-PB pack's service leaves the bus; when no pack
+//               is left (always, for NW) the daemon exits with code 1.
+//   exiting     SIGTERM/SIGINT (names released within a second), or a D-Bus failure.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "jkbms/app/nw_poller.hpp"
+#include "jkbms/app/pb_poller.hpp"
 #include "jkbms/config/config.hpp"
 #include "jkbms/dbus/battery_service.hpp"
 #include "jkbms/domain/comms_monitor.hpp"
@@ -28,11 +33,11 @@ namespace jkbms::app {
 
 // Exit codes, for supervisors and serial-starter.
 enum class ExitCode : int {
-    Stopped = 0,       // SIGTERM / SIGINT
-    BmsLost = 1,       // no BMS answered at start, or exit_after without an answer
-    Usage = 2,         // bad options or configuration
-    PortFailed = 3,    // the serial port could not be opened
-    DbusFailed = 4,    // the bus could not be reached, or our name is taken
+    Stopped = 0,     // SIGTERM / SIGINT
+    BmsLost = 1,     // no BMS answered at start, or none is left after exit_after
+    Usage = 2,       // bad options or configuration
+    PortFailed = 3,  // the serial port could not be opened
+    DbusFailed = 4,  // the bus could not be reached, or our name is taken
 };
 
 struct DaemonOptions {
@@ -53,32 +58,50 @@ public:
     std::optional<ExitCode> exitCode() const { return exitCode_; }
 
     const std::string& port() const { return port_; }
-    const dbus::BatteryService* service() const { return service_.get(); }
+    // The battery service of a pack (NW: address 0); nullptr before its first reading.
+    const dbus::BatteryService* service(std::uint8_t address = 0) const;
     sim::SimulatedBms* simulatedBms() { return simBms_.get(); }
+    const PbPoller* pbPoller() const { return pbPoller_.get(); }
 
 private:
+    // One BMS: NW has one (address 0), a JK-PB bus one per DIP address.
+    struct Pack {
+        explicit Pack(const domain::CommsTimes& times) : monitor(times) {}
+        std::optional<domain::BatterySnapshot> snapshot;
+        bool haveDeviceInfo = false;
+        domain::CommsMonitor monitor;
+        domain::CommsState lastState = domain::CommsState::Ok;
+        std::uint64_t missedInRow = 0;
+        std::unique_ptr<dbus::BatteryService> service;
+        bool gone = false;  // exit_after passed: left the bus
+    };
+
+    Pack& pack(std::uint8_t address);
+    void startSimulator();
     void simTick();
-    void onReading(const codec::nw::ReadAll& reply);
-    void onMiss(const std::string& why);
-    void evaluateComms();
-    void startService();
-    void publish();
+    void onNwReading(const codec::nw::ReadAll& reply);
+    void onPbFrame(std::uint8_t address, util::ByteView frame);
+    void onReading(std::uint8_t address, Pack& p);
+    void onMiss(std::uint8_t address, const std::string& why);
+    void evaluate(std::uint8_t address, Pack& p);
+    void startService(std::uint8_t address, Pack& p);
+    void publish(Pack& p);
+    std::string name(std::uint8_t address) const;
     void stop(ExitCode code, const std::string& why);
 
     boost::asio::io_context& io_;
     DaemonOptions options_;
+    bool pb_ = false;
     std::string port_;
     std::unique_ptr<sim::SimulatedBms> simBms_;
     std::unique_ptr<sim::NwResponder> simResponder_;
     std::unique_ptr<sim::PtyServer> simPty_;
     std::unique_ptr<boost::asio::steady_timer> simTimer_;
     std::unique_ptr<transport::SerialLink> link_;
-    std::unique_ptr<NwPoller> poller_;
-    std::unique_ptr<dbus::BatteryService> service_;
-    domain::CommsMonitor monitor_;
-    domain::CommsState lastState_ = domain::CommsState::Ok;
-    std::optional<domain::BatterySnapshot> snapshot_;
-    std::uint64_t missedInRow_ = 0;
+    std::unique_ptr<NwPoller> nwPoller_;
+    std::unique_ptr<PbPoller> pbPoller_;
+    std::map<std::uint8_t, Pack> packs_;
+    domain::CommsMonitor startMonitor_;  // "did anything answer at all" at start
     boost::asio::signal_set signals_;
     boost::asio::steady_timer stopTimer_;
     std::optional<ExitCode> exitCode_;

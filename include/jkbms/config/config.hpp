@@ -14,12 +14,14 @@ namespace jkbms::config {
 struct SerialConfig {
     std::string port;             // "" = none (BLE, or --simulate)
     std::uint32_t baud = 115200;
-    std::string protocol = "nw";  // nw
+    std::string protocol = "nw";  // nw, or pb: JK-PB packs on an RS485 bus
+    std::vector<std::uint8_t> addresses;  // pb: DIP addresses to poll; empty = discover 1..15
 };
 
 struct PollConfig {
-    std::chrono::milliseconds interval{1000};  // one read-all per interval
+    std::chrono::milliseconds interval{1000};  // one reading per pack per interval
     std::chrono::milliseconds timeout{500};    // deadline for the answer
+    std::chrono::milliseconds pacing{120};     // pb: gap between two commands on the bus
 };
 
 struct DbusConfig {

@@ -50,6 +50,8 @@ public:
     void unplug();
     void plug();
     bool plugged() const { return master_.is_open(); }
+    // Bytes on the line that no request asked for (another master's traffic, noise).
+    void inject(std::vector<std::uint8_t> bytes) { write(std::move(bytes)); }
 
     std::uint64_t requests() const { return requests_; }
     std::uint64_t answers() const { return answers_; }

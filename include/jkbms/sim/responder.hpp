@@ -40,11 +40,16 @@ private:
 class PbResponder final : public Responder {
 public:
     void addPack(std::uint8_t address, SimulatedBms& bms) { packs_[address] = &bms; }
+    // A pack that stops answering (its cable pulled) while the others go on.
+    void setSilent(std::uint8_t address, bool silent) { silent_[address] = silent; }
+    // The answer a pack gives to a trigger: its 55 AA frame and the FC16 ACK.
+    Answer answerFor(std::uint8_t address, codec::pb::Trigger trigger);
     void feed(util::ByteView bytes, std::vector<Answer>& answers) override;
     void reset() override { framer_.reset(); }
 
 private:
     std::map<std::uint8_t, SimulatedBms*> packs_;
+    std::map<std::uint8_t, bool> silent_;
     codec::pb::BusFramer framer_;
     std::uint8_t counter_ = 0;
 };

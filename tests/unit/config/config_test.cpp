@@ -75,6 +75,19 @@ TEST(Config, BrokenYamlAndWrongShapes) {
     EXPECT_TRUE(parseConfig("").ok()) << "an empty file means all defaults";
 }
 
+TEST(Config, PbAddresses) {
+    auto r = parseConfig("serial:\n  protocol: pb\n  addresses: [1, 2, 15]\npoll:\n  pacing: 150ms\n");
+    ASSERT_TRUE(r.ok()) << r.errors[0].text();
+    EXPECT_EQ(r.config.serial.protocol, "pb");
+    EXPECT_EQ(r.config.serial.addresses, (std::vector<std::uint8_t>{1, 2, 15}));
+    EXPECT_EQ(r.config.poll.pacing, 150ms);
+    auto bad = parseConfig("serial:\n  addresses:\n    - 1\n    - 16\n    - 1\n    - x\n", "c.yaml");
+    ASSERT_EQ(bad.errors.size(), 3U);
+    EXPECT_EQ(bad.errors[0].text(), "c.yaml:4: address: 16 is out of range (1 to 15)");
+    EXPECT_EQ(bad.errors[1].text(), "c.yaml:5: addresses: 1 is listed twice");
+    EXPECT_EQ(bad.errors[2].text(), "c.yaml:6: address: expected a whole number, got 'x'");
+}
+
 TEST(Config, Durations) {
     std::chrono::milliseconds d{};
     EXPECT_TRUE(parseDuration("250ms", d));

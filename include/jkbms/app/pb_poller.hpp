@@ -1,0 +1,94 @@
+#pragma once
+// PbPoller: JK-PB packs on one RS485 bus, by DIP address (jk-protocols.md 3.2 and 3.3).
+//
+//   discovering  no addresses configured: one cell-info trigger to each of 1..15; the packs
+//                that answer are polled from then on
+//   polling      round robin, one trigger outstanding, at least `pacing` between commands:
+//                about (device info) once, settings at start and every 10 minutes, cell info
+//                every poll interval
+//   listening    a request we did not send showed up (a BMS at address 0 is the bus master):
+//                nothing is sent any more; every answer on the bus is attributed by address
+//
+// It only frames and routes; the daemon decodes what it gets.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "jkbms/codec/pb_modbus.hpp"
+#include "jkbms/transport/serial_link.hpp"
+
+namespace jkbms::app {
+
+class PbPoller {
+public:
+    struct Options {
+        std::vector<std::uint8_t> addresses;  // empty: discover 1..15
+        std::chrono::milliseconds interval{1000};
+        std::chrono::milliseconds timeout{500};
+        std::chrono::milliseconds pacing{120};
+        std::chrono::milliseconds settingsEvery{std::chrono::minutes(10)};
+    };
+    // A checksum-valid 300-byte 55 AA frame from the pack at `address`.
+    using FrameHandler = std::function<void(std::uint8_t address, util::ByteView frame)>;
+    // A cell-info request to `address` went unanswered.
+    using MissHandler = std::function<void(std::uint8_t address, const std::string& why)>;
+
+    PbPoller(boost::asio::io_context& io, transport::SerialLink& link, Options options);
+
+    void onFrame(FrameHandler handler) { onFrame_ = std::move(handler); }
+    void onMiss(MissHandler handler) { onMiss_ = std::move(handler); }
+    // Called once discovery is over, with the addresses that answered.
+    void onDiscovered(std::function<void(const std::vector<std::uint8_t>&)> handler) {
+        onDiscovered_ = std::move(handler);
+    }
+    void start();
+    void stop();
+    bool listening() const { return listening_; }
+    const std::vector<std::uint8_t>& addresses() const { return addresses_; }
+
+private:
+    struct Job {
+        std::uint8_t address;
+        codec::pb::Trigger trigger;
+    };
+    void scheduleCycle();
+    void enqueueCycle();
+    void next();
+    void send(const Job& job);
+    void onBytes(util::ByteView bytes);
+    void onIdle();
+    void handle(const codec::pb::BusEvent& ev);
+    void finishJob(bool answered, const std::string& why);
+    void finishDiscovery();
+
+    boost::asio::io_context& io_;
+    transport::SerialLink& link_;
+    Options options_;
+    boost::asio::steady_timer cycleTimer_;
+    boost::asio::steady_timer jobTimer_;  // deadline of the job in flight, then the pacing gap
+    boost::asio::steady_timer idleTimer_;
+    std::chrono::steady_clock::time_point nextCycle_;
+    codec::pb::BusFramer framer_;
+    std::deque<Job> queue_;
+    std::optional<Job> inFlight_;
+    std::vector<std::uint8_t> lastRequest_;
+    std::vector<std::uint8_t> addresses_;
+    std::vector<std::uint8_t> found_;
+    std::map<std::uint8_t, bool> haveAbout_;
+    std::map<std::uint8_t, std::chrono::steady_clock::time_point> settingsDue_;
+    bool discovering_ = false;
+    bool listening_ = false;
+    bool running_ = false;
+    FrameHandler onFrame_;
+    MissHandler onMiss_;
+    std::function<void(const std::vector<std::uint8_t>&)> onDiscovered_;
+};
+
+}  // namespace jkbms::app

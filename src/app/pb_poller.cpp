@@ -1,0 +1,176 @@
+#include "jkbms/app/pb_poller.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "jkbms/codec/ble.hpp"
+
+namespace jkbms::app {
+
+namespace pb = codec::pb;
+using Clock = std::chrono::steady_clock;
+
+PbPoller::PbPoller(boost::asio::io_context& io, transport::SerialLink& link, Options options)
+    : io_(io), link_(link), options_(std::move(options)), cycleTimer_(io), jobTimer_(io), idleTimer_(io) {
+    link_.onData([this](util::ByteView bytes) { onBytes(bytes); });
+}
+
+void PbPoller::start() {
+    running_ = true;
+    nextCycle_ = Clock::now();
+    if (options_.addresses.empty()) {
+        discovering_ = true;
+        for (std::uint8_t a = 1; a <= pb::kMaxAddress; ++a) queue_.push_back(Job{a, pb::Trigger::CellInfo});
+        next();
+        return;
+    }
+    addresses_ = options_.addresses;
+    enqueueCycle();
+    scheduleCycle();
+    next();
+}
+
+void PbPoller::stop() {
+    running_ = false;
+    cycleTimer_.cancel();
+    jobTimer_.cancel();
+    idleTimer_.cancel();
+    queue_.clear();
+    inFlight_.reset();
+}
+
+void PbPoller::scheduleCycle() {
+    nextCycle_ += options_.interval;
+    const auto now = Clock::now();
+    if (nextCycle_ < now) nextCycle_ = now + options_.interval;
+    cycleTimer_.expires_at(nextCycle_);
+    cycleTimer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || !running_) return;
+        scheduleCycle();
+        if (listening_) return;
+        // A cycle still running (a slow bus): do not pile up requests.
+        if (queue_.empty()) {
+            enqueueCycle();
+            if (!inFlight_) next();
+        }
+    });
+}
+
+void PbPoller::enqueueCycle() {
+    const auto now = Clock::now();
+    for (std::uint8_t a : addresses_) {
+        // Some firmware answers "about" only now and then: ask until it came, at most at start.
+        if (!haveAbout_[a]) queue_.push_back(Job{a, pb::Trigger::About});
+        auto due = settingsDue_.find(a);
+        if (due == settingsDue_.end() || now >= due->second) {
+            queue_.push_back(Job{a, pb::Trigger::Settings});
+            settingsDue_[a] = now + options_.settingsEvery;
+        }
+        queue_.push_back(Job{a, pb::Trigger::CellInfo});
+    }
+}
+
+void PbPoller::next() {
+    if (!running_ || inFlight_ || listening_) return;
+    if (queue_.empty()) {
+        if (discovering_) finishDiscovery();
+        return;
+    }
+    Job job = queue_.front();
+    queue_.pop_front();
+    send(job);
+}
+
+void PbPoller::send(const Job& job) {
+    inFlight_ = job;
+    const auto request = pb::encodeTrigger(job.address, job.trigger);
+    lastRequest_.assign(request.begin(), request.end());
+    if (!link_.isOpen()) {
+        finishJob(false, "port closed");
+        return;
+    }
+    link_.discardInput();
+    link_.send(lastRequest_);
+    // Settings and about frames take longer on some firmware (jk-protocols.md 3.2).
+    const auto timeout = job.trigger == pb::Trigger::CellInfo ? options_.timeout : options_.timeout * 2;
+    jobTimer_.expires_after(timeout);
+    jobTimer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec && inFlight_) finishJob(false, "no answer");
+    });
+}
+
+void PbPoller::onBytes(util::ByteView bytes) {
+    framer_.push(bytes);
+    for (auto ev = framer_.next(); ev.kind != pb::BusEvent::Kind::NeedMore; ev = framer_.next()) handle(ev);
+    // A frame without ACK is released when the line goes quiet.
+    idleTimer_.expires_after(std::chrono::milliseconds(20));
+    idleTimer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) onIdle();
+    });
+}
+
+void PbPoller::onIdle() {
+    for (auto ev = framer_.flush(); ev.kind != pb::BusEvent::Kind::NeedMore; ev = framer_.flush()) handle(ev);
+}
+
+void PbPoller::handle(const pb::BusEvent& ev) {
+    if (ev.kind == pb::BusEvent::Kind::Bad) {
+        spdlog::debug("rs485: {}", util::describe(ev.error));
+        return;
+    }
+    if (ev.kind == pb::BusEvent::Kind::Modbus) {
+        const bool request = ev.modbus.kind == pb::ModbusKind::WriteRequest || ev.modbus.kind == pb::ModbusKind::ReadRequest;
+        const bool ourEcho = std::equal(ev.frame.begin(), ev.frame.end(), lastRequest_.begin(), lastRequest_.end());
+        if (request && !ourEcho && !listening_) {
+            // Someone else drives the bus (a BMS at address 0): two masters collide, so stop.
+            listening_ = true;
+            queue_.clear();
+            inFlight_.reset();
+            jobTimer_.cancel();
+            spdlog::warn("rs485: another master is polling this bus (request to address {}): listening only",
+                         ev.modbus.address);
+        }
+        return;
+    }
+    // A 55 AA frame. Polling: it must be the answer to our request; listening: take its address.
+    std::optional<std::uint8_t> address = ev.address;
+    if (!listening_) {
+        if (!inFlight_ || (address && *address != inFlight_->address)) return;
+        address = inFlight_->address;
+    }
+    if (!address) return;
+    auto header = codec::ble::checkFrame(ev.frame);
+    if (header && header->type == static_cast<std::uint8_t>(codec::ble::FrameType::DeviceInfo)) haveAbout_[*address] = true;
+    if (onFrame_) onFrame_(*address, ev.frame);
+    if (!listening_ && inFlight_) finishJob(true, {});
+}
+
+void PbPoller::finishJob(bool answered, const std::string& why) {
+    const Job job = *inFlight_;
+    inFlight_.reset();
+    jobTimer_.cancel();
+    if (discovering_) {
+        if (answered) found_.push_back(job.address);
+    } else if (!answered && job.trigger == pb::Trigger::CellInfo && onMiss_) {
+        onMiss_(job.address, why);
+    }
+    // Pacing: never two commands closer than this (CH341 adapters garble bursts).
+    jobTimer_.expires_after(options_.pacing);
+    jobTimer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) next();
+    });
+}
+
+void PbPoller::finishDiscovery() {
+    discovering_ = false;
+    addresses_ = found_;
+    if (onDiscovered_) onDiscovered_(addresses_);
+    if (addresses_.empty()) return;
+    nextCycle_ = Clock::now();
+    enqueueCycle();
+    scheduleCycle();
+    next();
+}
+
+}  // namespace jkbms::app
