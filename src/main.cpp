@@ -26,7 +26,7 @@ constexpr std::string_view kUsage =
     "options:\n"
     "  --config FILE        YAML configuration (see config/default.yaml)\n"
     "  --serial PORT        serial port of the BMS (also: the TTY argument, as serial-starter passes it)\n"
-    "  --protocol nw|pb     nw: the BMS's UART port (default); pb: JK-PB packs on an RS485 bus\n"
+    "  --protocol P         auto (default: NW, then JK-PB), nw (the BMS's UART port) or pb (JK-PB packs on RS485)\n"
     "  --dbus-address ADDR  bus address; default DBUS_SESSION_BUS_ADDRESS if set, else the system bus\n"
     "  --simulate           play a JK BMS in this process and publish it (no hardware needed)\n"
     "  -v, --verbose        more log output (twice: trace, with frames in hex)\n"
@@ -71,8 +71,9 @@ int main(int argc, char** argv) {
         } else if (a == "--serial") {
             if (!value(serial)) return usageError("--serial needs a port");
         } else if (a == "--protocol") {
-            if (!value(protocol)) return usageError("--protocol needs nw or pb");
-            if (protocol != "nw" && protocol != "pb") return usageError("--protocol takes nw or pb");
+            if (!value(protocol)) return usageError("--protocol needs auto, nw or pb");
+            if (protocol != "auto" && protocol != "nw" && protocol != "pb")
+                return usageError("--protocol takes auto, nw or pb");
         } else if (a == "--dbus-address") {
             if (!value(address)) return usageError("--dbus-address needs an address");
         } else if (a == "--simulate") {

@@ -19,12 +19,17 @@ namespace ble = codec::ble;
 
 std::string ttyName(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
+// Protocol auto: how long NW gets before JK-PB is tried, and the JK-PB discovery deadline then.
+constexpr auto kNwProbe = std::chrono::seconds(3);
+constexpr auto kPbProbeTimeout = std::chrono::milliseconds(200);
+
 }  // namespace
 
 Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options)
     : io_(io),
       options_(std::move(options)),
       pb_(options_.config.serial.protocol == "pb"),
+      probing_(options_.config.serial.protocol == "auto"),
       startMonitor_(options_.config.comms),
       signals_(io, SIGINT, SIGTERM),
       stopTimer_(io) {}
@@ -60,36 +65,60 @@ void Daemon::start() {
         else spdlog::warn("{}: port failed ({}); reopening", port_, detail);
     });
     link_->open();  // throws: the caller reports it and exits with PortFailed
-    const auto& poll = options_.config.poll;
+    spdlog::info("{}: opened at {} baud", port_, options_.config.serial.baud);
     startMonitor_.start(Clock::now());
-    if (pb_) {
-        PbPoller::Options o{options_.config.serial.addresses, poll.interval, poll.timeout, poll.pacing};
-        pbPoller_ = std::make_unique<PbPoller>(io_, *link_, o);
-        pbPoller_->onFrame([this](std::uint8_t a, util::ByteView f) { onPbFrame(a, f); });
-        pbPoller_->onMiss([this](std::uint8_t a, const std::string& why) { onMiss(a, why); });
-        pbPoller_->onDiscovered([this](const std::vector<std::uint8_t>& found) {
-            if (found.empty()) {
-                stop(ExitCode::BmsLost, "no JK-PB pack answered on " + port_ + " (addresses 1-15)");
-                return;
-            }
-            std::string list;
-            for (auto a : found) list += (list.empty() ? "" : ", ") + std::to_string(a);
-            spdlog::info("{}: JK-PB packs at address {}", port_, list);
-            startMonitor_.start(Clock::now());  // the probe window starts after discovery
-        });
-        spdlog::info("{}: opened at {} baud, polling JK-PB {} every {} ms", port_, options_.config.serial.baud,
-                     options_.config.serial.addresses.empty() ? std::string{"(discovering 1-15)"}
-                                                              : std::to_string(options_.config.serial.addresses.size()) + " pack(s)",
-                     poll.interval.count());
-        pbPoller_->start();
-    } else {
-        nwPoller_ = std::make_unique<NwPoller>(io_, *link_, poll);
-        nwPoller_->onReading([this](const codec::nw::ReadAll& r) { onNwReading(r); });
-        nwPoller_->onMiss([this](const std::string& why) { onMiss(0, why); });
-        spdlog::info("{}: opened at {} baud, polling NW every {} ms", port_, options_.config.serial.baud,
-                     poll.interval.count());
-        nwPoller_->start();
-    }
+    if (pb_) startPb(false);
+    else startNw();
+}
+
+void Daemon::startNw() {
+    const auto& poll = options_.config.poll;
+    nwPoller_ = std::make_unique<NwPoller>(io_, *link_, poll);
+    nwPoller_->onReading([this](const codec::nw::ReadAll& r) {
+        if (probing_) spdlog::info("{}: a JK BMS answers NW", port_);
+        probing_ = false;
+        onNwReading(r);
+    });
+    nwPoller_->onMiss([this](const std::string& why) {
+        if (probing_) {
+            if (startMonitor_.silentFor(Clock::now()) < kNwProbe) return;
+            // No NW answer: maybe JK-PB packs on an RS485 bus.
+            probing_ = false;
+            nwPoller_->stop();
+            spdlog::info("{}: no NW answer; trying JK-PB (RS485, addresses 1-15)", port_);
+            startPb(true);
+            return;
+        }
+        onMiss(0, why);
+    });
+    spdlog::info("{}: polling NW every {} ms{}", port_, poll.interval.count(), probing_ ? " (probing; JK-PB next)" : "");
+    nwPoller_->start();
+}
+
+void Daemon::startPb(bool probing) {
+    pb_ = true;
+    const auto& poll = options_.config.poll;
+    PbPoller::Options o{options_.config.serial.addresses, poll.interval, probing ? kPbProbeTimeout : poll.timeout,
+                        poll.pacing};
+    pbPoller_ = std::make_unique<PbPoller>(io_, *link_, o);
+    pbPoller_->onFrame([this](std::uint8_t a, util::ByteView f) { onPbFrame(a, f); });
+    pbPoller_->onMiss([this](std::uint8_t a, const std::string& why) { onMiss(a, why); });
+    pbPoller_->onDiscovered([this](const std::vector<std::uint8_t>& found) {
+        if (found.empty()) {
+            stop(ExitCode::BmsLost, "no JK BMS answered on " + port_ + " (NW, and JK-PB addresses 1-15)");
+            return;
+        }
+        std::string list;
+        for (auto a : found) list += (list.empty() ? "" : ", ") + std::to_string(a);
+        spdlog::info("{}: JK-PB packs at address {}", port_, list);
+        startMonitor_.start(Clock::now());  // the probe window starts after discovery
+    });
+    spdlog::info("{}: polling JK-PB {} every {} ms", port_,
+                 options_.config.serial.addresses.empty()
+                     ? std::string{"(discovering 1-15)"}
+                     : std::to_string(options_.config.serial.addresses.size()) + " pack(s)",
+                 poll.interval.count());
+    pbPoller_->start();
 }
 
 void Daemon::startSimulator() {
@@ -99,6 +128,7 @@ void Daemon::startSimulator() {
     simPty_ = std::make_unique<sim::PtyServer>(io_, *simResponder_, sim::PtyServer::Options{});
     port_ = simPty_->path();
     pb_ = false;
+    probing_ = false;
     simTimer_ = std::make_unique<boost::asio::steady_timer>(io_);
     simTick();
     spdlog::info("simulator: JK BMS (NW) on {}", port_);

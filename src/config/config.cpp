@@ -164,7 +164,7 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
         p.onlyKeys(s, "serial", {"port", "baud", "protocol", "addresses"});
         p.string(s, "port", c.serial.port);
         p.number(s, "baud", c.serial.baud, 1200, 921600);
-        p.oneOf(s, "protocol", c.serial.protocol, {"nw", "pb"});
+        p.oneOf(s, "protocol", c.serial.protocol, {"auto", "nw", "pb"});
         if (const YAML::Node a = s["addresses"]) {
             if (!a.IsSequence()) {
                 p.error(a, "addresses: expected a list such as [1, 2, 3]");

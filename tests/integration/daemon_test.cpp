@@ -42,6 +42,7 @@ protected:
     DaemonOptions options(std::chrono::milliseconds exitAfter = 0ms) {
         DaemonOptions o;
         o.config.serial.port = link;
+        o.config.serial.protocol = "nw";
         o.config.poll.interval = 200ms;
         o.config.poll.timeout = 150ms;
         o.config.comms = domain::CommsTimes{1000ms, 2000ms, exitAfter};
@@ -308,6 +309,30 @@ TEST_F(PbDaemonTest, OneSilentPackDoesNotDisturbTheOther) {
     EXPECT_FALSE(daemon->exitCode());
 }
 
+// Protocol auto (serial-starter starts us with no configuration): NW first, then JK-PB.
+TEST_F(PbDaemonTest, AutoFindsJkPbAfterNw) {
+    auto o = options({});
+    o.config.serial.protocol = "auto";
+    daemon = std::make_unique<Daemon>(io, std::move(o));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(1) && registered(2); }, 12s));
+    EXPECT_NE(daemon->pbPoller(), nullptr);
+}
+
+TEST_F(PbDaemonTest, AutoWithNothingAnsweringExits) {
+    responder.setSilent(1, true);
+    responder.setSilent(2, true);
+    auto o = options({});
+    o.config.serial.protocol = "auto";
+    const auto started = Clock::now();
+    daemon = std::make_unique<Daemon>(io, std::move(o));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->exitCode().has_value(); }, 15s));
+    EXPECT_EQ(*daemon->exitCode(), ExitCode::BmsLost);
+    // 3 s of NW, then 15 addresses at (200 ms deadline + 100 ms pacing).
+    EXPECT_LT(Clock::now() - started, 9s);
+}
+
 TEST_F(PbDaemonTest, NoPackAnsweringExitsForSerialStarter) {
     responder.setSilent(1, true);
     responder.setSilent(2, true);
@@ -334,6 +359,20 @@ TEST_F(PbDaemonTest, AnotherMasterOnTheBusMeansListenOnly) {
     const auto until = Clock::now() + 600ms;
     pumpUntil(io, [&] { return Clock::now() >= until; }, 1s);
     EXPECT_EQ(pty->requests(), requestsBefore);
+}
+
+}  // namespace
+}  // namespace jkbms::app
+
+namespace jkbms::app {
+namespace {
+
+TEST_F(DaemonTest, AutoFindsAnNwBms) {
+    auto o = options();
+    o.config.serial.protocol = "auto";
+    startDaemon(std::move(o));
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    EXPECT_EQ(daemon->pbPoller(), nullptr) << "NW answered: JK-PB never tried";
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // on an RS485 bus), a lost-communication monitor and a D-Bus battery service per pack - on one
 // io_context.
 //
+//   probing     protocol auto: NW read-alls for kNwProbe; no answer -> JK-PB discovery of
+//               addresses 1-15 with short deadlines; nothing -> exit code 1.
 //   starting    the port is open and polled; nothing is on D-Bus yet. If no BMS answers
 //               within comms.stale_after (after discovery, for JK-PB), the daemon ends with
 //               exit code 1, so serial-starter can try the next driver on this tty.
@@ -78,6 +80,8 @@ private:
 
     Pack& pack(std::uint8_t address);
     void startSimulator();
+    void startNw();
+    void startPb(bool probing);
     void simTick();
     void onNwReading(const codec::nw::ReadAll& reply);
     void onPbFrame(std::uint8_t address, util::ByteView frame);
@@ -92,6 +96,7 @@ private:
     boost::asio::io_context& io_;
     DaemonOptions options_;
     bool pb_ = false;
+    bool probing_ = false;  // protocol auto, NW not confirmed yet
     std::string port_;
     std::unique_ptr<sim::SimulatedBms> simBms_;
     std::unique_ptr<sim::NwResponder> simResponder_;

@@ -14,7 +14,7 @@ namespace jkbms::config {
 struct SerialConfig {
     std::string port;             // "" = none (BLE, or --simulate)
     std::uint32_t baud = 115200;
-    std::string protocol = "nw";  // nw, or pb: JK-PB packs on an RS485 bus
+    std::string protocol = "auto";  // auto (NW, then JK-PB), nw, or pb: JK-PB packs on RS485
     std::vector<std::uint8_t> addresses;  // pb: DIP addresses to poll; empty = discover 1..15
 };
 
