@@ -26,6 +26,7 @@ constexpr std::string_view kUsage =
     "options:\n"
     "  --config FILE        YAML configuration (see config/default.yaml)\n"
     "  --serial PORT        serial port of the BMS (also: the TTY argument, as serial-starter passes it)\n"
+"  --ble MAC            a JK BMS over Bluetooth LE (through BlueZ), e.g. C8:47:8C:00:00:01\n"
     "  --protocol P         auto (default: NW, then JK-PB), nw (the BMS's UART port) or pb (JK-PB packs on RS485)\n"
     "  --dbus-address ADDR  bus address; default DBUS_SESSION_BUS_ADDRESS if set, else the system bus\n"
     "  --simulate           play a JK BMS in this process and publish it (no hardware needed)\n"
@@ -50,7 +51,7 @@ int usageError(const std::string& message) {
 int main(int argc, char** argv) {
     using jkbms::app::ExitCode;
     std::vector<std::string_view> args(argv + 1, argv + argc);
-    std::string configPath, serial, address, protocol;
+    std::string configPath, serial, address, protocol, mac;
     bool simulate = false, timestamps = false;
     int verbosity = 0;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -70,6 +71,9 @@ int main(int argc, char** argv) {
             if (!value(configPath)) return usageError("--config needs a file");
         } else if (a == "--serial") {
             if (!value(serial)) return usageError("--serial needs a port");
+        } else if (a == "--ble") {
+            if (!value(mac)) return usageError("--ble needs a MAC address");
+            if (!jkbms::config::validMac(mac)) return usageError("--ble: '" + mac + "' is not a Bluetooth address");
         } else if (a == "--protocol") {
             if (!value(protocol)) return usageError("--protocol needs auto, nw or pb");
             if (protocol != "auto" && protocol != "nw" && protocol != "pb")
@@ -105,7 +109,9 @@ int main(int argc, char** argv) {
     if (!serial.empty()) config.serial.port = serial.find('/') == std::string::npos ? "/dev/" + serial : serial;
     if (!address.empty()) config.dbus.address = address;
     if (!protocol.empty()) config.serial.protocol = protocol;
-    if (config.serial.port.empty() && !simulate) return usageError("no serial port given (or use --simulate)");
+    if (!mac.empty()) config.ble.mac = mac;
+    if (config.serial.port.empty() && config.ble.mac.empty() && !simulate)
+        return usageError("no serial port or BLE address given (or use --simulate)");
 
     // Logging: one line per state change, for a person reading multilog output.
     auto logger = spdlog::stdout_logger_st("dbus-jkbms");
@@ -125,6 +131,9 @@ int main(int argc, char** argv) {
         spdlog::error("cannot open {}: {}", config.serial.port.empty() ? std::string{"the simulator"} : config.serial.port,
                       e.code().message());
         return static_cast<int>(ExitCode::PortFailed);
+    } catch (const std::exception& e) {  // sdbus::Error: the bus for BlueZ
+        spdlog::error("cannot start: {}", e.what());
+        return static_cast<int>(ExitCode::DbusFailed);
     }
     io.run();
     return static_cast<int>(daemon.exitCode().value_or(ExitCode::Stopped));

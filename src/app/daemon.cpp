@@ -55,6 +55,10 @@ void Daemon::start() {
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
         if (!ec) stop(ExitCode::Stopped, signal == SIGTERM ? "SIGTERM" : "SIGINT");
     });
+    if (!options_.config.ble.mac.empty()) {
+        startBle();
+        return;
+    }
     port_ = options_.config.serial.port;
     if (options_.simulate) startSimulator();
 
@@ -119,6 +123,121 @@ void Daemon::startPb(bool probing) {
                      : std::to_string(options_.config.serial.addresses.size()) + " pack(s)",
                  poll.interval.count());
     pbPoller_->start();
+}
+
+void Daemon::startBle() {
+    port_ = "BLE " + options_.config.ble.mac;
+    std::optional<std::string> address;
+    if (!options_.config.dbus.address.empty()) address = options_.config.dbus.address;
+    // BlueZ is on the same bus as the battery services (the system bus on Venus).
+    bluezBus_ = dbus::connectBus(address);  // throws: a start-up error
+    bluezLoop_ = std::make_unique<dbus::AsioSdbusLoop>(io_, *bluezBus_, [this](const std::string& e) {
+        stop(ExitCode::DbusFailed, "BlueZ connection failed: " + e);
+    });
+    ble_ = std::make_unique<transport::BleLink>(
+        io_, *bluezBus_, transport::BleLink::Options{options_.config.ble.mac, options_.config.ble.adapter});
+    ble_->onState([this](bool ready, const std::string& detail) {
+        if (!ready) {
+            spdlog::warn("{}: {}; retrying", port_, detail);
+            return;
+        }
+        spdlog::info("{}: connected; asking for device info and the cell-info stream", port_);
+        assembler_.reset();
+        bleResends_ = 0;
+        lastCellInfo_ = Clock::now();
+        const auto deviceInfo = codec::ble::encodeRequestDeviceInfo();
+        ble_->send({deviceInfo.begin(), deviceInfo.end()});
+        // Some firmware (V19/V20) streams only when 0x96 follows 0x97; the answer to 0x97 is not waited for.
+        const auto settings = codec::ble::encodeRequestSettings();
+        ble_->send({settings.begin(), settings.end()});
+    });
+    ble_->onData([this](util::ByteView chunk) {
+        const auto ev = assembler_.feed(chunk);
+        if (ev.status == codec::FramerStatus::Frame) onBleFrame(ev.frame);
+        else if (ev.status == codec::FramerStatus::Bad) spdlog::debug("ble: {}", util::describe(ev.error));
+    });
+    pack(0).monitor.start(Clock::now());
+    bluezLoop_->start();
+    ble_->start();
+    bleTimer_ = std::make_unique<boost::asio::steady_timer>(io_);
+    bleTick();
+    spdlog::info("{}: looking for the BMS through BlueZ ({})", port_, options_.config.ble.adapter);
+}
+
+void Daemon::bleTick() {
+    bleTimer_->expires_after(options_.config.poll.interval);
+    bleTimer_->async_wait([this](const boost::system::error_code& ec) {
+        if (ec || exitCode_) return;
+        const auto now = Clock::now();
+        Pack& p = pack(0);
+        if (ble_->ready() && now - lastCellInfo_ >= std::chrono::seconds(10)) {
+            // The stream stopped (jk-protocols.md 2.3): ask again, then reconnect.
+            if (++bleResends_ > 3) {
+                ble_->reconnect("no cell info after asking 3 times");
+                bleResends_ = 0;
+            } else {
+                const auto settings = codec::ble::encodeRequestSettings();
+                ble_->send({settings.begin(), settings.end()});
+            }
+            lastCellInfo_ = now;
+        }
+        if (p.monitor.silentFor(now) >= options_.config.poll.interval * 2) {
+            // No cell info for two intervals counts as a missed poll.
+            if (p.snapshot) ++p.missedInRow;
+            evaluate(0, p);
+        }
+        if (!exitCode_) bleTick();
+    });
+}
+
+void Daemon::onBleFrame(util::ByteView frame) {
+    namespace cb = codec::ble;
+    auto header = cb::checkFrame(frame);
+    if (!header) return;
+    Pack& p = pack(0);
+    if (!p.snapshot) {
+        p.snapshot.emplace();
+        p.snapshot->identity.protocol = domain::Protocol::Ble;
+    }
+    switch (static_cast<cb::FrameType>(header->type)) {
+        case cb::FrameType::DeviceInfo:
+            if (auto di = cb::decodeDeviceInfo(frame)) {
+                domain::applyDeviceInfo(*p.snapshot, *di);
+                if (di->variant) bleVariant_ = di->variant;
+                if (!p.haveDeviceInfo)
+                    spdlog::info("{}: {} hardware {}, software {}, serial {}, {} frames", port_, di->model,
+                                 di->hardwareVersion, di->softwareVersion, di->serialNumber,
+                                 di->variant ? cb::variantName(*di->variant) : "unknown");
+                p.haveDeviceInfo = true;
+            }
+            return;
+        case cb::FrameType::Settings: {
+            const auto v = bleVariant_.value_or(cb::detectSettingsVariant(frame).value_or(cb::Variant::Jk02_32S));
+            if (v == cb::Variant::Jk04) {
+                if (auto st = cb::decodeJk04Settings(frame)) domain::applyJk04Settings(*p.snapshot, *st);
+            } else if (auto st = cb::decodeSettings(frame, v)) {
+                domain::applySettings(*p.snapshot, *st);
+            }
+            return;
+        }
+        case cb::FrameType::CellInfo: {
+            auto ci = cb::decodeCellInfo(frame, bleVariant_.value_or(cb::detectCellInfoVariant(frame)));
+            if (!ci) {
+                spdlog::debug("ble: {}", util::describe(ci.error()));
+                return;
+            }
+            const bool first = p.snapshot->cellVoltagesV.empty();
+            domain::applyCellInfo(*p.snapshot, *ci);
+            lastCellInfo_ = Clock::now();
+            bleResends_ = 0;
+            if (first)
+                spdlog::info("connected: JK BMS over BLE ({}), {} cells", cb::variantName(ci->variant),
+                             ci->cellVoltagesV.size());
+            onReading(0, p);
+            return;
+        }
+        case cb::FrameType::Logbook: return;
+    }
 }
 
 void Daemon::startSimulator() {
@@ -253,7 +372,8 @@ void Daemon::evaluate(std::uint8_t address, Pack& p) {
 }
 
 void Daemon::startService(std::uint8_t address, Pack& p) {
-    const std::string tty = ttyName(port_);
+    const bool ble = ble_ != nullptr;
+    const std::string tty = ble ? dbus::bleSuffix(options_.config.ble.mac) : ttyName(port_);
     dbus::BatteryServiceConfig sc;
     const std::string base = options_.simulate ? "sim_" + tty : tty;
     sc.busNameSuffix = pb_ ? base + "_" + std::to_string(address) : base;
@@ -266,8 +386,11 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
     sc.settingsWait = options_.config.dbus.settingsWait;
     sc.items.propertiesChangedPerLeaf = options_.config.dbus.propertiesChanged;
     sc.identity.processVersion = options_.version;
-    sc.identity.connection = (options_.simulate ? "Simulated serial " : pb_ ? "RS485 " : "Serial ") + tty +
-                             (pb_ ? " address " + std::to_string(address) : "");
+    sc.identity.connection = ble ? "Bluetooth " + options_.config.ble.mac
+                                 : (options_.simulate ? "Simulated serial " : pb_ ? "RS485 " : "Serial ") + tty +
+                                       (pb_ ? " address " + std::to_string(address) : "");
+    // BLE is not a link systemcalc should trust as the voltage source (SVS).
+    sc.identity.insecureConnection = ble;
     std::optional<std::string> address_;
     if (!options_.config.dbus.address.empty()) address_ = options_.config.dbus.address;
     try {
@@ -296,10 +419,13 @@ void Daemon::stop(ExitCode code, const std::string& why) {
     else spdlog::error("exiting: {}", why);
     if (nwPoller_) nwPoller_->stop();
     if (pbPoller_) pbPoller_->stop();
+    if (bleTimer_) bleTimer_->cancel();
+    if (ble_) ble_->stop();
     signals_.cancel();
     auto finish = [this] {
         stopTimer_.cancel();
         if (link_) link_->close();
+        if (bluezLoop_) bluezLoop_->stop();
         if (simPty_) simPty_->unplug();
         if (simTimer_) simTimer_->cancel();
         io_.stop();

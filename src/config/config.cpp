@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -128,6 +129,15 @@ std::string ConfigError::text() const {
     return line > 0 ? file + ":" + std::to_string(line) + ": " + message : file + ": " + message;
 }
 
+bool validMac(const std::string& mac) {
+    if (mac.size() != 17) return false;
+    for (std::size_t i = 0; i < mac.size(); ++i) {
+        const bool colon = i % 3 == 2;
+        if (colon ? mac[i] != ':' : !std::isxdigit(static_cast<unsigned char>(mac[i]))) return false;
+    }
+    return true;
+}
+
 bool parseDuration(const std::string& text, std::chrono::milliseconds& out) {
     long long n = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
@@ -158,7 +168,7 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
         return result;
     }
     Config& c = result.config;
-    p.onlyKeys(root, "the file", {"serial", "poll", "comms", "dbus", "log"});
+    p.onlyKeys(root, "the file", {"serial", "ble", "poll", "comms", "dbus", "log"});
 
     if (auto s = p.section(root, "serial")) {
         p.onlyKeys(s, "serial", {"port", "baud", "protocol", "addresses"});
@@ -182,6 +192,12 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
                 }
             }
         }
+    }
+    if (auto s = p.section(root, "ble")) {
+        p.onlyKeys(s, "ble", {"mac", "adapter"});
+        p.string(s, "mac", c.ble.mac);
+        p.string(s, "adapter", c.ble.adapter);
+        if (!c.ble.mac.empty() && !validMac(c.ble.mac)) p.error(s["mac"], "mac: '" + c.ble.mac + "' is not a Bluetooth address such as C8:47:8C:00:00:01");
     }
     if (auto s = p.section(root, "poll")) {
         p.onlyKeys(s, "poll", {"interval", "timeout", "pacing"});

@@ -14,11 +14,17 @@
 //               one batch. After exit_after a JK-PB pack's service leaves the bus; when no pack
 //               is left (always, for NW) the daemon exits with code 1.
 //   exiting     SIGTERM/SIGINT (names released within a second), or a D-Bus failure.
+//
+// BLE (ble.mac): BleLink connects through BlueZ; the session asks for device info (0x97),
+// then settings and the cell-info stream (0x96); no cell info for 10 s -> 0x96 again; three
+// times in vain -> reconnect. No start probe (a BLE daemon is no serial-starter candidate):
+// exit_after without any reading ends it.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <map>
+#include "jkbms/dbus/asio_sdbus_loop.hpp"
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +35,8 @@
 #include "jkbms/dbus/battery_service.hpp"
 #include "jkbms/domain/comms_monitor.hpp"
 #include "jkbms/sim/pty_server.hpp"
+#include "jkbms/codec/ble.hpp"
+#include "jkbms/transport/ble_link.hpp"
 #include "jkbms/transport/serial_link.hpp"
 
 namespace jkbms::app {
@@ -60,6 +68,7 @@ public:
     std::optional<ExitCode> exitCode() const { return exitCode_; }
 
     const std::string& port() const { return port_; }
+    const transport::BleLink* bleLink() const { return ble_.get(); }
     // The battery service of a pack (NW: address 0); nullptr before its first reading.
     const dbus::BatteryService* service(std::uint8_t address = 0) const;
     sim::SimulatedBms* simulatedBms() { return simBms_.get(); }
@@ -82,6 +91,9 @@ private:
     void startSimulator();
     void startNw();
     void startPb(bool probing);
+    void startBle();
+    void bleTick();
+    void onBleFrame(util::ByteView frame);
     void simTick();
     void onNwReading(const codec::nw::ReadAll& reply);
     void onPbFrame(std::uint8_t address, util::ByteView frame);
@@ -105,6 +117,15 @@ private:
     std::unique_ptr<transport::SerialLink> link_;
     std::unique_ptr<NwPoller> nwPoller_;
     std::unique_ptr<PbPoller> pbPoller_;
+    // BLE
+    std::unique_ptr<sdbus::IConnection> bluezBus_;
+    std::unique_ptr<dbus::AsioSdbusLoop> bluezLoop_;
+    std::unique_ptr<transport::BleLink> ble_;
+    codec::ble::Assembler assembler_;
+    std::optional<codec::ble::Variant> bleVariant_;
+    std::unique_ptr<boost::asio::steady_timer> bleTimer_;
+    std::chrono::steady_clock::time_point lastCellInfo_{};
+    int bleResends_ = 0;
     std::map<std::uint8_t, Pack> packs_;
     domain::CommsMonitor startMonitor_;  // "did anything answer at all" at start
     boost::asio::signal_set signals_;

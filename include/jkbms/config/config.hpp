@@ -18,6 +18,11 @@ struct SerialConfig {
     std::vector<std::uint8_t> addresses;  // pb: DIP addresses to poll; empty = discover 1..15
 };
 
+struct BleConfig {
+    std::string mac;               // "" = not BLE; e.g. C8:47:8C:00:00:01
+    std::string adapter = "hci0";
+};
+
 struct PollConfig {
     std::chrono::milliseconds interval{1000};  // one reading per pack per interval
     std::chrono::milliseconds timeout{500};    // deadline for the answer
@@ -40,6 +45,7 @@ struct LogConfig {
 
 struct Config {
     SerialConfig serial;
+    BleConfig ble;
     PollConfig poll;
     domain::CommsTimes comms;
     DbusConfig dbus;
@@ -61,6 +67,9 @@ struct LoadResult {
 
 LoadResult loadConfig(const std::string& path);
 LoadResult parseConfig(const std::string& yamlText, const std::string& fileName = "<config>");
+
+// "C8:47:8C:00:00:01"
+bool validMac(const std::string& mac);
 
 // "1s", "500ms", "2m", "1h" -> milliseconds; false when malformed.
 bool parseDuration(const std::string& text, std::chrono::milliseconds& out);
