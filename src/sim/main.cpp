@@ -13,30 +13,52 @@
 #include <iostream>
 #include <sstream>
 
+#include <map>
+#include <memory>
+
+#include "jkbms/sim/pb_master.hpp"
 #include "jkbms/sim/pty_server.hpp"
 
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: jkbms-sim [--link PATH] [--cells N] [--static]\n"
+    "usage: jkbms-sim [--link PATH] [--cells N] [--static] [--protocol nw|pb] [--packs 1,2,..] [--master]\n"
     "\n"
-    "Plays a JK BMS (NW protocol, 115200 8N1) on a pseudo-terminal and prints the port to\n"
-    "open. --link makes a stable symlink to it (kept across unplug/plug). The values drift\n"
-    "slowly unless --static. Commands on standard input, one per line:\n"
+    "Plays JK BMSes on a pseudo-terminal (115200 8N1) and prints the port to open. --link\n"
+    "makes a stable symlink to it (kept across unplug/plug). nw (default): one BMS on its UART\n"
+    "port. pb: JK-PB packs on an RS485 bus at the --packs addresses (default 1); --master adds\n"
+    "a pack at address 0 that polls the others and broadcasts, as a real master does. The\n"
+    "values drift slowly unless --static. Commands on standard input, one per line:\n"
+    "  pack N (pb: the pack the next commands change)\n"
     "  current A | soc PCT | cell N VOLTS | cells VOLTS | temp 1|2|mos C\n"
     "  alarms WORD | charge on|off | discharge on|off | live on|off\n"
     "  fault none|silence|garbage|truncated|checksum|late | unplug | plug | status\n"
     "\n"
-    "example:\n"
-    "  jkbms-sim --link /tmp/jkbms0 &  dbus-jkbms /tmp/jkbms0\n";
+    "examples:\n"
+    "  jkbms-sim --link /tmp/jkbms0 &  dbus-jkbms /tmp/jkbms0\n"
+    "  jkbms-sim --protocol pb --packs 1,2,3 --link /tmp/rs485 &  dbus-jkbms --protocol pb /tmp/rs485\n";
 
 using jkbms::sim::PtyServer;
 using jkbms::sim::SimulatedBms;
 
-std::string command(SimulatedBms& bms, PtyServer& pty, const std::string& line) {
+struct Packs {
+    std::map<std::uint8_t, std::unique_ptr<SimulatedBms>> byAddress;
+    std::uint8_t selected = 0;
+    SimulatedBms& current() { return *byAddress.at(selected); }
+};
+
+std::string command(Packs& packs, PtyServer& pty, const std::string& line) {
     std::istringstream in(line);
     std::string cmd;
     in >> cmd;
+    if (cmd == "pack") {
+        int n = -1;
+        in >> n;
+        if (n < 0 || n > 15 || !packs.byAddress.contains(static_cast<std::uint8_t>(n))) return "no pack " + std::to_string(n);
+        packs.selected = static_cast<std::uint8_t>(n);
+        return "ok";
+    }
+    SimulatedBms& bms = packs.current();
     auto& s = bms.state();
     auto onOff = [&](bool& target) {
         std::string v;
@@ -86,7 +108,8 @@ std::string command(SimulatedBms& bms, PtyServer& pty, const std::string& line) 
     else if (cmd == "status") {
         std::ostringstream out;
         out << "port " << pty.path() << (pty.plugged() ? "" : " (unplugged)") << ", fault "
-            << jkbms::sim::faultName(pty.fault()) << ", " << bms.packVoltageV() << " V, " << s.currentA
+            << jkbms::sim::faultName(pty.fault()) << ", pack " << int{packs.selected} << ": " << bms.packVoltageV()
+            << " V, " << s.currentA
             << " A, SoC " << s.socPercent << " %, requests " << pty.requests() << ", answers " << pty.answers();
         return out.str();
     } else if (!cmd.empty()) return "unknown command '" + cmd + "'";
@@ -100,6 +123,9 @@ int main(int argc, char** argv) {
     PtyServer::Options options;
     std::size_t cells = 16;
     bool live = true;
+    bool pb = false;
+    bool master = false;
+    std::vector<std::uint8_t> addresses;
     for (int i = 1; i < argc; ++i) {
         const std::string_view a = argv[i];
         if (a == "-h" || a == "--help") {
@@ -115,16 +141,53 @@ int main(int argc, char** argv) {
             }
         } else if (a == "--static") {
             live = false;
+        } else if (a == "--protocol" && i + 1 < argc) {
+            const std::string_view p = argv[++i];
+            if (p != "nw" && p != "pb") {
+                std::cerr << "jkbms-sim: --protocol takes nw or pb\n";
+                return 2;
+            }
+            pb = p == "pb";
+        } else if (a == "--packs" && i + 1 < argc) {
+            std::istringstream list(argv[++i]);
+            for (std::string item; std::getline(list, item, ',');) {
+                const long n = std::strtol(item.c_str(), nullptr, 10);
+                if (n < 1 || n > 15) {
+                    std::cerr << "jkbms-sim: pack addresses are 1 to 15\n";
+                    return 2;
+                }
+                addresses.push_back(static_cast<std::uint8_t>(n));
+            }
+        } else if (a == "--master") {
+            master = true;
         } else {
             std::cerr << "jkbms-sim: unknown option '" << a << "' (see --help)\n";
             return 2;
         }
     }
     boost::asio::io_context io;
-    SimulatedBms bms(cells);
-    bms.setLive(live);
-    jkbms::sim::NwResponder responder(bms);
-    PtyServer pty(io, responder, options);
+    Packs packs;
+    if (!pb) addresses = {0};
+    else if (addresses.empty()) addresses = {1};
+    if (pb && master) addresses.insert(addresses.begin(), 0);
+    for (std::uint8_t address : addresses) {
+        auto bms = std::make_unique<SimulatedBms>(cells);
+        bms->setLive(live);
+        bms->state().serialNumber = "SIM" + std::to_string(address);
+        packs.byAddress.emplace(address, std::move(bms));
+    }
+    packs.selected = addresses.front();
+    jkbms::sim::NwResponder nw(packs.current());
+    jkbms::sim::PbResponder bus;
+    for (auto& [address, bms] : packs.byAddress)
+        if (address != 0) bus.addPack(address, *bms);
+    bus.setMasterPresent(master);
+    PtyServer pty(io, pb ? static_cast<jkbms::sim::Responder&>(bus) : nw, options);
+    std::unique_ptr<jkbms::sim::PbMaster> pbMaster;
+    if (pb && master) {
+        pbMaster = std::make_unique<jkbms::sim::PbMaster>(io, pty, bus, *packs.byAddress.at(0));
+        pbMaster->start();
+    }
     std::cout << pty.path() << std::endl;
 
     boost::asio::steady_timer tick(io);
@@ -132,7 +195,7 @@ int main(int argc, char** argv) {
         tick.expires_after(std::chrono::milliseconds(200));
         tick.async_wait([&](const boost::system::error_code& ec) {
             if (ec) return;
-            bms.advance(std::chrono::milliseconds(200));
+            for (auto& [address, bms] : packs.byAddress) bms->advance(std::chrono::milliseconds(200));
             advance();
         });
     };
@@ -146,7 +209,7 @@ int main(int argc, char** argv) {
             std::istream is(&lines);
             std::string line;
             std::getline(is, line);
-            std::cout << command(bms, pty, line) << std::endl;
+            std::cout << command(packs, pty, line) << std::endl;
             readLine();
         });
     };

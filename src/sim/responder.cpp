@@ -40,7 +40,7 @@ void PbResponder::feed(util::ByteView bytes, std::vector<Answer>& answers) {
         if (ev.kind != codec::pb::BusEvent::Kind::Modbus || !ev.modbus.isTrigger()) continue;
         const std::uint8_t address = ev.modbus.address;
         // Nobody at that address, or a silent pack: no answer, as on a real bus.
-        if (!packs_.contains(address) || silent_[address]) continue;
+        if (!packs_.contains(address) || silent(address) || masterPresent_) continue;
         answers.push_back(answerFor(address, static_cast<codec::pb::Trigger>(ev.modbus.reg)));
     }
 }

@@ -11,6 +11,7 @@
 
 #include "integration/harness.hpp"
 #include "jkbms/app/daemon.hpp"
+#include "jkbms/sim/pb_master.hpp"
 
 namespace jkbms::app {
 namespace {
@@ -341,6 +342,25 @@ TEST_F(PbDaemonTest, NoPackAnsweringExitsForSerialStarter) {
     ASSERT_TRUE(pumpUntil(io, [&] { return daemon->exitCode().has_value(); }, 5s));
     EXPECT_EQ(*daemon->exitCode(), ExitCode::BmsLost);
     EXPECT_EQ(daemon->service(1), nullptr);
+}
+
+// The simulator's master (a JK-PB at address 0 polling the others and broadcasting): the
+// daemon only listens, and publishes every pack it hears, the master's own included.
+TEST_F(PbDaemonTest, ListensToASimulatedMaster) {
+    sim::SimulatedBms master{16};
+    master.setLive(false);
+    master.state().currentA = 30.0;
+    responder.setMasterPresent(true);
+    sim::PbMaster bus(io, *pty, responder, master, 500ms);
+    bus.start();
+    daemon = std::make_unique<Daemon>(io, options({1, 2}));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(0) && registered(1) && registered(2); }, 5s));
+    EXPECT_TRUE(daemon->pbPoller()->listening());
+    EXPECT_TRUE(valueIs(0, "/Dc/0/Current", dbus::Value{30.0}));
+    EXPECT_TRUE(valueIs(1, "/Dc/0/Current", dbus::Value{-21.5}));
+    EXPECT_TRUE(valueIs(2, "/Dc/0/Current", dbus::Value{3.25}));
+    EXPECT_EQ(pty->requests(), 0U) << "the slaves never answered the daemon";
 }
 
 // A BMS at address 0 is the bus master: the daemon stops sending and decodes what it hears.

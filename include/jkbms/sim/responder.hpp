@@ -42,6 +42,17 @@ public:
     void addPack(std::uint8_t address, SimulatedBms& bms) { packs_[address] = &bms; }
     // A pack that stops answering (its cable pulled) while the others go on.
     void setSilent(std::uint8_t address, bool silent) { silent_[address] = silent; }
+    bool silent(std::uint8_t address) const {
+        auto it = silent_.find(address);
+        return it != silent_.end() && it->second;
+    }
+    std::vector<std::uint8_t> addresses() const {
+        std::vector<std::uint8_t> out;
+        for (const auto& [a, bms] : packs_) out.push_back(a);
+        return out;
+    }
+    // With a master on the bus the slaves answer only the master (PbMaster), never a driver.
+    void setMasterPresent(bool present) { masterPresent_ = present; }
     // The answer a pack gives to a trigger: its 55 AA frame and the FC16 ACK.
     Answer answerFor(std::uint8_t address, codec::pb::Trigger trigger);
     void feed(util::ByteView bytes, std::vector<Answer>& answers) override;
@@ -50,6 +61,7 @@ public:
 private:
     std::map<std::uint8_t, SimulatedBms*> packs_;
     std::map<std::uint8_t, bool> silent_;
+    bool masterPresent_ = false;
     codec::pb::BusFramer framer_;
     std::uint8_t counter_ = 0;
 };
