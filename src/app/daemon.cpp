@@ -48,7 +48,7 @@ Daemon::Pack& Daemon::pack(std::uint8_t address) {
 }
 
 std::string Daemon::name(std::uint8_t address) const {
-    return pb_ ? port_ + " address " + std::to_string(address) : port_;
+    return pb_ ? port_ + " address " + std::to_string(address) : port_;  // BLE: "BLE <mac>"
 }
 
 void Daemon::start() {
@@ -105,7 +105,7 @@ void Daemon::startPb(bool probing) {
     PbPoller::Options o{options_.config.serial.addresses, poll.interval, probing ? kPbProbeTimeout : poll.timeout,
                         poll.pacing};
     pbPoller_ = std::make_unique<PbPoller>(io_, *link_, o);
-    pbPoller_->onFrame([this](std::uint8_t a, util::ByteView f) { onPbFrame(a, f); });
+    pbPoller_->onFrame([this](std::uint8_t a, util::ByteView f) { onJkFrame(a, f); });
     pbPoller_->onMiss([this](std::uint8_t a, const std::string& why) { onMiss(a, why); });
     pbPoller_->onDiscovered([this](const std::vector<std::uint8_t>& found) {
         if (found.empty()) {
@@ -153,7 +153,7 @@ void Daemon::startBle() {
     });
     ble_->onData([this](util::ByteView chunk) {
         const auto ev = assembler_.feed(chunk);
-        if (ev.status == codec::FramerStatus::Frame) onBleFrame(ev.frame);
+        if (ev.status == codec::FramerStatus::Frame) onJkFrame(0, ev.frame);
         else if (ev.status == codec::FramerStatus::Bad) spdlog::debug("ble: {}", util::describe(ev.error));
     });
     pack(0).monitor.start(Clock::now());
@@ -188,56 +188,6 @@ void Daemon::bleTick() {
         }
         if (!exitCode_) bleTick();
     });
-}
-
-void Daemon::onBleFrame(util::ByteView frame) {
-    namespace cb = codec::ble;
-    auto header = cb::checkFrame(frame);
-    if (!header) return;
-    Pack& p = pack(0);
-    if (!p.snapshot) {
-        p.snapshot.emplace();
-        p.snapshot->identity.protocol = domain::Protocol::Ble;
-    }
-    switch (static_cast<cb::FrameType>(header->type)) {
-        case cb::FrameType::DeviceInfo:
-            if (auto di = cb::decodeDeviceInfo(frame)) {
-                domain::applyDeviceInfo(*p.snapshot, *di);
-                if (di->variant) bleVariant_ = di->variant;
-                if (!p.haveDeviceInfo)
-                    spdlog::info("{}: {} hardware {}, software {}, serial {}, {} frames", port_, di->model,
-                                 di->hardwareVersion, di->softwareVersion, di->serialNumber,
-                                 di->variant ? cb::variantName(*di->variant) : "unknown");
-                p.haveDeviceInfo = true;
-            }
-            return;
-        case cb::FrameType::Settings: {
-            const auto v = bleVariant_.value_or(cb::detectSettingsVariant(frame).value_or(cb::Variant::Jk02_32S));
-            if (v == cb::Variant::Jk04) {
-                if (auto st = cb::decodeJk04Settings(frame)) domain::applyJk04Settings(*p.snapshot, *st);
-            } else if (auto st = cb::decodeSettings(frame, v)) {
-                domain::applySettings(*p.snapshot, *st);
-            }
-            return;
-        }
-        case cb::FrameType::CellInfo: {
-            auto ci = cb::decodeCellInfo(frame, bleVariant_.value_or(cb::detectCellInfoVariant(frame)));
-            if (!ci) {
-                spdlog::debug("ble: {}", util::describe(ci.error()));
-                return;
-            }
-            const bool first = p.snapshot->cellVoltagesV.empty();
-            domain::applyCellInfo(*p.snapshot, *ci);
-            lastCellInfo_ = Clock::now();
-            bleResends_ = 0;
-            if (first)
-                spdlog::info("connected: JK BMS over BLE ({}), {} cells", cb::variantName(ci->variant),
-                             ci->cellVoltagesV.size());
-            onReading(0, p);
-            return;
-        }
-        case cb::FrameType::Logbook: return;
-    }
 }
 
 void Daemon::startSimulator() {
@@ -276,39 +226,56 @@ void Daemon::onNwReading(const codec::nw::ReadAll& reply) {
     onReading(0, p);
 }
 
-void Daemon::onPbFrame(std::uint8_t address, util::ByteView frame) {
+void Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
     auto header = ble::checkFrame(frame);
     if (!header) return;
     Pack& p = pack(address);
     if (p.gone) return;
     if (!p.snapshot) {
         p.snapshot.emplace();
-        p.snapshot->identity.protocol = domain::Protocol::Pb;
+        p.snapshot->identity.protocol = ble_ ? domain::Protocol::Ble : domain::Protocol::Pb;
     }
+    // Every JK-PB speaks the JK02_32S layout on RS485; over BLE the device info tells, and
+    // until it has, the frame itself (jk-protocols.md 2.5).
+    const auto variantOr = [&](ble::Variant detected) {
+        return pb_ ? ble::Variant::Jk02_32S : p.variant.value_or(detected);
+    };
     switch (static_cast<ble::FrameType>(header->type)) {
         case ble::FrameType::DeviceInfo:
             if (auto di = ble::decodeDeviceInfo(frame)) {
                 domain::applyDeviceInfo(*p.snapshot, *di);
+                if (!pb_ && di->variant) p.variant = di->variant;
                 if (!p.haveDeviceInfo)
-                    spdlog::info("{}: {} hardware {}, software {}, serial {}", name(address), di->model,
-                                 di->hardwareVersion, di->softwareVersion, di->serialNumber);
+                    spdlog::info("{}: {} hardware {}, software {}, serial {}{}", name(address), di->model,
+                                 di->hardwareVersion, di->softwareVersion, di->serialNumber,
+                                 pb_ ? "" : std::string{", "} + (di->variant ? std::string{ble::variantName(*di->variant)} : "unknown") + " frames");
                 p.haveDeviceInfo = true;
             }
             return;
-        case ble::FrameType::Settings:
-            if (auto st = ble::decodeSettings(frame, ble::Variant::Jk02_32S)) domain::applySettings(*p.snapshot, *st);
+        case ble::FrameType::Settings: {
+            const auto v = variantOr(ble::detectSettingsVariant(frame).value_or(ble::Variant::Jk02_32S));
+            if (v == ble::Variant::Jk04) {
+                if (auto st = ble::decodeJk04Settings(frame)) domain::applyJk04Settings(*p.snapshot, *st);
+            } else if (auto st = ble::decodeSettings(frame, v)) {
+                domain::applySettings(*p.snapshot, *st);
+            }
             return;
+        }
         case ble::FrameType::CellInfo: {
-            // Every JK-PB speaks the JK02_32S layout on RS485.
-            auto ci = ble::decodeCellInfo(frame, ble::Variant::Jk02_32S);
+            auto ci = ble::decodeCellInfo(frame, variantOr(ble::detectCellInfoVariant(frame)));
             if (!ci) {
-                onMiss(address, util::describe(ci.error()));
+                spdlog::debug("{}: {}", name(address), util::describe(ci.error()));
                 return;
             }
             const bool first = p.snapshot->cellVoltagesV.empty();
             domain::applyCellInfo(*p.snapshot, *ci);
             if (first)
-                spdlog::info("connected: JK-PB pack on {}, {} cells", name(address), ci->cellVoltagesV.size());
+                spdlog::info("connected: JK BMS on {} ({}), {} cells", name(address), ble::variantName(ci->variant),
+                             ci->cellVoltagesV.size());
+            if (ble_) {
+                lastCellInfo_ = Clock::now();
+                bleResends_ = 0;
+            }
             onReading(address, p);
             return;
         }

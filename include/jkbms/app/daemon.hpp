@@ -80,6 +80,7 @@ private:
         explicit Pack(const domain::CommsTimes& times) : monitor(times) {}
         std::optional<domain::BatterySnapshot> snapshot;
         bool haveDeviceInfo = false;
+        std::optional<codec::ble::Variant> variant;  // BLE: from the device info
         domain::CommsMonitor monitor;
         domain::CommsState lastState = domain::CommsState::Ok;
         std::uint64_t missedInRow = 0;
@@ -93,10 +94,11 @@ private:
     void startPb(bool probing);
     void startBle();
     void bleTick();
-    void onBleFrame(util::ByteView frame);
+
     void simTick();
     void onNwReading(const codec::nw::ReadAll& reply);
-    void onPbFrame(std::uint8_t address, util::ByteView frame);
+    // A 55 AA frame from a JK-PB on RS485 or a BMS over BLE.
+    void onJkFrame(std::uint8_t address, util::ByteView frame);
     void onReading(std::uint8_t address, Pack& p);
     void onMiss(std::uint8_t address, const std::string& why);
     void evaluate(std::uint8_t address, Pack& p);
@@ -122,7 +124,6 @@ private:
     std::unique_ptr<dbus::AsioSdbusLoop> bluezLoop_;
     std::unique_ptr<transport::BleLink> ble_;
     codec::ble::Assembler assembler_;
-    std::optional<codec::ble::Variant> bleVariant_;
     std::unique_ptr<boost::asio::steady_timer> bleTimer_;
     std::chrono::steady_clock::time_point lastCellInfo_{};
     int bleResends_ = 0;
