@@ -1,0 +1,226 @@
+#include "jkbms/charge/charge_engine.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+
+namespace jkbms::charge {
+namespace {
+
+using domain::Alarm;
+
+constexpr double kAbsorptionEntryMarginV = 0.010;  // highest cell within 10 mV of the target
+constexpr double kDefaultMaxA = 50;                // nothing known about the BMS's limits
+
+std::string seconds(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+}
+
+}  // namespace
+
+std::string_view chargeModeName(ChargeMode mode) {
+    switch (mode) {
+        case ChargeMode::Bulk: return "Bulk";
+        case ChargeMode::Absorption: return "Absorption";
+        case ChargeMode::Float: return "Float";
+    }
+    return "?";
+}
+
+double ChargeEngine::modelRatingA(std::string_view model) {
+    // Continuous rating by model (jk-models.md); matched on the part after "JK-" / "JK_".
+    static constexpr std::array<std::pair<std::string_view, double>, 24> kRatings = {{
+        {"BD4A17S4P", 40}, {"BD4A20S4P", 40}, {"BD4A24S4P", 40}, {"BD6A17S6P", 60}, {"BD6A20S6P", 60},
+        {"BD6A24S6P", 60}, {"BD6A17S8P", 80}, {"BD6A20S8P", 80}, {"BD6A24S8P", 80}, {"BD6A20S10P", 100},
+        {"BD6A24S10P", 100}, {"B1A17S12P", 120}, {"B1A20S12P", 120}, {"B1A20S15P", 150}, {"B1A24S15P", 150},
+        {"B2A24S15P", 150}, {"B2A20S20P", 200}, {"B2A24S20P", 200}, {"BD4A8S4P", 40}, {"B1A8S10P", 100},
+        {"B1A8S20P", 200}, {"B2A8S20P", 200}, {"B2A25SRP", 1000}, {"B5A25S60P", 500},
+    }};
+    for (const auto& [name, amps] : kRatings)
+        if (model.find(name) != std::string_view::npos) return amps;
+    return 0;
+}
+
+domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double dtS) {
+    domain::ChargeLimits out;
+    const auto stats = s.cellStats();
+    if (!stats) return out;  // no cells: nothing to decide on
+    dtS = std::max(0.0, dtS);
+    const double n = static_cast<double>(s.cellVoltagesV.size());
+
+    std::string modeText;
+    out.maxChargeVoltageV = cvl(s, dtS, modeText) + config_.cvlOffsetV;
+    out.batteryLowVoltageV = n * config_.minCellV;
+    out.chargeMode = modeText;
+
+    // The maxima: configured, else the BMS's own settings and the model's rating.
+    auto maximum = [&](double configured, std::initializer_list<std::optional<double>> known) {
+        if (configured > 0) return configured;
+        double m = 0;
+        for (const auto& k : known)
+            if (k && *k > 0) m = m == 0 ? *k : std::min(m, *k);
+        const double rating = modelRatingA(s.identity.model);
+        if (rating > 0) m = m == 0 ? rating : std::min(m, rating);
+        return m > 0 ? m : kDefaultMaxA;
+    };
+    const double maxCharge = maximum(config_.maxChargeA, {s.settings.maxChargeCurrentA, s.settings.chargeOcpA});
+    const double maxDischarge =
+        maximum(config_.maxDischargeA, {s.settings.maxDischargeCurrentA, s.settings.dischargeOcpA});
+    const Limit charge = chargeLimit(s, maxCharge);
+    const Limit discharge = dischargeLimit(s, maxDischarge);
+    out.maxChargeCurrentA = shape(charge.amps, state_.ccl, state_.cclHoldS, maxCharge, dtS);
+    out.maxDischargeCurrentA = shape(discharge.amps, state_.dcl, state_.dclHoldS, maxDischarge, dtS);
+    out.chargeLimitation = charge.name;
+    out.dischargeLimitation = discharge.name;
+    return out;
+}
+
+double ChargeEngine::cvl(const domain::BatterySnapshot& s, double dtS, std::string& modeText) {
+    const auto stats = *s.cellStats();
+    const double n = static_cast<double>(s.cellVoltagesV.size());
+    const double floor = n * config_.minCellV;
+    EngineState& st = state_;
+
+    // Spread with hysteresis (readings are whole millivolts: compare with a tolerance).
+    constexpr double kEps = 1e-6;
+    if (stats.deltaV <= config_.maxCellSpreadV + kEps) st.spreadOk = true;
+    else if (stats.deltaV > config_.maxCellSpreadV + config_.spreadHysteresisV + kEps) st.spreadOk = false;
+
+    // Transitions, on the cells (never on the pack-voltage reading alone).
+    switch (st.mode) {
+        case ChargeMode::Bulk:
+            if (stats.maxV >= config_.bulkCellV - kAbsorptionEntryMarginV) {
+                st.mode = ChargeMode::Absorption;
+                st.absorptionS = st.absorptionTotalS = st.tailS = 0;
+            }
+            break;
+        case ChargeMode::Absorption: {
+            st.absorptionTotalS += dtS;
+            if (st.spreadOk) st.absorptionS += dtS;
+            const double capacity = s.fullCapacityAh.value_or(s.settings.nominalCapacityAh.value_or(0));
+            const double tailA = config_.tailCurrentC * capacity;
+            const bool belowTail = capacity > 0 && s.currentA && *s.currentA < tailA;
+            st.tailS = belowTail && st.spreadOk ? st.tailS + dtS : 0;
+            // Full: the timer ran out, or the current tailed off with balanced cells, or - for
+            // a pack whose spread never closes - the whole absorption time passed at tail current.
+            if (st.absorptionS >= config_.absorptionMaxTimeS || st.tailS >= config_.tailTimeS ||
+                (st.absorptionTotalS >= config_.absorptionMaxTimeS && belowTail))
+                st.mode = ChargeMode::Float;
+            break;
+        }
+        case ChargeMode::Float:
+            if ((s.socPercent && *s.socPercent < config_.rebulkSocPercent) || stats.deltaV > config_.rebulkCellSpreadV) {
+                st.mode = ChargeMode::Bulk;
+                st.correctionV = 0;
+            }
+            break;
+    }
+
+    double cvl = 0;
+    if (st.mode == ChargeMode::Float) {
+        // Slew down to the float target; never a jump.
+        const double target = n * config_.floatCellV;
+        const double from = st.cvlV > 0 ? st.cvlV : target;
+        cvl = from > target ? std::max(target, from - config_.floatTransitionVps * dtS) : target;
+        modeText = "Float";
+    } else {
+        // PI on the highest cell, per cell, normalised to seconds.
+        const double target = config_.bulkCellV;
+        const double error = target - stats.maxV;  // > 0: below target
+        const double lowest = config_.minCellV - target;
+        double correction = config_.regulatorKp * error + st.correctionV;
+        const bool clampedHigh = correction >= 0;
+        const bool clampedLow = correction <= lowest;
+        // Anti-windup: integrate only while the output is free, or when the error leads it back.
+        if ((!clampedHigh || error < 0) && (!clampedLow || error > 0))
+            st.correctionV = std::clamp(st.correctionV + config_.regulatorKiPerS * error * dtS, lowest, 0.0);
+        correction = std::clamp(config_.regulatorKp * error + st.correctionV, lowest, 0.0);
+        double wanted = n * (target + correction);
+        // Down at once; up at most recovery V/s.
+        if (st.cvlV > 0 && wanted > st.cvlV) wanted = std::min(wanted, st.cvlV + config_.recoveryVps * dtS);
+        cvl = wanted;
+        const bool limiting = cvl < n * target - 0.010;
+        if (st.mode == ChargeMode::Absorption) {
+            modeText = "Absorption " + seconds(std::max(0.0, config_.absorptionMaxTimeS - st.absorptionS)) + " s left";
+        } else {
+            modeText = "Bulk";
+        }
+        if (limiting) modeText += " (cell " + std::to_string(stats.maxIndex + 1) + " limiting)";
+    }
+    cvl = std::max(cvl, floor);
+    st.cvlV = cvl;
+    return cvl;
+}
+
+ChargeEngine::Limit ChargeEngine::chargeLimit(const domain::BatterySnapshot& s, double maxA) const {
+    Limit best{maxA, "Max charge current"};
+    auto consider = [&best](double amps, std::string name) {
+        if (amps < best.amps) best = Limit{std::max(0.0, amps), std::move(name)};
+    };
+    const auto stats = *s.cellStats();
+    consider(maxA * config_.chargeCellV.at(stats.maxV), "Cell voltage");
+    double tempFraction = 1;
+    if (!s.temperatures.empty()) {
+        auto [lo, hi] = std::minmax_element(s.temperatures.begin(), s.temperatures.end(),
+                                            [](const auto& a, const auto& b) { return a.celsius < b.celsius; });
+        tempFraction = std::min(config_.chargeTemperatureC.at(lo->celsius), config_.chargeTemperatureC.at(hi->celsius));
+        consider(maxA * tempFraction, "Temperature");
+    }
+    if (s.mosfetTemperatureC) consider(maxA * config_.mosfetTemperatureC.at(*s.mosfetTemperatureC), "MOSFET temperature");
+    if (!config_.chargeSoc.points.empty() && s.socPercent) consider(maxA * config_.chargeSoc.at(*s.socPercent), "SoC");
+    if (s.switches.chargeMos == false) consider(-1, "BMS charge switch off");
+    if (s.alarms.has(Alarm::CellHighVoltage) || s.alarms.has(Alarm::HighVoltage) ||
+        s.alarms.has(Alarm::HighChargeCurrent) || s.alarms.has(Alarm::HighChargeTemperature) ||
+        s.alarms.has(Alarm::LowChargeTemperature) || s.alarms.has(Alarm::InternalFailure))
+        consider(-1, "BMS alarm");
+    // Cold pack with its heater on: let the chargers feed the heater, not the cells.
+    if (config_.heaterPassthrough && s.heating.value_or(false) && tempFraction <= 0 &&
+        best.name == "Temperature") {
+        const double heaterA = s.heatingCurrentA && *s.heatingCurrentA > 0 ? *s.heatingCurrentA : config_.heaterMaxA;
+        best = Limit{std::min({heaterA, config_.heaterMaxA, maxA}), "Heater"};
+    }
+    return best;
+}
+
+ChargeEngine::Limit ChargeEngine::dischargeLimit(const domain::BatterySnapshot& s, double maxA) const {
+    Limit best{maxA, "Max discharge current"};
+    auto consider = [&best](double amps, std::string name) {
+        if (amps < best.amps) best = Limit{std::max(0.0, amps), std::move(name)};
+    };
+    const auto stats = *s.cellStats();
+    consider(maxA * config_.dischargeCellV.at(stats.minV), "Cell voltage");
+    if (!s.temperatures.empty()) {
+        auto [lo, hi] = std::minmax_element(s.temperatures.begin(), s.temperatures.end(),
+                                            [](const auto& a, const auto& b) { return a.celsius < b.celsius; });
+        consider(maxA * std::min(config_.dischargeTemperatureC.at(lo->celsius), config_.dischargeTemperatureC.at(hi->celsius)),
+                 "Temperature");
+    }
+    if (s.mosfetTemperatureC) consider(maxA * config_.mosfetTemperatureC.at(*s.mosfetTemperatureC), "MOSFET temperature");
+    if (!config_.dischargeSoc.points.empty() && s.socPercent) consider(maxA * config_.dischargeSoc.at(*s.socPercent), "SoC");
+    if (s.switches.dischargeMos == false) consider(-1, "BMS discharge switch off");
+    if (s.alarms.has(Alarm::CellLowVoltage) || s.alarms.has(Alarm::LowVoltage) ||
+        s.alarms.has(Alarm::HighDischargeCurrent) || s.alarms.has(Alarm::HighTemperature) ||
+        s.alarms.has(Alarm::LowTemperature) || s.alarms.has(Alarm::InternalFailure))
+        consider(-1, "BMS alarm");
+    return best;
+}
+
+double ChargeEngine::shape(double target, double& last, double& holdS, double maxA, double dtS) const {
+    if (last < 0 || target <= last) {  // first step, or a reduction: at once
+        holdS = target <= 0 ? (last == 0 ? holdS + dtS : 0) : 0;
+        last = target;
+        return last;
+    }
+    if (last == 0) {
+        // Back from 0 only after the hold time, and only once clearly above 0.
+        holdS += dtS;
+        if (holdS < config_.recoveryHoldS || target <= config_.hysteresisFraction * maxA) return last;
+    }
+    last = std::min(target, last + config_.increaseAps * dtS);
+    return last;
+}
+
+}  // namespace jkbms::charge
