@@ -209,17 +209,19 @@ ChargeEngine::Limit ChargeEngine::dischargeLimit(const domain::BatterySnapshot& 
 }
 
 double ChargeEngine::shape(double target, double& last, double& holdS, double maxA, double dtS) const {
-    if (last < 0 || target <= last) {  // first step, or a reduction: at once
-        holdS = target <= 0 ? (last == 0 ? holdS + dtS : 0) : 0;
+    // A reduction: at once, whatever its size. (holdS restarts: see below.)
+    if (last < 0 || target < last) {
         last = target;
+        holdS = 0;
         return last;
     }
-    if (last == 0) {
-        // Back from 0 only after the hold time, and only once clearly above 0.
-        holdS += dtS;
-        if (holdS < config_.recoveryHoldS || target <= config_.hysteresisFraction * maxA) return last;
-    }
-    last = std::min(target, last + config_.increaseAps * dtS);
+    // An increase only once the target has stayed above the hysteresis band for recovery_hold
+    // without interruption; then rate-limited. Cell voltages move with the current's IR drop
+    // and hover around table breakpoints, so without this the limit and the load chase each
+    // other (flapping). A reduction is never delayed by it.
+    if (target > last + config_.hysteresisFraction * maxA) holdS += dtS;
+    else holdS = 0;
+    if (holdS >= config_.recoveryHoldS) last = std::min(target, last + config_.increaseAps * dtS);
     return last;
 }
 

@@ -32,7 +32,7 @@ struct ChargeConfig {
     double floatTransitionVps = 0.001;  // pack, on entering Float
     double cvlOffsetV = 0;              // cable compensation, added to the published CVL only
     // Cell-voltage regulator: time-normalised PI on the highest cell (per-cell volts).
-    double regulatorKp = 1.0;           // V of per-cell correction per V of error
+    double regulatorKp = 0.5;           // V of per-cell correction per V of error (closed-loop tuned)
     double regulatorKiPerS = 0.1;       // the same, per second
     double recoveryVps = 0.010;         // pack, upward slew of CVL
     // CCL / DCL (section 3)
@@ -46,8 +46,8 @@ struct ChargeConfig {
     Table chargeSoc;     // off when empty
     Table dischargeSoc;  // off when empty
     double increaseAps = 5;           // upward rate of CCL / DCL
-    double recoveryHoldS = 30;        // after 0, hold before rising again
-    double hysteresisFraction = 0.02;  // of the maximum, to leave 0
+    double recoveryHoldS = 30;         // after a reduction, hold before rising again
+    double hysteresisFraction = 0.02;  // of the maximum: rise only when the target is this far above
     bool heaterPassthrough = true;
     double heaterMaxA = 3;
 

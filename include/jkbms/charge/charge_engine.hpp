@@ -10,7 +10,9 @@
 //       most recovery V/s. In Float CVL slews down to cells x float_voltage.
 // CCL/DCL  the smallest of named limiters (maximum, BMS settings, cell-voltage, temperature,
 //       MOSFET and SoC tables, FET off, BMS alarms; heater pass-through); reductions at once,
-//       increases rate-limited, held after 0 and released above a hysteresis band.
+//       increases only once the target has stayed above a hysteresis band for recovery_hold
+//       (the spec holds after 0 only; the closed-loop model flapped on IR-drop feedback and on
+//       table breakpoints without it), then rate-limited.
 
 #include <cstdint>
 #include <string>
@@ -41,7 +43,7 @@ struct EngineState {
     double correctionV = 0;       // per-cell regulator integrator, <= 0
     double cvlV = 0;              // last CVL (pack, without the offset); 0 = none yet
     double ccl = -1, dcl = -1;    // last CCL / DCL; -1 = none yet
-    double cclHoldS = 0, dclHoldS = 0;  // time spent at 0
+    double cclHoldS = 0, dclHoldS = 0;  // how long the target has stayed above the band
 };
 
 class ChargeEngine {
