@@ -23,7 +23,7 @@ sim_pid=$!
 exec 7>"$dir/sim-in"
 while [ ! -e "$dir/tty" ]; do sleep 0.1; done
 
-printf 'dbus:\n  settings_wait: 1s\n' >"$dir/config.yaml"
+printf 'dbus:\n  settings_wait: 1s\ncharge:\n  state_dir: %s\n' "$dir/state" >"$dir/config.yaml"
 "$build/dbus-jkbms" --config "$dir/config.yaml" --dbus-address "$address" "$dir/tty" >"$dir/daemon.log" 2>&1 &
 daemon_pid=$!
 sleep 5  # start-up: first reading, registration

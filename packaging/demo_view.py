@@ -33,7 +33,7 @@ def show(items, name):
         f"min {text('/System/MinCellVoltage')} ({text('/System/MinVoltageCellId')})"
         f"   max {text('/System/MaxCellVoltage')} ({text('/System/MaxVoltageCellId')})   diff {text('/Voltages/Diff')}",
         f"limits: CVL {text('/Info/MaxChargeVoltage')}   CCL {text('/Info/MaxChargeCurrent')}"
-        f"   DCL {text('/Info/MaxDischargeCurrent')}   (--- = not published: no charge engine yet)",
+        f"   DCL {text('/Info/MaxDischargeCurrent')}   ({text('/Info/ChargeMode')}; charge limited by {text('/Info/ChargeLimitation')})",
     ]
     print("\n".join(lines), flush=True)
 

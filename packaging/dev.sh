@@ -69,7 +69,7 @@ demo() {
     local address
     address=$(head -1 "$dir/address")
     # No localsettings on a private bus: do not wait 10 s for it.
-    printf 'dbus:\n  settings_wait: 1s\n' >"$dir/demo.yaml"
+    printf 'dbus:\n  settings_wait: 1s\ncharge:\n  state_dir: %s\n' "$dir/state" >"$dir/demo.yaml"
     cat <<TXT
 
 dbus-jkbms is running against its built-in simulator (a JK BMS on a pseudo-terminal) on a

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "jkbms/app/charge_state_file.hpp"
 #include "jkbms/codec/ble.hpp"
 #include "jkbms/dbus/bus_address.hpp"
 #include "jkbms/dbus/names.hpp"
@@ -291,8 +292,52 @@ void Daemon::onReading(std::uint8_t address, Pack& p) {
         spdlog::info("restored: {} answers again after {} missed polls", name(address), p.missedInRow);
     p.missedInRow = 0;
     p.lastState = domain::CommsState::Ok;
-    if (!p.service) startService(address, p);
-    else publish(p);
+    if (!p.service) {
+        startService(address, p);  // steps the charge engine and publishes the first reading
+        return;
+    }
+    stepCharge(address, p);
+    publish(p);
+}
+
+void Daemon::stepCharge(std::uint8_t address, Pack& p) {
+    const auto& cfg = options_.config.charge;
+    // Limits need a BMS that measures current and reports alarms (not a JK04 balancer).
+    if (!cfg.enabled || !p.snapshot || !p.snapshot->currentA || !p.snapshot->alarmsReported) {
+        p.limits = {};
+        return;
+    }
+    const auto now = Clock::now();
+    if (!p.engine) {
+        p.engine.emplace(cfg.engine);
+        if (!cfg.stateDir.empty() && p.service) {
+            p.statePath = cfg.stateDir + "/" + p.service->busName() + ".state";
+            if (auto restored = loadChargeState(p.statePath)) {
+                p.engine->restore(*restored);
+                spdlog::info("{}: charge state restored: {}", name(address), charge::chargeModeName(restored->mode));
+            }
+        }
+        p.lastStep = now;
+    }
+    const auto before = p.engine->state().mode;
+    const double dt = std::chrono::duration<double>(now - p.lastStep).count();
+    p.lastStep = now;
+    p.limits = p.engine->step(*p.snapshot, dt);
+    const auto after = p.engine->state().mode;
+    if (after != before)
+        spdlog::info("{}: charge {} -> {} (highest cell {:.3f} V, {:.1f} A)", name(address), charge::chargeModeName(before),
+                     charge::chargeModeName(after), p.snapshot->cellStats()->maxV, p.snapshot->currentA.value_or(0));
+    // Persist on a mode change, and once a minute in Absorption.
+    const bool absorbing = after == charge::ChargeMode::Absorption && now - p.lastSaved >= std::chrono::minutes(1);
+    if (!p.statePath.empty() && (after != before || absorbing)) {
+        std::string error;
+        if (!saveChargeState(p.statePath, p.engine->state(), error) && !p.saveWarned) {
+            spdlog::warn("{}: charge state cannot be saved to {}: {} (it will not survive a restart)", name(address),
+                         p.statePath, error);
+            p.saveWarned = true;
+        }
+        p.lastSaved = now;
+    }
 }
 
 void Daemon::onMiss(std::uint8_t address, const std::string& why) {
@@ -366,7 +411,8 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
         stop(ExitCode::DbusFailed, std::string{"cannot connect to D-Bus: "} + e.what());
         return;
     }
-    publish(p);  // the first reading is in the tree before the name is claimed
+    stepCharge(address, p);
+    publish(p);  // the first reading (and its limits) is in the tree before the name is claimed
     p.service->start([this](bool ok, const std::string& error) {
         if (!ok) stop(ExitCode::DbusFailed, error);
     });
@@ -374,9 +420,8 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
 
 void Daemon::publish(Pack& p) {
     if (!p.service) return;
-    // The charge-limit engine is not wired in yet: no limits, so /Info/* stay invalid and
-    // DVCC does not take this battery as a BMS.
-    p.service->publish(p.snapshot, domain::ChargeLimits{}, p.monitor.state(Clock::now()));
+    // Lost communication invalidates the limits in the mapping itself (one batch).
+    p.service->publish(p.snapshot, p.limits, p.monitor.state(Clock::now()));
 }
 
 void Daemon::stop(ExitCode code, const std::string& why) {

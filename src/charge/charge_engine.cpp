@@ -50,6 +50,7 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     if (!stats) return out;  // no cells: nothing to decide on
     dtS = std::max(0.0, dtS);
     const double n = static_cast<double>(s.cellVoltagesV.size());
+    if (state_.sinceFullChargeS >= 0) state_.sinceFullChargeS += dtS;
 
     std::string modeText;
     out.maxChargeVoltageV = cvl(s, dtS, modeText) + config_.cvlOffsetV;
@@ -75,6 +76,7 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     out.maxDischargeCurrentA = shape(discharge.amps, state_.dcl, state_.dclHoldS, maxDischarge, dtS);
     out.chargeLimitation = charge.name;
     out.dischargeLimitation = discharge.name;
+    if (state_.sinceFullChargeS >= 0) out.timeSinceFullChargeS = state_.sinceFullChargeS;
     return out;
 }
 
@@ -107,8 +109,10 @@ double ChargeEngine::cvl(const domain::BatterySnapshot& s, double dtS, std::stri
             // Full: the timer ran out, or the current tailed off with balanced cells, or - for
             // a pack whose spread never closes - the whole absorption time passed at tail current.
             if (st.absorptionS >= config_.absorptionMaxTimeS || st.tailS >= config_.tailTimeS ||
-                (st.absorptionTotalS >= config_.absorptionMaxTimeS && belowTail))
+                (st.absorptionTotalS >= config_.absorptionMaxTimeS && belowTail)) {
                 st.mode = ChargeMode::Float;
+                st.sinceFullChargeS = 0;
+            }
             break;
         }
         case ChargeMode::Float:

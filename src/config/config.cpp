@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -71,6 +72,59 @@ public:
             return;
         }
         out = v;
+    }
+
+    void real(const YAML::Node& section, const char* key, double& out, double min, double max) {
+        const YAML::Node n = section[key];
+        if (!n) return;
+        double v = 0;
+        if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !std::isfinite(v)) {
+            error(n, std::string{key} + ": expected a number, got '" + (n.IsScalar() ? n.Scalar() : std::string{"a structure"}) + "'");
+            return;
+        }
+        if (v < min || v > max) {
+            error(n, std::string{key} + ": " + n.Scalar() + " is out of range (" + trim(min) + " to " + trim(max) + ")");
+            return;
+        }
+        out = v;
+    }
+
+    void seconds(const YAML::Node& section, const char* key, double& out, std::chrono::milliseconds max) {
+        std::chrono::milliseconds ms{static_cast<long long>(out * 1000)};
+        duration(section, key, ms, std::chrono::milliseconds(0), max);
+        out = static_cast<double>(ms.count()) / 1000.0;
+    }
+
+    // [[x, fraction], ...]
+    void table(const YAML::Node& section, const char* key, charge::Table& out) {
+        const YAML::Node n = section[key];
+        if (!n) return;
+        charge::Table t;
+        if (!n.IsSequence()) {
+            error(n, std::string{key} + ": expected a list of [x, fraction] pairs");
+            return;
+        }
+        for (const YAML::Node& point : n) {
+            double x = 0, y = 0;
+            if (!point.IsSequence() || point.size() != 2 || !YAML::convert<double>::decode(point[0], x) ||
+                !YAML::convert<double>::decode(point[1], y)) {
+                error(point, std::string{key} + ": each point is [x, fraction]");
+                return;
+            }
+            t.points.emplace_back(x, y);
+        }
+        if (auto why = t.validate(); !why.empty()) {
+            error(n, std::string{key} + ": " + why);
+            return;
+        }
+        out.points = std::move(t.points);
+    }
+
+    static std::string trim(double v) {
+        std::string s = std::to_string(v);
+        while (s.size() > 1 && s.back() == '0') s.pop_back();
+        if (!s.empty() && s.back() == '.') s.pop_back();
+        return s;
     }
 
     void boolean(const YAML::Node& section, const char* key, bool& out) {
@@ -168,7 +222,7 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
         return result;
     }
     Config& c = result.config;
-    p.onlyKeys(root, "the file", {"serial", "ble", "poll", "comms", "dbus", "log"});
+    p.onlyKeys(root, "the file", {"serial", "ble", "poll", "comms", "dbus", "charge", "log"});
 
     if (auto s = p.section(root, "serial")) {
         p.onlyKeys(s, "serial", {"port", "baud", "protocol", "addresses"});
@@ -220,6 +274,61 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
         p.number(s, "device_instance", c.dbus.deviceInstance, 0, 999);
         p.duration(s, "settings_wait", c.dbus.settingsWait, 0ms, 10min);
         p.boolean(s, "properties_changed", c.dbus.propertiesChanged);
+    }
+    if (auto s = p.section(root, "charge")) {
+        auto& e = c.charge.engine;
+        p.onlyKeys(s, "charge", {"enabled", "state_dir", "cell", "absorption", "float", "cvl", "current", "tables"});
+        p.boolean(s, "enabled", c.charge.enabled);
+        p.string(s, "state_dir", c.charge.stateDir);
+        if (auto n = p.section(s, "cell")) {
+            p.onlyKeys(n, "charge.cell", {"bulk_voltage", "float_voltage", "min_voltage"});
+            p.real(n, "bulk_voltage", e.bulkCellV, 2.0, 4.35);
+            p.real(n, "float_voltage", e.floatCellV, 2.0, 4.35);
+            p.real(n, "min_voltage", e.minCellV, 1.5, 4.0);
+        }
+        if (auto n = p.section(s, "absorption")) {
+            p.onlyKeys(n, "charge.absorption", {"max_time", "tail_current", "tail_time", "max_cell_spread"});
+            p.seconds(n, "max_time", e.absorptionMaxTimeS, 24h);
+            p.real(n, "tail_current", e.tailCurrentC, 0, 1);
+            p.seconds(n, "tail_time", e.tailTimeS, 1h);
+            p.real(n, "max_cell_spread", e.maxCellSpreadV, 0.001, 0.5);
+        }
+        if (auto n = p.section(s, "float")) {
+            p.onlyKeys(n, "charge.float", {"rebulk_soc", "rebulk_cell_spread", "transition_rate"});
+            p.real(n, "rebulk_soc", e.rebulkSocPercent, 0, 100);
+            p.real(n, "rebulk_cell_spread", e.rebulkCellSpreadV, 0.001, 1);
+            p.real(n, "transition_rate", e.floatTransitionVps, 0.0001, 1);
+        }
+        if (auto n = p.section(s, "cvl")) {
+            p.onlyKeys(n, "charge.cvl", {"offset", "recovery_rate", "kp", "ki"});
+            p.real(n, "offset", e.cvlOffsetV, -2, 2);
+            p.real(n, "recovery_rate", e.recoveryVps, 0.0001, 1);
+            p.real(n, "kp", e.regulatorKp, 0, 10);
+            p.real(n, "ki", e.regulatorKiPerS, 0, 10);
+        }
+        if (auto n = p.section(s, "current")) {
+            p.onlyKeys(n, "charge.current", {"max_charge", "max_discharge", "increase_rate", "recovery_hold",
+                                             "hysteresis", "heater_passthrough"});
+            p.real(n, "max_charge", e.maxChargeA, 0, 2000);
+            p.real(n, "max_discharge", e.maxDischargeA, 0, 2000);
+            p.real(n, "increase_rate", e.increaseAps, 0.1, 1000);
+            p.seconds(n, "recovery_hold", e.recoveryHoldS, 1h);
+            p.real(n, "hysteresis", e.hysteresisFraction, 0, 0.5);
+            p.boolean(n, "heater_passthrough", e.heaterPassthrough);
+        }
+        if (auto n = p.section(s, "tables")) {
+            p.onlyKeys(n, "charge.tables", {"charge_cell_voltage", "discharge_cell_voltage", "charge_temperature",
+                                            "discharge_temperature", "mosfet_temperature", "charge_soc", "discharge_soc"});
+            p.table(n, "charge_cell_voltage", e.chargeCellV);
+            p.table(n, "discharge_cell_voltage", e.dischargeCellV);
+            p.table(n, "charge_temperature", e.chargeTemperatureC);
+            p.table(n, "discharge_temperature", e.dischargeTemperatureC);
+            p.table(n, "mosfet_temperature", e.mosfetTemperatureC);
+            p.table(n, "charge_soc", e.chargeSoc);
+            p.table(n, "discharge_soc", e.dischargeSoc);
+        }
+        // What only makes sense together (e.g. a charge table that cuts off below the bulk target).
+        for (const std::string& why : e.validate()) p.error(s, "charge: " + why);
     }
     if (auto s = p.section(root, "log")) {
         p.onlyKeys(s, "log", {"level", "timestamps"});

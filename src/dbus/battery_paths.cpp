@@ -236,6 +236,7 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     std::optional<double> drawn;
     if (s && s->cycleCapacityAh) drawn = -*s->cycleCapacityAh;
     b.put("/History/TotalAhDrawn", opt(drawn), Unit::AmpHour);
+    b.put("/History/TimeSinceLastFullCharge", limitsLive ? opt(limits.timeSinceFullChargeS) : Value{Invalid{}}, Unit::Second);
     b.put("/History/CanBeCleared", std::int32_t{0});
 }
 

@@ -50,6 +50,7 @@ protected:
         o.config.comms = domain::CommsTimes{1500ms, 3000ms, 0ms};
         o.config.dbus.address = PrivateBus::address();
         o.config.dbus.settingsWait = 100ms;
+        o.config.charge.stateDir = "";
         o.version = "test";
         return o;
     }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <fstream>
 #include <filesystem>
 
 #include "integration/harness.hpp"
@@ -49,6 +50,7 @@ protected:
         o.config.comms = domain::CommsTimes{1000ms, 2000ms, exitAfter};
         o.config.dbus.address = PrivateBus::address();
         o.config.dbus.settingsWait = 100ms;  // no localsettings on this bus
+        o.config.charge.stateDir = "";       // tests never write under /data
         o.version = "test";
         return o;
     }
@@ -94,7 +96,15 @@ TEST_F(DaemonTest, PublishesWhatTheBmsSends) {
     EXPECT_EQ(get("/Dc/0/Current"), "v d -12.34\n");
     EXPECT_EQ(get("/Soc"), "v d 60\n");
     EXPECT_EQ(get("/Connected"), "v i 1\n");
-    EXPECT_EQ(get("/Info/MaxChargeVoltage"), "v ai 0\n") << "no charge engine yet: not a BMS for DVCC";
+    // The charge engine: cell 3 is 6 mV over the 3.45 V target, so CVL is already below
+    // 16 x 3.45 V and the mode says why; CCL from the cell-voltage table.
+    const dbus::Value* cvl = value("/Info/MaxChargeVoltage");
+    ASSERT_TRUE(cvl && dbus::isValid(*cvl));
+    EXPECT_LT(std::get<double>(*cvl), 16 * 3.45);
+    EXPECT_GT(std::get<double>(*cvl), 16 * 3.40);
+    EXPECT_TRUE(valueIs("/Info/BatteryLowVoltage", dbus::Value{16 * 2.90}));
+    EXPECT_TRUE(valueIs("/Info/ChargeLimitation", dbus::Value{std::string{"Cell voltage"}}));
+    EXPECT_NE(get("/Info/ChargeMode").find("cell 3 limiting"), std::string::npos) << get("/Info/ChargeMode");
 
     bms.state().currentA = 25.5;  // the next poll carries it
     EXPECT_TRUE(pumpUntil(io, [&] { return valueIs("/Dc/0/Current", dbus::Value{25.5}); }, 2s));
@@ -240,6 +250,7 @@ protected:
         o.config.comms = domain::CommsTimes{1500ms, 3000ms, 0ms};
         o.config.dbus.address = PrivateBus::address();
         o.config.dbus.settingsWait = 100ms;
+        o.config.charge.stateDir = "";
         o.version = "test";
         return o;
     }
@@ -386,6 +397,48 @@ TEST_F(PbDaemonTest, AnotherMasterOnTheBusMeansListenOnly) {
 
 namespace jkbms::app {
 namespace {
+
+// The charge state survives a restart: a state file per BMS, written on each mode change.
+// Each run has its own io_context, simulator and daemon, as each process would (a daemon is
+// never destroyed while its io_context runs on).
+TEST_F(DaemonTest, ChargeStateIsKeptAcrossRestarts) {
+    const auto dir = std::filesystem::temp_directory_path() / ("jkbms-state-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    pty.reset();  // this test plays the BMS itself, once per run
+    auto o = options();
+    o.config.charge.stateDir = dir.string();
+    std::string statePath;
+    auto run = [&](auto&& check) {
+        boost::asio::io_context runIo;
+        sim::SimulatedBms battery{16};
+        battery.setLive(false);
+        battery.state().cellsV.assign(16, 3.445);  // at the target: Bulk -> Absorption at once
+        sim::NwResponder nw{battery};
+        sim::PtyServer port(runIo, nw, sim::PtyServer::Options{link, 400ms});
+        Daemon d(runIo, o);
+        d.start();
+        ASSERT_TRUE(pumpUntil(runIo, [&] {
+            return d.service() && d.service()->state() == dbus::BatteryService::State::Registered;
+        }, 5s));
+        statePath = (dir / (d.service()->busName() + ".state")).string();
+        check(runIo, d);
+    };
+    auto modeOf = [](Daemon& d) {
+        const dbus::Item* item = d.service()->items().find("/Info/ChargeMode");
+        return item && std::holds_alternative<std::string>(item->value) ? std::get<std::string>(item->value) : "";
+    };
+    run([&](boost::asio::io_context& runIo, Daemon& d) {
+        ASSERT_TRUE(pumpUntil(runIo, [&] { return std::filesystem::exists(statePath); }, 2s));
+        std::ifstream in(statePath);
+        std::string first;
+        std::getline(in, first);
+        EXPECT_EQ(first, "mode=Absorption");
+        EXPECT_TRUE(modeOf(d).starts_with("Absorption")) << modeOf(d);
+    });
+    // A new daemon on the same BMS starts in Absorption, not in Bulk: it says so at once.
+    run([&](boost::asio::io_context&, Daemon& d) { EXPECT_TRUE(modeOf(d).starts_with("Absorption")) << modeOf(d); });
+    std::filesystem::remove_all(dir);
+}
 
 TEST_F(DaemonTest, AutoFindsAnNwBms) {
     auto o = options();

@@ -31,6 +31,7 @@
 
 #include "jkbms/app/nw_poller.hpp"
 #include "jkbms/app/pb_poller.hpp"
+#include "jkbms/charge/charge_engine.hpp"
 #include "jkbms/config/config.hpp"
 #include "jkbms/dbus/battery_service.hpp"
 #include "jkbms/domain/comms_monitor.hpp"
@@ -86,6 +87,13 @@ private:
         std::uint64_t missedInRow = 0;
         std::unique_ptr<dbus::BatteryService> service;
         bool gone = false;  // exit_after passed: left the bus
+        // Charge limits: one engine per BMS, stepped on each reading.
+        std::optional<charge::ChargeEngine> engine;
+        domain::ChargeLimits limits;
+        std::chrono::steady_clock::time_point lastStep{};
+        std::string statePath;
+        std::chrono::steady_clock::time_point lastSaved{};
+        bool saveWarned = false;
     };
 
     Pack& pack(std::uint8_t address);
@@ -104,6 +112,7 @@ private:
     void evaluate(std::uint8_t address, Pack& p);
     void startService(std::uint8_t address, Pack& p);
     void publish(Pack& p);
+    void stepCharge(std::uint8_t address, Pack& p);
     std::string name(std::uint8_t address) const;
     void stop(ExitCode code, const std::string& why);
 

@@ -44,6 +44,7 @@ struct EngineState {
     double cvlV = 0;              // last CVL (pack, without the offset); 0 = none yet
     double ccl = -1, dcl = -1;    // last CCL / DCL; -1 = none yet
     double cclHoldS = 0, dclHoldS = 0;  // how long the target has stayed above the band
+    double sinceFullChargeS = -1;  // since Float was last entered; -1 = not known
 };
 
 class ChargeEngine {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "jkbms/charge/charge_config.hpp"
 #include "jkbms/domain/comms_monitor.hpp"
 
 namespace jkbms::config {
@@ -38,6 +39,12 @@ struct DbusConfig {
     bool propertiesChanged = true;
 };
 
+struct ChargeSettings {
+    bool enabled = true;          // publish CVL / CCL / DCL (false: /Info/* stay invalid)
+    std::string stateDir = "/data/dbus-jkbms/state";  // charge state across restarts; "" = none
+    charge::ChargeConfig engine;
+};
+
 struct LogConfig {
     std::string level = "info";  // trace, debug, info, warn, error
     bool timestamps = false;     // multilog adds them on Venus
@@ -49,6 +56,7 @@ struct Config {
     PollConfig poll;
     domain::CommsTimes comms;
     DbusConfig dbus;
+    ChargeSettings charge;
     LogConfig log;
 };
 

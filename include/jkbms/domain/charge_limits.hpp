@@ -16,6 +16,7 @@ struct ChargeLimits {
     std::string chargeMode;           // e.g. "Bulk", "Absorption", "Float"
     std::string chargeLimitation;     // name of the limiter that sets CCL
     std::string dischargeLimitation;  // name of the limiter that sets DCL
+    std::optional<double> timeSinceFullChargeS;  // /History/TimeSinceLastFullCharge
 };
 
 }  // namespace jkbms::domain

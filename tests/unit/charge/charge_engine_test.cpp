@@ -138,6 +138,7 @@ TEST(ChargeEngine, FloatSlewsDownAndRebulks) {
     e.step(pack(3.445, 3.45, 20), 1);
     for (int i = 0; i < 60; ++i) e.step(pack(3.445, 3.45, 5), 1);
     ASSERT_EQ(e.state().mode, ChargeMode::Float);
+    EXPECT_DOUBLE_EQ(e.state().sinceFullChargeS, 0);
     const double start = e.state().cvlV;
     auto full = [](double v) {
         auto s = pack(v, v, 0);
@@ -146,6 +147,7 @@ TEST(ChargeEngine, FloatSlewsDownAndRebulks) {
     };
     auto l = e.step(full(3.40), 10);
     EXPECT_NEAR(*l.maxChargeVoltageV, start - 0.010, 1e-9) << "1 mV/s";
+    EXPECT_DOUBLE_EQ(*l.timeSinceFullChargeS, 10);
     EXPECT_EQ(l.chargeMode, "Float");
     for (int i = 0; i < 2000; ++i) l = e.step(full(3.37), 1);
     EXPECT_NEAR(*l.maxChargeVoltageV, 16 * 3.375, 1e-9);

@@ -22,6 +22,53 @@ TEST(Config, DefaultYamlParsesAndMatchesTheStructDefaults) {
     EXPECT_EQ(r.config.dbus.settingsWait, defaults.dbus.settingsWait);
     EXPECT_EQ(r.config.dbus.propertiesChanged, defaults.dbus.propertiesChanged);
     EXPECT_EQ(r.config.log.level, defaults.log.level);
+    // The charge section mirrors ChargeConfig's defaults too.
+    const auto& e = r.config.charge.engine;
+    const charge::ChargeConfig d;
+    EXPECT_EQ(r.config.charge.enabled, defaults.charge.enabled);
+    EXPECT_EQ(r.config.charge.stateDir, defaults.charge.stateDir);
+    EXPECT_DOUBLE_EQ(e.bulkCellV, d.bulkCellV);
+    EXPECT_DOUBLE_EQ(e.floatCellV, d.floatCellV);
+    EXPECT_DOUBLE_EQ(e.minCellV, d.minCellV);
+    EXPECT_DOUBLE_EQ(e.absorptionMaxTimeS, d.absorptionMaxTimeS);
+    EXPECT_DOUBLE_EQ(e.tailCurrentC, d.tailCurrentC);
+    EXPECT_DOUBLE_EQ(e.tailTimeS, d.tailTimeS);
+    EXPECT_DOUBLE_EQ(e.maxCellSpreadV, d.maxCellSpreadV);
+    EXPECT_DOUBLE_EQ(e.rebulkSocPercent, d.rebulkSocPercent);
+    EXPECT_DOUBLE_EQ(e.rebulkCellSpreadV, d.rebulkCellSpreadV);
+    EXPECT_DOUBLE_EQ(e.floatTransitionVps, d.floatTransitionVps);
+    EXPECT_DOUBLE_EQ(e.cvlOffsetV, d.cvlOffsetV);
+    EXPECT_DOUBLE_EQ(e.recoveryVps, d.recoveryVps);
+    EXPECT_DOUBLE_EQ(e.regulatorKp, d.regulatorKp);
+    EXPECT_DOUBLE_EQ(e.regulatorKiPerS, d.regulatorKiPerS);
+    EXPECT_DOUBLE_EQ(e.increaseAps, d.increaseAps);
+    EXPECT_DOUBLE_EQ(e.recoveryHoldS, d.recoveryHoldS);
+    EXPECT_DOUBLE_EQ(e.hysteresisFraction, d.hysteresisFraction);
+    EXPECT_EQ(e.chargeCellV.points, d.chargeCellV.points);
+    EXPECT_EQ(e.dischargeCellV.points, d.dischargeCellV.points);
+    EXPECT_EQ(e.chargeTemperatureC.points, d.chargeTemperatureC.points);
+    EXPECT_EQ(e.dischargeTemperatureC.points, d.dischargeTemperatureC.points);
+    EXPECT_EQ(e.mosfetTemperatureC.points, d.mosfetTemperatureC.points);
+    EXPECT_TRUE(e.chargeSoc.points.empty());
+}
+
+TEST(Config, ChargeSectionIsValidated) {
+    auto r = parseConfig("charge:\n"                                      // 1
+                         "  cell:\n"                                      // 2
+                         "    bulk_voltage: 3.50\n"                       // 3
+                         "  tables:\n"                                    // 4
+                         "    charge_cell_voltage: [[3.40, 1.0], [3.48, 0.0]]\n"  // 5
+                         "    discharge_cell_voltage: [[3.1, 1.0], [3.1, 0.5]]\n"  // 6
+                         "  current:\n"                                   // 7
+                         "    max_charge: lots\n",                        // 8
+                         "c.yaml");
+    std::vector<std::string> lines;
+    for (const auto& e : r.errors) lines.push_back(e.text());
+    ASSERT_EQ(lines.size(), 3U) << (lines.empty() ? "" : lines[0]);
+    EXPECT_EQ(lines[0], "c.yaml:8: max_charge: expected a number, got 'lots'");
+    EXPECT_EQ(lines[1], "c.yaml:6: discharge_cell_voltage: x values must rise (or fall) strictly");
+    EXPECT_NE(lines[2].find("c.yaml:2: charge: charge cell-voltage table reaches 0 A at or below the bulk voltage"),
+              std::string::npos) << lines[2];
 }
 
 TEST(Config, ValuesAreRead) {
