@@ -14,6 +14,7 @@ std::string formatChargeState(const charge::EngineState& st, std::chrono::system
     out << "mode=" << charge::chargeModeName(st.mode) << '\n';
     out << "absorption_s=" << st.absorptionS << '\n';
     out << "absorption_total_s=" << st.absorptionTotalS << '\n';
+    out << "since_equalize_s=" << st.sinceEqualizeS << '\n';
     if (st.sinceFullChargeS >= 0) {
         const auto at = now - std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                   std::chrono::duration<double>(st.sinceFullChargeS));
@@ -33,7 +34,8 @@ std::optional<charge::EngineState> parseChargeState(const std::string& text, std
         const std::string value = line.substr(eq + 1);
         try {
             if (key == "mode") {
-                for (auto m : {charge::ChargeMode::Bulk, charge::ChargeMode::Absorption, charge::ChargeMode::Float})
+                for (auto m : {charge::ChargeMode::Bulk, charge::ChargeMode::Absorption, charge::ChargeMode::Float,
+                               charge::ChargeMode::Equalize})
                     if (value == charge::chargeModeName(m)) {
                         st.mode = m;
                         haveMode = true;
@@ -42,6 +44,8 @@ std::optional<charge::EngineState> parseChargeState(const std::string& text, std
                 st.absorptionS = std::max(0.0, std::stod(value));
             } else if (key == "absorption_total_s") {
                 st.absorptionTotalS = std::max(0.0, std::stod(value));
+            } else if (key == "since_equalize_s") {
+                st.sinceEqualizeS = std::max(0.0, std::stod(value));
             } else if (key == "full_charge_at") {
                 const auto at = std::chrono::system_clock::time_point(std::chrono::seconds(std::stoll(value)));
                 const double ago = std::chrono::duration<double>(now - at).count();

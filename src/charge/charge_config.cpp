@@ -39,6 +39,9 @@ std::vector<std::string> ChargeConfig::validate() const {
     if (!(minCellV < floatCellV && floatCellV <= bulkCellV))
         errors.push_back("cell voltages must satisfy min_voltage < float_voltage <= bulk_voltage");
     if (absorptionMaxTimeS <= 0) errors.push_back("absorption.max_time must be positive");
+    if (equalizeEveryDays < 0) errors.push_back("equalize.every_days must not be negative");
+    if (equalizeEveryDays > 0 && equalizeCellV < bulkCellV)
+        errors.push_back("equalize.cell_voltage must not be below the bulk voltage");
     if (regulatorKp < 0 || regulatorKiPerS < 0) errors.push_back("regulator gains must not be negative");
     if (recoveryVps <= 0 || floatTransitionVps <= 0 || increaseAps <= 0)
         errors.push_back("rates must be positive");

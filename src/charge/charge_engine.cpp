@@ -26,6 +26,7 @@ std::string_view chargeModeName(ChargeMode mode) {
         case ChargeMode::Bulk: return "Bulk";
         case ChargeMode::Absorption: return "Absorption";
         case ChargeMode::Float: return "Float";
+        case ChargeMode::Equalize: return "Equalize";
     }
     return "?";
 }
@@ -51,6 +52,7 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     dtS = std::max(0.0, dtS);
     const double n = static_cast<double>(s.cellVoltagesV.size());
     if (state_.sinceFullChargeS >= 0) state_.sinceFullChargeS += dtS;
+    state_.sinceEqualizeS += dtS;
 
     std::string modeText;
     out.maxChargeVoltageV = cvl(s, dtS, modeText) + config_.cvlOffsetV;
@@ -119,6 +121,19 @@ double ChargeEngine::cvl(const domain::BatterySnapshot& s, double dtS, std::stri
             if ((s.socPercent && *s.socPercent < config_.rebulkSocPercent) || stats.deltaV > config_.rebulkCellSpreadV) {
                 st.mode = ChargeMode::Bulk;
                 st.correctionV = 0;
+            } else if (config_.equalizeEveryDays > 0 && st.sinceEqualizeS >= config_.equalizeEveryDays * 86400) {
+                st.mode = ChargeMode::Equalize;
+                st.absorptionTotalS = 0;
+                st.correctionV = 0;
+            }
+            break;
+        case ChargeMode::Equalize:
+            // The equalize target for the absorption time, then Float again.
+            st.absorptionTotalS += dtS;
+            if (st.absorptionTotalS >= config_.absorptionMaxTimeS) {
+                st.mode = ChargeMode::Float;
+                st.sinceEqualizeS = 0;
+                st.sinceFullChargeS = 0;
             }
             break;
     }
@@ -132,7 +147,7 @@ double ChargeEngine::cvl(const domain::BatterySnapshot& s, double dtS, std::stri
         modeText = "Float";
     } else {
         // PI on the highest cell, per cell, normalised to seconds.
-        const double target = config_.bulkCellV;
+        const double target = st.mode == ChargeMode::Equalize ? config_.equalizeCellV : config_.bulkCellV;
         const double error = target - stats.maxV;  // > 0: below target
         const double lowest = config_.minCellV - target;
         double correction = config_.regulatorKp * error + st.correctionV;
@@ -149,6 +164,8 @@ double ChargeEngine::cvl(const domain::BatterySnapshot& s, double dtS, std::stri
         const bool limiting = cvl < n * target - 0.010;
         if (st.mode == ChargeMode::Absorption) {
             modeText = "Absorption " + seconds(std::max(0.0, config_.absorptionMaxTimeS - st.absorptionS)) + " s left";
+        } else if (st.mode == ChargeMode::Equalize) {
+            modeText = "Equalize " + seconds(std::max(0.0, config_.absorptionMaxTimeS - st.absorptionTotalS)) + " s left";
         } else {
             modeText = "Bulk";
         }

@@ -277,7 +277,7 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
     }
     if (auto s = p.section(root, "charge")) {
         auto& e = c.charge.engine;
-        p.onlyKeys(s, "charge", {"enabled", "state_dir", "cell", "absorption", "float", "cvl", "current", "tables"});
+        p.onlyKeys(s, "charge", {"enabled", "state_dir", "cell", "absorption", "float", "equalize", "cvl", "current", "tables"});
         p.boolean(s, "enabled", c.charge.enabled);
         p.string(s, "state_dir", c.charge.stateDir);
         if (auto n = p.section(s, "cell")) {
@@ -298,6 +298,11 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
             p.real(n, "rebulk_soc", e.rebulkSocPercent, 0, 100);
             p.real(n, "rebulk_cell_spread", e.rebulkCellSpreadV, 0.001, 1);
             p.real(n, "transition_rate", e.floatTransitionVps, 0.0001, 1);
+        }
+        if (auto n = p.section(s, "equalize")) {
+            p.onlyKeys(n, "charge.equalize", {"every_days", "cell_voltage"});
+            p.real(n, "every_days", e.equalizeEveryDays, 0, 365);
+            p.real(n, "cell_voltage", e.equalizeCellV, 2.0, 4.35);
         }
         if (auto n = p.section(s, "cvl")) {
             p.onlyKeys(n, "charge.cvl", {"offset", "recovery_rate", "kp", "ki"});

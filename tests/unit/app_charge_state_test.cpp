@@ -15,7 +15,7 @@ TEST(ChargeStateFile, RoundTrip) {
     st.sinceFullChargeS = 3600;
     const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
     const std::string text = formatChargeState(st, now);
-    EXPECT_EQ(text, "mode=Absorption\nabsorption_s=312.5\nabsorption_total_s=400\nfull_charge_at=1799996400\n");
+    EXPECT_EQ(text, "mode=Absorption\nabsorption_s=312.5\nabsorption_total_s=400\nsince_equalize_s=0\nfull_charge_at=1799996400\n");
     auto back = parseChargeState(text, now + std::chrono::seconds(60));
     ASSERT_TRUE(back);
     EXPECT_EQ(back->mode, charge::ChargeMode::Absorption);

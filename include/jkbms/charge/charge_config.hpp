@@ -31,6 +31,8 @@ struct ChargeConfig {
     double rebulkCellSpreadV = 0.080;
     double floatTransitionVps = 0.001;  // pack, on entering Float
     double cvlOffsetV = 0;              // cable compensation, added to the published CVL only
+    double equalizeEveryDays = 0;       // periodic full top-up for SoC resync; 0 = off
+    double equalizeCellV = 3.55;
     // Cell-voltage regulator: time-normalised PI on the highest cell (per-cell volts).
     double regulatorKp = 0.5;           // V of per-cell correction per V of error (closed-loop tuned)
     double regulatorKiPerS = 0.1;       // the same, per second

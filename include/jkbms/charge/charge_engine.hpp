@@ -28,6 +28,7 @@ enum class ChargeMode : std::uint8_t {
     Bulk,        // charging towards the bulk cell target
     Absorption,  // at the target: timer running (while the cells are balanced)
     Float,       // full: held at the float target until re-bulk
+    Equalize,    // periodic top-up to the equalize target for the absorption time (optional)
 };
 
 std::string_view chargeModeName(ChargeMode mode);
@@ -45,6 +46,7 @@ struct EngineState {
     double ccl = -1, dcl = -1;    // last CCL / DCL; -1 = none yet
     double cclHoldS = 0, dclHoldS = 0;  // how long the target has stayed above the band
     double sinceFullChargeS = -1;  // since Float was last entered; -1 = not known
+    double sinceEqualizeS = 0;     // since the last equalize (counts from the first start)
 };
 
 class ChargeEngine {

@@ -163,6 +163,34 @@ TEST(ChargeEngine, FloatSlewsDownAndRebulks) {
     EXPECT_EQ(spread.state().mode, ChargeMode::Bulk) << "re-bulk above 80 mV spread";
 }
 
+TEST(ChargeEngine, PeriodicEqualizeFromFloat) {
+    ChargeConfig c;
+    c.equalizeEveryDays = 7;
+    ChargeEngine e{c};
+    EngineState floating;
+    floating.mode = ChargeMode::Float;
+    floating.sinceEqualizeS = 7 * 86400 - 10;
+    e.restore(floating);
+    auto full = pack(3.40, 3.40, 0);
+    full.socPercent = 99;
+    for (int i = 0; i < 9; ++i) e.step(full, 1);
+    EXPECT_EQ(e.state().mode, ChargeMode::Float);
+    auto l = e.step(full, 1);
+    EXPECT_EQ(e.state().mode, ChargeMode::Equalize);
+    // Up from the float voltage at the recovery slew (10 mV/s), not in one jump.
+    EXPECT_LT(*l.maxChargeVoltageV, 16 * 3.40);
+    for (int i = 0; i < 200; ++i) l = e.step(full, 1);
+    EXPECT_TRUE(l.chargeMode.starts_with("Equalize 700 s left")) << l.chargeMode;
+    EXPECT_GT(*l.maxChargeVoltageV, 16 * 3.45) << "towards 16 x 3.55 V";
+    for (int i = 0; i < 700; ++i) e.step(full, 1);
+    EXPECT_EQ(e.state().mode, ChargeMode::Float);
+    EXPECT_LT(e.state().sinceEqualizeS, 2);
+    ChargeConfig bad;
+    bad.equalizeEveryDays = 7;
+    bad.equalizeCellV = 3.40;
+    EXPECT_EQ(bad.validate().size(), 1U);
+}
+
 TEST(ChargeEngine, ChargeLimitersByName) {
     struct Case {
         const char* name;
