@@ -327,9 +327,11 @@ void Daemon::stepCharge(std::uint8_t address, Pack& p) {
     if (after != before)
         spdlog::info("{}: charge {} -> {} (highest cell {:.3f} V, {:.1f} A)", name(address), charge::chargeModeName(before),
                      charge::chargeModeName(after), p.snapshot->cellStats()->maxV, p.snapshot->currentA.value_or(0));
-    // Persist on a mode change, and once a minute in Absorption.
-    const bool absorbing = after == charge::ChargeMode::Absorption && now - p.lastSaved >= std::chrono::minutes(1);
-    if (!p.statePath.empty() && (after != before || absorbing)) {
+    // Persist on a mode change, once a minute while a timer runs (Absorption, Equalize) and
+    // once an hour otherwise (time since full charge / equalize): a few small writes a day.
+    const bool timed = after == charge::ChargeMode::Absorption || after == charge::ChargeMode::Equalize;
+    const auto every = timed ? std::chrono::minutes(1) : std::chrono::minutes(60);
+    if (!p.statePath.empty() && (after != before || now - p.lastSaved >= every)) {
         std::string error;
         if (!saveChargeState(p.statePath, p.engine->state(), error) && !p.saveWarned) {
             spdlog::warn("{}: charge state cannot be saved to {}: {} (it will not survive a restart)", name(address),
