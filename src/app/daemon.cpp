@@ -300,25 +300,39 @@ void Daemon::onReading(std::uint8_t address, Pack& p) {
     publish(p);
 }
 
+void Daemon::startCharge(std::uint8_t address, Pack& p, const dbus::DeviceSettings& settings) {
+    const auto& cfg = options_.config.charge;
+    if (!cfg.enabled) return;
+    p.engine.emplace(cfg.engine);
+    p.lastStep = p.lastSaved = Clock::now();
+    if (!cfg.stateDir.empty()) p.statePath = cfg.stateDir + "/" + p.service->busName() + ".state";
+    const auto wallNow = std::chrono::system_clock::now();
+    std::optional<charge::EngineState> restored;
+    std::string from;
+    if (!settings.chargeState.empty()) {
+        restored = parseChargeState(settings.chargeState, wallNow);
+        from = "localsettings";
+    }
+    if (!restored && !p.statePath.empty()) {
+        restored = loadChargeState(p.statePath);
+        from = p.statePath;
+    }
+    if (restored) {
+        p.engine->restore(*restored);
+        spdlog::info("{}: charge state restored from {}: {}", name(address), from,
+                     charge::chargeModeName(restored->mode));
+    }
+}
+
 void Daemon::stepCharge(std::uint8_t address, Pack& p) {
     const auto& cfg = options_.config.charge;
-    // Limits need a BMS that measures current and reports alarms (not a JK04 balancer).
-    if (!cfg.enabled || !p.snapshot || !p.snapshot->currentA || !p.snapshot->alarmsReported) {
+    // Limits need a BMS that measures current and reports alarms (not a JK04 balancer), and
+    // an engine (started once localsettings has answered).
+    if (!cfg.enabled || !p.engine || !p.snapshot || !p.snapshot->currentA || !p.snapshot->alarmsReported) {
         p.limits = {};
         return;
     }
     const auto now = Clock::now();
-    if (!p.engine) {
-        p.engine.emplace(cfg.engine);
-        if (!cfg.stateDir.empty() && p.service) {
-            p.statePath = cfg.stateDir + "/" + p.service->busName() + ".state";
-            if (auto restored = loadChargeState(p.statePath)) {
-                p.engine->restore(*restored);
-                spdlog::info("{}: charge state restored: {}", name(address), charge::chargeModeName(restored->mode));
-            }
-        }
-        p.lastStep = now;
-    }
     const auto before = p.engine->state().mode;
     const double dt = std::chrono::duration<double>(now - p.lastStep).count();
     p.lastStep = now;
@@ -327,18 +341,25 @@ void Daemon::stepCharge(std::uint8_t address, Pack& p) {
     if (after != before)
         spdlog::info("{}: charge {} -> {} (highest cell {:.3f} V, {:.1f} A)", name(address), charge::chargeModeName(before),
                      charge::chargeModeName(after), p.snapshot->cellStats()->maxV, p.snapshot->currentA.value_or(0));
-    // Persist on a mode change, once a minute while a timer runs (Absorption, Equalize) and
-    // once an hour otherwise (time since full charge / equalize): a few small writes a day.
+    // Kept on a mode change, once a minute while a timer runs (Absorption, Equalize) and once
+    // an hour otherwise (time since full charge / equalize): a few small writes a day.
     const bool timed = after == charge::ChargeMode::Absorption || after == charge::ChargeMode::Equalize;
     const auto every = timed ? std::chrono::minutes(1) : std::chrono::minutes(60);
-    if (!p.statePath.empty() && (after != before || now - p.lastSaved >= every)) {
-        std::string error;
-        if (!saveChargeState(p.statePath, p.engine->state(), error) && !p.saveWarned) {
-            spdlog::warn("{}: charge state cannot be saved to {}: {} (it will not survive a restart)", name(address),
-                         p.statePath, error);
-            p.saveWarned = true;
-        }
-        p.lastSaved = now;
+    if (after != before || now - p.lastSaved >= every) saveCharge(address, p);
+}
+
+void Daemon::saveCharge(std::uint8_t address, Pack& p) {
+    p.lastSaved = Clock::now();
+    std::string text = formatChargeState(p.engine->state(), std::chrono::system_clock::now());
+    std::string oneLine = text;
+    std::replace(oneLine.begin(), oneLine.end(), '\n', ';');
+    if (p.service && p.service->storeChargeState(oneLine)) return;
+    if (p.statePath.empty()) return;
+    std::string error;
+    if (!saveChargeState(p.statePath, text, error) && !p.saveWarned) {
+        spdlog::warn("{}: charge state cannot be saved to {}: {} (it will not survive a restart)", name(address),
+                     p.statePath, error);
+        p.saveWarned = true;
     }
 }
 
@@ -413,8 +434,12 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
         stop(ExitCode::DbusFailed, std::string{"cannot connect to D-Bus: "} + e.what());
         return;
     }
-    stepCharge(address, p);
-    publish(p);  // the first reading (and its limits) is in the tree before the name is claimed
+    p.service->onNegotiated([this, address](const dbus::DeviceSettings& settings) {
+        Pack& negotiated = packs_.at(address);
+        startCharge(address, negotiated, settings);
+        stepCharge(address, negotiated);
+        publish(negotiated);  // the first reading and its limits are in the tree before the name is claimed
+    });
     p.service->start([this](bool ok, const std::string& error) {
         if (!ok) stop(ExitCode::DbusFailed, error);
     });

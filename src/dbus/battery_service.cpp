@@ -43,6 +43,7 @@ void BatteryService::start(Callback onRegistered) {
         persisted_ = s.persisted;
         config_.identity.deviceInstance = s.instance;
         config_.identity.customName = s.customName;
+        if (onNegotiated_) onNegotiated_(s);
         refresh();  // every path exists before the name is claimed
         items_->setWritable(std::string{kCustomNamePath}, customNameSpec(), Unit::None,
                             [this](const std::string&, const Value& v) {

@@ -47,6 +47,7 @@ void SettingsClient::callAddSettings() {
         {{"path", sdbus::Variant{settingPath("ClassAndVrmInstance")}},
          {"default", sdbus::Variant{class_ + ":" + std::to_string(preferred_)}}},
         {{"path", sdbus::Variant{settingPath("CustomName")}}, {"default", sdbus::Variant{std::string{}}}},
+        {{"path", sdbus::Variant{settingPath("ChargeState")}}, {"default", sdbus::Variant{std::string{}}}},
     };
     root_->callMethodAsync("AddSettings")
         .onInterface(kSettingsInterface)
@@ -63,10 +64,10 @@ void SettingsClient::callAddSettings() {
                 }
                 spdlog::warn("localsettings not available ({}): using device instance {}, not persisted",
                              error->getMessage(), preferred_);
-                finish(DeviceSettings{preferred_, "", false});
+                finish(DeviceSettings{preferred_, "", "", false});
                 return;
             }
-            DeviceSettings s{preferred_, "", true};
+            DeviceSettings s{preferred_, "", "", true};
             for (const Dict& r : results) {
                 auto path = stringOf(r, "path");
                 auto value = stringOf(r, "value");
@@ -75,6 +76,8 @@ void SettingsClient::callAddSettings() {
                     if (auto n = parseClassAndVrmInstance(*value)) s.instance = *n;
                 } else if (*path == settingPath("CustomName")) {
                     s.customName = *value;
+                } else if (*path == settingPath("ChargeState")) {
+                    s.chargeState = *value;
                 }
             }
             subscribe();
@@ -95,6 +98,7 @@ void SettingsClient::subscribe() {
     const sdbus::ServiceName service{std::string{kSettingsService}};
     instanceProxy_ = sdbus::createProxy(connection_, service, sdbus::ObjectPath{settingPath("ClassAndVrmInstance")});
     nameProxy_ = sdbus::createProxy(connection_, service, sdbus::ObjectPath{settingPath("CustomName")});
+    chargeStateProxy_ = sdbus::createProxy(connection_, service, sdbus::ObjectPath{settingPath("ChargeState")});
     instanceProxy_->uponSignal("PropertiesChanged").onInterface(kItemInterface).call([this](const Dict& changes) {
         auto value = stringOf(changes, "Value");
         if (!value) return;
@@ -122,6 +126,23 @@ void SettingsClient::storeCustomName(const std::string& name) {
             if (error) spdlog::warn("storing the custom name failed: {}", error->getMessage());
             else if (result != 0) spdlog::warn("localsettings refused the custom name ({})", result);
         });
+}
+
+bool SettingsClient::storeChargeState(const std::string& text) {
+    if (!chargeStateProxy_) return false;
+    current_.chargeState = text;
+    chargeStateProxy_->callMethodAsync("SetValue")
+        .onInterface(kItemInterface)
+        .withTimeout(kCallTimeout)
+        .withArguments(sdbus::Variant{text})
+        .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::int32_t result) {
+            if ((error || result != 0) && !chargeStateWarned_) {
+                chargeStateWarned_ = true;
+                spdlog::warn("storing the charge state in localsettings failed: {}",
+                             error ? error->getMessage() : "refused (" + std::to_string(result) + ")");
+            }
+        });
+    return true;
 }
 
 }  // namespace jkbms::dbus

@@ -48,6 +48,7 @@ public:
         return it->second;
     }
     int addSettingsCalls() const { return addSettingsCalls_; }
+    const std::map<std::string, std::string>& values() const { return values_; }
 
 private:
     using Dict = std::map<std::string, sdbus::Variant>;

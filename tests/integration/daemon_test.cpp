@@ -10,6 +10,7 @@
 #include <fstream>
 #include <filesystem>
 
+#include "fakes/fake_settings.hpp"
 #include "integration/harness.hpp"
 #include "jkbms/app/daemon.hpp"
 #include "jkbms/sim/pb_master.hpp"
@@ -408,11 +409,11 @@ TEST_F(DaemonTest, ChargeStateIsKeptAcrossRestarts) {
     auto o = options();
     o.config.charge.stateDir = dir.string();
     std::string statePath;
-    auto run = [&](auto&& check) {
+    auto run = [&](double cellV, auto&& check) {
         boost::asio::io_context runIo;
         sim::SimulatedBms battery{16};
         battery.setLive(false);
-        battery.state().cellsV.assign(16, 3.445);  // at the target: Bulk -> Absorption at once
+        battery.state().cellsV.assign(16, cellV);
         sim::NwResponder nw{battery};
         sim::PtyServer port(runIo, nw, sim::PtyServer::Options{link, 400ms});
         Daemon d(runIo, o);
@@ -427,7 +428,8 @@ TEST_F(DaemonTest, ChargeStateIsKeptAcrossRestarts) {
         const dbus::Item* item = d.service()->items().find("/Info/ChargeMode");
         return item && std::holds_alternative<std::string>(item->value) ? std::get<std::string>(item->value) : "";
     };
-    run([&](boost::asio::io_context& runIo, Daemon& d) {
+    // At the target: Bulk -> Absorption at once.
+    run(3.445, [&](boost::asio::io_context& runIo, Daemon& d) {
         ASSERT_TRUE(pumpUntil(runIo, [&] { return std::filesystem::exists(statePath); }, 2s));
         std::ifstream in(statePath);
         std::string first;
@@ -435,8 +437,59 @@ TEST_F(DaemonTest, ChargeStateIsKeptAcrossRestarts) {
         EXPECT_EQ(first, "mode=Absorption");
         EXPECT_TRUE(modeOf(d).starts_with("Absorption")) << modeOf(d);
     });
-    // A new daemon on the same BMS starts in Absorption, not in Bulk: it says so at once.
-    run([&](boost::asio::io_context&, Daemon& d) { EXPECT_TRUE(modeOf(d).starts_with("Absorption")) << modeOf(d); });
+    // A new daemon on the same BMS starts in Absorption, not in Bulk: it says so at once,
+    // with cells a fresh engine would leave in Bulk.
+    run(3.30, [&](boost::asio::io_context&, Daemon& d) { EXPECT_TRUE(modeOf(d).starts_with("Absorption")) << modeOf(d); });
+    std::filesystem::remove_all(dir);
+}
+
+// With localsettings on the bus the charge state is kept there (one line under the BMS's
+// /Settings/Devices entry), not in a file; a new daemon reads it back before it claims its
+// name. Each run has its own localsettings, preset with what the previous one stored.
+TEST_F(DaemonTest, ChargeStateIsKeptInLocalsettings) {
+    const auto dir = std::filesystem::temp_directory_path() / ("jkbms-state-ls-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    pty.reset();
+    auto o = options();
+    o.config.charge.stateDir = dir.string();  // the fallback: must stay unused
+    o.config.dbus.settingsWait = 5000ms;
+    std::map<std::string, std::string> kept;
+    auto run = [&](double cellV, auto&& check) {
+        boost::asio::io_context runIo;
+        test::FakeSettings settings(runIo, PrivateBus::address());
+        for (const auto& [path, value] : kept) settings.preset(path, value);
+        sim::SimulatedBms battery{16};
+        battery.setLive(false);
+        battery.state().cellsV.assign(16, cellV);
+        sim::NwResponder nw{battery};
+        sim::PtyServer port(runIo, nw, sim::PtyServer::Options{link, 400ms});
+        Daemon d(runIo, o);
+        d.start();
+        ASSERT_TRUE(pumpUntil(runIo, [&] {
+            return d.service() && d.service()->state() == dbus::BatteryService::State::Registered;
+        }, 5s));
+        ASSERT_TRUE(d.service()->instancePersisted());
+        check(runIo, d, settings);
+        kept = settings.values();
+    };
+    auto chargeState = [](const test::FakeSettings& s) {
+        for (const auto& [path, value] : s.values())
+            if (path.ends_with("/ChargeState")) return value;
+        return std::string{"(no setting)"};
+    };
+    auto modeOf = [](Daemon& d) {
+        const dbus::Item* item = d.service()->items().find("/Info/ChargeMode");
+        return item && std::holds_alternative<std::string>(item->value) ? std::get<std::string>(item->value) : "";
+    };
+    run(3.445, [&](boost::asio::io_context& runIo, Daemon& d, test::FakeSettings& s) {
+        ASSERT_TRUE(pumpUntil(runIo, [&] { return chargeState(s).starts_with("mode=Absorption;"); }, 2s))
+            << chargeState(s);
+        EXPECT_TRUE(modeOf(d).starts_with("Absorption")) << modeOf(d);
+    });
+    EXPECT_FALSE(std::filesystem::exists(dir)) << "no state file while localsettings keeps it";
+    run(3.30, [&](boost::asio::io_context&, Daemon& d, test::FakeSettings&) {
+        EXPECT_TRUE(modeOf(d).starts_with("Absorption")) << "restored before the name was claimed: " << modeOf(d);
+    });
     std::filesystem::remove_all(dir);
 }
 

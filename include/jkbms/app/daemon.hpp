@@ -112,7 +112,11 @@ private:
     void evaluate(std::uint8_t address, Pack& p);
     void startService(std::uint8_t address, Pack& p);
     void publish(Pack& p);
+    // The engine starts once localsettings has answered: its state comes from there (or from
+    // the state file when there is no localsettings, or the setting is still empty).
+    void startCharge(std::uint8_t address, Pack& p, const dbus::DeviceSettings& settings);
     void stepCharge(std::uint8_t address, Pack& p);
+    void saveCharge(std::uint8_t address, Pack& p);
     std::string name(std::uint8_t address) const;
     void stop(ExitCode code, const std::string& why);
 

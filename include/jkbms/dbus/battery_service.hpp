@@ -59,6 +59,11 @@ public:
     // `onRegistered` once the name is claimed (ok) or could not be (error); later bus failures
     // also arrive there with ok = false.
     void start(Callback onRegistered);
+    // Called once localsettings has answered (or the wait is over), before the paths are
+    // built: the place to restore state kept there and publish() the first values.
+    void onNegotiated(std::function<void(const DeviceSettings&)> handler) { onNegotiated_ = std::move(handler); }
+    // Keeps the charge state text in localsettings; false when there is none (use a file).
+    bool storeChargeState(const std::string& text) { return persisted_ && settings_->storeChargeState(text); }
     void publish(std::optional<domain::BatterySnapshot> snapshot, domain::ChargeLimits limits,
                  CommsState comms);
     // Releases the bus name (asynchronously); values stay as they are.
@@ -85,6 +90,7 @@ private:
     std::unique_ptr<SettingsClient> settings_;
     std::unique_ptr<sdbus::IProxy> busDaemon_;
     Callback onRegistered_;
+    std::function<void(const DeviceSettings&)> onNegotiated_;
     State state_ = State::Idle;
     bool persisted_ = false;
     PathTable table_;  // reused by every refresh

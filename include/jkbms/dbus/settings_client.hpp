@@ -11,6 +11,8 @@
 //                not persisted, and `persisted` says so.
 //   onChange()   a later change of either setting (the GUI's VRM-instances page, another
 //                client) as seen in the settings' PropertiesChanged signals.
+//   ChargeState  a third setting, a string the charge engine's state is kept in across
+//                restarts (charge-control.md section 6); empty until first stored.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -32,6 +34,7 @@ inline constexpr std::string_view kSettingsService = "com.victronenergy.settings
 struct DeviceSettings {
     std::int32_t instance = -1;
     std::string customName;
+    std::string chargeState;
     bool persisted = false;  // false: no localsettings, the instance is not reserved
 };
 
@@ -46,6 +49,8 @@ public:
     void negotiate(std::int32_t preferred, std::chrono::milliseconds wait, Done done);
     // Stores a new custom name in localsettings (asynchronously; a failure is logged).
     void storeCustomName(const std::string& name);
+    // Stores the charge state text; false when there is no localsettings to keep it.
+    bool storeChargeState(const std::string& text);
     // Called with the full, updated settings after a change seen from localsettings.
     void onChange(Done handler) { onChange_ = std::move(handler); }
 
@@ -69,6 +74,8 @@ private:
     std::unique_ptr<sdbus::IProxy> root_;
     std::unique_ptr<sdbus::IProxy> instanceProxy_;
     std::unique_ptr<sdbus::IProxy> nameProxy_;
+    std::unique_ptr<sdbus::IProxy> chargeStateProxy_;
+    bool chargeStateWarned_ = false;
 };
 
 }  // namespace jkbms::dbus
