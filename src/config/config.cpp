@@ -322,8 +322,13 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
             p.boolean(n, "heater_passthrough", e.heaterPassthrough);
         }
         if (auto n = p.section(s, "tables")) {
-            p.onlyKeys(n, "charge.tables", {"charge_cell_voltage", "discharge_cell_voltage", "charge_temperature",
+            p.onlyKeys(n, "charge.tables", {"mode", "charge_cell_voltage", "discharge_cell_voltage", "charge_temperature",
                                             "discharge_temperature", "mosfet_temperature", "charge_soc", "discharge_soc"});
+            std::string mode = "linear";
+            p.oneOf(n, "mode", mode, {"linear", "step"});
+            for (charge::Table* t : {&e.chargeCellV, &e.dischargeCellV, &e.chargeTemperatureC, &e.dischargeTemperatureC,
+                                     &e.mosfetTemperatureC, &e.chargeSoc, &e.dischargeSoc})
+                t->step = mode == "step";
             p.table(n, "charge_cell_voltage", e.chargeCellV);
             p.table(n, "discharge_cell_voltage", e.dischargeCellV);
             p.table(n, "charge_temperature", e.chargeTemperatureC);

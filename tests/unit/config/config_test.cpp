@@ -50,6 +50,7 @@ TEST(Config, DefaultYamlParsesAndMatchesTheStructDefaults) {
     EXPECT_EQ(e.dischargeTemperatureC.points, d.dischargeTemperatureC.points);
     EXPECT_EQ(e.mosfetTemperatureC.points, d.mosfetTemperatureC.points);
     EXPECT_TRUE(e.chargeSoc.points.empty());
+    EXPECT_EQ(e.chargeCellV.step, d.chargeCellV.step);
 }
 
 TEST(Config, ChargeSectionIsValidated) {
@@ -69,6 +70,18 @@ TEST(Config, ChargeSectionIsValidated) {
     EXPECT_EQ(lines[1], "c.yaml:6: discharge_cell_voltage: x values must rise (or fall) strictly");
     EXPECT_NE(lines[2].find("c.yaml:2: charge: charge cell-voltage table reaches 0 A at or below the bulk voltage"),
               std::string::npos) << lines[2];
+}
+
+TEST(Config, TablesInStepMode) {
+    auto r = parseConfig("charge:\n  tables:\n    mode: step\n");
+    ASSERT_TRUE(r.ok()) << r.errors[0].text();
+    const auto& t = r.config.charge.engine.chargeCellV;
+    EXPECT_TRUE(t.step);
+    EXPECT_TRUE(r.config.charge.engine.mosfetTemperatureC.step);
+    EXPECT_DOUBLE_EQ(t.at(3.42), 0.5) << "between 3.40 (1.0) and 3.45 (0.5): the safe side";
+    auto bad = parseConfig("charge:\n  tables:\n    mode: stairs\n", "c.yaml");
+    ASSERT_EQ(bad.errors.size(), 1U);
+    EXPECT_EQ(bad.errors[0].text(), "c.yaml:3: mode: 'stairs' is not one of linear, step");
 }
 
 TEST(Config, ValuesAreRead) {
