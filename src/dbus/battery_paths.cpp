@@ -160,8 +160,13 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     b.put("/Info/DischargeLimitation", reason(limits.dischargeLimitation));
 
     // 5.4 I/O and switches
-    b.put("/Io/AllowToCharge", opt(s ? s->switches.chargeMos : std::nullopt));
-    b.put("/Io/AllowToDischarge", opt(s ? s->switches.dischargeMos : std::nullopt));
+    // charge-control.md section 4: the FET is on and our limit lets current through.
+    auto allow = [](std::optional<bool> fet, const std::optional<double>& limit) -> std::optional<bool> {
+        if (!fet) return std::nullopt;
+        return *fet && (!limit || *limit > 0);
+    };
+    b.put("/Io/AllowToCharge", opt(s ? allow(s->switches.chargeMos, limits.maxChargeCurrentA) : std::nullopt));
+    b.put("/Io/AllowToDischarge", opt(s ? allow(s->switches.dischargeMos, limits.maxDischargeCurrentA) : std::nullopt));
     b.put("/Io/AllowToBalance", opt(s ? s->switches.balancerEnabled : std::nullopt));
     b.put("/Io/AllowToHeat", opt(s ? s->heating : std::nullopt));
     b.put("/Balancing", s ? Value{std::int32_t{s->balancing ? 1 : 0}} : Value{Invalid{}});

@@ -79,6 +79,13 @@ TEST(BatteryPathsSurprise, IoPathsAreInformationalLimitsAreWhatSteers) {
     EXPECT_EQ(at(t, "/Io/AllowToCharge"), Value{std::int32_t{0}});
     EXPECT_EQ(at(t, "/Info/MaxChargeCurrent"), Value{0.0});
     EXPECT_EQ(at(t, "/System/NrOfModulesBlockingCharge"), Value{std::int32_t{1}});
+    // The FET on but our limit at 0 (charge-control.md section 4): not allowed either.
+    s.switches.chargeMos = true;
+    EXPECT_EQ(at(batteryPaths(identity(), s, l, CommsState::Ok), "/Io/AllowToCharge"), Value{std::int32_t{0}});
+    l.maxChargeCurrentA = 50;
+    EXPECT_EQ(at(batteryPaths(identity(), s, l, CommsState::Ok), "/Io/AllowToCharge"), Value{std::int32_t{1}});
+    l.maxDischargeCurrentA = 0;
+    EXPECT_EQ(at(batteryPaths(identity(), s, l, CommsState::Ok), "/Io/AllowToDischarge"), Value{std::int32_t{0}});
 }
 
 // Surprise 8: a third-party product id, so no Victron quirk applies (DVCC is the user's choice).
