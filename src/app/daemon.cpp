@@ -334,10 +334,17 @@ void Daemon::stepCharge(std::uint8_t address, Pack& p) {
     }
     const auto now = Clock::now();
     const auto before = p.engine->state().mode;
+    const auto warnedBefore = p.engine->state().warnings;
     const double dt = std::chrono::duration<double>(now - p.lastStep).count();
     p.lastStep = now;
     p.limits = p.engine->step(*p.snapshot, dt);
     const auto after = p.engine->state().mode;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(domain::Alarm::Count_); ++i) {
+        const auto a = static_cast<domain::Alarm>(i);
+        if (warnedBefore.has(a) != p.limits.warnings.has(a))
+            spdlog::info("{}: warning {} {}", name(address), domain::alarmName(a),
+                         p.limits.warnings.has(a) ? "raised" : "cleared");
+    }
     if (after != before)
         spdlog::info("{}: charge {} -> {} (highest cell {:.3f} V, {:.1f} A)", name(address), charge::chargeModeName(before),
                      charge::chargeModeName(after), p.snapshot->cellStats()->maxV, p.snapshot->currentA.value_or(0));

@@ -79,7 +79,31 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     out.chargeLimitation = charge.name;
     out.dischargeLimitation = discharge.name;
     if (state_.sinceFullChargeS >= 0) out.timeSinceFullChargeS = state_.sinceFullChargeS;
+    updateWarnings(s, *stats);
+    out.warnings = state_.warnings;
     return out;
+}
+
+void ChargeEngine::updateWarnings(const domain::BatterySnapshot& s, const domain::CellStats& cells) {
+    using domain::Alarm;
+    auto& w = state_.warnings;
+    // On at `on`, off only once `off` holds (a band between them: no chatter).
+    auto latch = [&w](Alarm a, bool on, bool off) {
+        if (on) w.set(a);
+        else if (off) w.clear(a);
+    };
+    constexpr double kBandV = 0.05;
+    const double target = state_.mode == ChargeMode::Equalize ? config_.equalizeCellV : config_.bulkCellV;
+    const double high = std::max(s.settings.cellOvpV.value_or(3.65) - 0.05, target + 0.05);
+    latch(Alarm::CellHighVoltage, cells.maxV >= high, cells.maxV < high - kBandV);
+    const double low = s.settings.cellUvpV ? std::max(*s.settings.cellUvpV + 0.10, config_.minCellV) : config_.minCellV;
+    latch(Alarm::CellLowVoltage, cells.minV <= low, cells.minV > low + kBandV);
+    const double n = static_cast<double>(s.cellVoltagesV.size());
+    latch(Alarm::LowVoltage, cells.sumV <= n * config_.minCellV, cells.sumV > n * (config_.minCellV + kBandV));
+    if (config_.lowSocPercent > 0 && s.socPercent)
+        latch(Alarm::LowSoc, *s.socPercent <= config_.lowSocPercent, *s.socPercent >= config_.lowSocPercent + 5);
+    else
+        w.clear(Alarm::LowSoc);
 }
 
 double ChargeEngine::cvl(const domain::BatterySnapshot& s, double dtS, std::string& modeText) {

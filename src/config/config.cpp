@@ -277,7 +277,8 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
     }
     if (auto s = p.section(root, "charge")) {
         auto& e = c.charge.engine;
-        p.onlyKeys(s, "charge", {"enabled", "state_dir", "cell", "absorption", "float", "equalize", "cvl", "current", "tables"});
+        p.onlyKeys(s, "charge", {"enabled", "state_dir", "cell", "absorption", "float", "equalize", "cvl", "current", "tables",
+                                       "warnings"});
         p.boolean(s, "enabled", c.charge.enabled);
         p.string(s, "state_dir", c.charge.stateDir);
         if (auto n = p.section(s, "cell")) {
@@ -303,6 +304,10 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
             p.onlyKeys(n, "charge.equalize", {"every_days", "cell_voltage"});
             p.real(n, "every_days", e.equalizeEveryDays, 0, 365);
             p.real(n, "cell_voltage", e.equalizeCellV, 2.0, 4.35);
+        }
+        if (auto n = p.section(s, "warnings")) {
+            p.onlyKeys(n, "charge.warnings", {"low_soc"});
+            p.real(n, "low_soc", e.lowSocPercent, 0, 95);
         }
         if (auto n = p.section(s, "cvl")) {
             p.onlyKeys(n, "charge.cvl", {"offset", "recovery_rate", "kp", "ki"});

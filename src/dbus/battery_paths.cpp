@@ -222,14 +222,16 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     b.put("/Voltages/Sum", haveStats ? Value{stats.sumV} : Value{Invalid{}}, Unit::Volt);
     b.put("/Voltages/Diff", haveStats ? Value{stats.deltaV} : Value{Invalid{}}, Unit::CellVolt);
 
-    // 5.6 alarms: valid only for what this BMS can report.
+    // 5.6 alarms: valid only for what this BMS can report. A tripped BMS protection is the
+    // row's level; our own early warning (charge engine, with hysteresis) is 1.
     const bool alarmsKnown = s && s->alarmsReported;
     for (const AlarmRow& row : kAlarmRows) {
         Value v = Invalid{};
         if (alarmsKnown) {
-            const bool on = std::any_of(row.sources.begin(), row.sources.end(),
-                                        [s](Alarm a) { return s->alarms.has(a); });
-            v = std::int32_t{on ? row.level : 0};
+            auto any = [&row](const domain::AlarmSet& set) {
+                return std::any_of(row.sources.begin(), row.sources.end(), [&set](Alarm a) { return set.has(a); });
+            };
+            v = std::int32_t{any(s->alarms) ? row.level : any(limits.warnings) ? 1 : 0};
         }
         b.put(std::string{row.path}, std::move(v));
     }

@@ -52,6 +52,11 @@ struct ChargeConfig {
     double hysteresisFraction = 0.02;  // of the maximum: rise only when the target is this far above
     bool heaterPassthrough = true;
     double heaterMaxA = 3;
+    // Warnings (section 4), each with hysteresis: the highest cell within 50 mV of the BMS's
+    // cell OVP (3.65 V when unknown) but never below the active target + 50 mV; the lowest cell
+    // within 100 mV of the BMS's UVP (else at min_voltage); the sum of cells at
+    // BatteryLowVoltage; SoC at or below lowSocPercent (0 = off).
+    double lowSocPercent = 10;
 
     // Every inconsistency, one line each; empty when usable.
     std::vector<std::string> validate() const;

@@ -47,6 +47,7 @@ struct EngineState {
     double cclHoldS = 0, dclHoldS = 0;  // how long the target has stayed above the band
     double sinceFullChargeS = -1;  // since Float was last entered; -1 = not known
     double sinceEqualizeS = 0;     // since the last equalize (counts from the first start)
+    domain::AlarmSet warnings{};   // our own warnings, with hysteresis (not persisted)
 };
 
 class ChargeEngine {
@@ -70,6 +71,7 @@ private:
     double cvl(const domain::BatterySnapshot& s, double dtS, std::string& modeText);
     Limit chargeLimit(const domain::BatterySnapshot& s, double maxA) const;
     Limit dischargeLimit(const domain::BatterySnapshot& s, double maxA) const;
+    void updateWarnings(const domain::BatterySnapshot& s, const domain::CellStats& cells);
     double shape(double target, double& last, double& holdS, double maxA, double dtS) const;
 
     ChargeConfig config_;

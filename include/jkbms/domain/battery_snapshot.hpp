@@ -44,6 +44,7 @@ std::string_view alarmName(Alarm alarm);  // snake_case, e.g. "cell_high_voltage
 class AlarmSet {
 public:
     void set(Alarm a) { bits_.set(static_cast<std::size_t>(a)); }
+    void clear(Alarm a) { bits_.reset(static_cast<std::size_t>(a)); }
     bool has(Alarm a) const { return bits_.test(static_cast<std::size_t>(a)); }
     bool any() const { return bits_.any(); }
     friend bool operator==(const AlarmSet&, const AlarmSet&) = default;

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "jkbms/domain/battery_snapshot.hpp"
+
 namespace jkbms::domain {
 
 struct ChargeLimits {
@@ -17,6 +19,8 @@ struct ChargeLimits {
     std::string chargeLimitation;     // name of the limiter that sets CCL
     std::string dischargeLimitation;  // name of the limiter that sets DCL
     std::optional<double> timeSinceFullChargeS;  // /History/TimeSinceLastFullCharge
+    // Our own early warnings (published as 1 where the BMS has not tripped: 2 wins).
+    AlarmSet warnings;
 };
 
 }  // namespace jkbms::domain

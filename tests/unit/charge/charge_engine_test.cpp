@@ -191,6 +191,52 @@ TEST(ChargeEngine, PeriodicEqualizeFromFloat) {
     EXPECT_EQ(bad.validate().size(), 1U);
 }
 
+// Our own warnings (section 4), each with a hysteresis band; they never follow from a limit
+// being 0.
+TEST(ChargeEngine, WarningsWithHysteresis) {
+    using domain::Alarm;
+    ChargeEngine e{ChargeConfig{}};
+    auto s = pack(3.30, 3.30);
+    s.settings.cellOvpV = 3.65;
+    EXPECT_FALSE(e.step(s, 1).warnings.any());
+    s.cellVoltagesV[0] = 3.60;  // OVP - 50 mV
+    EXPECT_TRUE(e.step(s, 1).warnings.has(Alarm::CellHighVoltage));
+    s.cellVoltagesV[0] = 3.56;  // inside the band: still on
+    EXPECT_TRUE(e.step(s, 1).warnings.has(Alarm::CellHighVoltage));
+    s.cellVoltagesV[0] = 3.54;
+    EXPECT_FALSE(e.step(s, 1).warnings.has(Alarm::CellHighVoltage));
+    s.settings.cellOvpV = 3.50;  // OVP close to the bulk target: not before target + 50 mV
+    s.cellVoltagesV[0] = 3.46;
+    EXPECT_FALSE(e.step(s, 1).warnings.has(Alarm::CellHighVoltage));
+
+    s = pack(3.30, 3.30);
+    s.settings.cellUvpV = 2.85;  // warning at 2.95 V, cleared above 3.00 V
+    s.cellVoltagesV[5] = 2.95;
+    auto w = e.step(s, 1).warnings;
+    EXPECT_TRUE(w.has(Alarm::CellLowVoltage));
+    EXPECT_FALSE(w.has(Alarm::LowVoltage)) << "one low cell is not a low pack";
+    s.cellVoltagesV[5] = 2.99;
+    EXPECT_TRUE(e.step(s, 1).warnings.has(Alarm::CellLowVoltage));
+    s.cellVoltagesV[5] = 3.01;
+    EXPECT_FALSE(e.step(s, 1).warnings.has(Alarm::CellLowVoltage));
+    for (double& v : s.cellVoltagesV) v = 2.90;  // the sum at BatteryLowVoltage
+    EXPECT_TRUE(e.step(s, 1).warnings.has(Alarm::LowVoltage));
+
+    s = pack(3.30, 3.30);
+    s.socPercent = 10;
+    EXPECT_TRUE(e.step(s, 1).warnings.has(Alarm::LowSoc));
+    s.socPercent = 14;
+    EXPECT_TRUE(e.step(s, 1).warnings.has(Alarm::LowSoc));
+    s.socPercent = 15;
+    EXPECT_FALSE(e.step(s, 1).warnings.has(Alarm::LowSoc));
+    // DCL at 0 with a high SoC (the discharge FET off) raises no low-battery warning.
+    s.socPercent = 90;
+    s.switches.dischargeMos = false;
+    auto l = e.step(s, 1);
+    EXPECT_DOUBLE_EQ(*l.maxDischargeCurrentA, 0);
+    EXPECT_FALSE(l.warnings.any());
+}
+
 TEST(ChargeEngine, ChargeLimitersByName) {
     struct Case {
         const char* name;

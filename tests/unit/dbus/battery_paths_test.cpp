@@ -88,6 +88,21 @@ TEST(BatteryPathsSurprise, IoPathsAreInformationalLimitsAreWhatSteers) {
     EXPECT_EQ(at(batteryPaths(identity(), s, l, CommsState::Ok), "/Io/AllowToDischarge"), Value{std::int32_t{0}});
 }
 
+// Our own warning is 1; a tripped BMS protection (2) wins over it.
+TEST(BatteryPaths, WarningsAreOneBmsAlarmsWin) {
+    auto s = sampleSnapshot16();
+    auto l = sampleLimits();
+    l.warnings.set(domain::Alarm::CellHighVoltage);
+    l.warnings.set(domain::Alarm::LowSoc);
+    auto t = batteryPaths(identity(), s, l, CommsState::Ok);
+    EXPECT_EQ(at(t, "/Alarms/HighCellVoltage"), Value{std::int32_t{1}});
+    EXPECT_EQ(at(t, "/Alarms/LowSoc"), Value{std::int32_t{1}});
+    EXPECT_EQ(at(t, "/Alarms/LowCellVoltage"), Value{std::int32_t{0}});
+    s.alarms.set(domain::Alarm::CellHighVoltage);
+    t = batteryPaths(identity(), s, l, CommsState::Ok);
+    EXPECT_EQ(at(t, "/Alarms/HighCellVoltage"), Value{std::int32_t{2}});
+}
+
 // Surprise 8: a third-party product id, so no Victron quirk applies (DVCC is the user's choice).
 TEST(BatteryPathsSurprise, ProductIdIsTheThirdPartyOne) {
     const auto t = batteryPaths(identity(), std::nullopt, {}, CommsState::Ok);
