@@ -399,18 +399,32 @@ TEST_F(PbDaemonTest, AnotherMasterOnTheBusMeansListenOnly) {
 namespace jkbms::app {
 namespace {
 
-// The charge state survives a restart: a state file per BMS, written on each mode change.
-// Each run has its own io_context, simulator and daemon, as each process would (a daemon is
-// never destroyed while its io_context runs on).
-TEST_F(DaemonTest, ChargeStateIsKeptAcrossRestarts) {
-    const auto dir = std::filesystem::temp_directory_path() / ("jkbms-state-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir);
-    pty.reset();  // this test plays the BMS itself, once per run
-    auto o = options();
-    o.config.charge.stateDir = dir.string();
-    std::string statePath;
-    auto run = [&](double cellV, auto&& check) {
+// The charge state across restarts. Each run is one daemon "process": its own io_context,
+// BMS (all cells at `cellV`) and daemon (a daemon is never destroyed while its io_context
+// runs on); with `kept` also its own localsettings, preset with what the previous run stored
+// and saved back into `kept` at the end.
+class ChargeStateTest : public DaemonTest {
+protected:
+    using Check = std::function<void(boost::asio::io_context&, Daemon&, test::FakeSettings*)>;
+
+    void SetUp() override {
+        DaemonTest::SetUp();
+        pty.reset();  // these tests play the BMS themselves, once per run
+        dir = std::filesystem::temp_directory_path() / ("jkbms-state-" + std::to_string(::getpid()));
+        std::filesystem::remove_all(dir);
+    }
+    void TearDown() override {
+        std::filesystem::remove_all(dir);
+        DaemonTest::TearDown();
+    }
+
+    void runOnce(const DaemonOptions& o, double cellV, std::map<std::string, std::string>* kept, const Check& check) {
         boost::asio::io_context runIo;
+        std::optional<test::FakeSettings> settings;
+        if (kept) {
+            settings.emplace(runIo, PrivateBus::address());
+            for (const auto& [path, value] : *kept) settings->preset(path, value);
+        }
         sim::SimulatedBms battery{16};
         battery.setLive(false);
         battery.state().cellsV.assign(16, cellV);
@@ -421,15 +435,27 @@ TEST_F(DaemonTest, ChargeStateIsKeptAcrossRestarts) {
         ASSERT_TRUE(pumpUntil(runIo, [&] {
             return d.service() && d.service()->state() == dbus::BatteryService::State::Registered;
         }, 5s));
-        statePath = (dir / (d.service()->busName() + ".state")).string();
-        check(runIo, d);
-    };
-    auto modeOf = [](Daemon& d) {
+        EXPECT_EQ(d.service()->instancePersisted(), kept != nullptr);
+        check(runIo, d, settings ? &*settings : nullptr);
+        if (kept) *kept = settings->values();
+    }
+
+    static std::string modeOf(Daemon& d) {
         const dbus::Item* item = d.service()->items().find("/Info/ChargeMode");
         return item && std::holds_alternative<std::string>(item->value) ? std::get<std::string>(item->value) : "";
-    };
+    }
+
+    std::filesystem::path dir;
+};
+
+// Without localsettings: a state file per BMS, written on each mode change.
+TEST_F(ChargeStateTest, KeptInAFileWithoutLocalsettings) {
+    auto o = options();
+    o.config.charge.stateDir = dir.string();
+    std::string statePath;
     // At the target: Bulk -> Absorption at once.
-    run(3.445, [&](boost::asio::io_context& runIo, Daemon& d) {
+    runOnce(o, 3.445, nullptr, [&](boost::asio::io_context& runIo, Daemon& d, test::FakeSettings*) {
+        statePath = (dir / (d.service()->busName() + ".state")).string();
         ASSERT_TRUE(pumpUntil(runIo, [&] { return std::filesystem::exists(statePath); }, 2s));
         std::ifstream in(statePath);
         std::string first;
@@ -439,58 +465,33 @@ TEST_F(DaemonTest, ChargeStateIsKeptAcrossRestarts) {
     });
     // A new daemon on the same BMS starts in Absorption, not in Bulk: it says so at once,
     // with cells a fresh engine would leave in Bulk.
-    run(3.30, [&](boost::asio::io_context&, Daemon& d) { EXPECT_TRUE(modeOf(d).starts_with("Absorption")) << modeOf(d); });
-    std::filesystem::remove_all(dir);
+    runOnce(o, 3.30, nullptr, [&](boost::asio::io_context&, Daemon& d, test::FakeSettings*) {
+        EXPECT_TRUE(modeOf(d).starts_with("Absorption")) << modeOf(d);
+    });
 }
 
 // With localsettings on the bus the charge state is kept there (one line under the BMS's
 // /Settings/Devices entry), not in a file; a new daemon reads it back before it claims its
-// name. Each run has its own localsettings, preset with what the previous one stored.
-TEST_F(DaemonTest, ChargeStateIsKeptInLocalsettings) {
-    const auto dir = std::filesystem::temp_directory_path() / ("jkbms-state-ls-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir);
-    pty.reset();
+// name.
+TEST_F(ChargeStateTest, KeptInLocalsettings) {
     auto o = options();
     o.config.charge.stateDir = dir.string();  // the fallback: must stay unused
     o.config.dbus.settingsWait = 5000ms;
     std::map<std::string, std::string> kept;
-    auto run = [&](double cellV, auto&& check) {
-        boost::asio::io_context runIo;
-        test::FakeSettings settings(runIo, PrivateBus::address());
-        for (const auto& [path, value] : kept) settings.preset(path, value);
-        sim::SimulatedBms battery{16};
-        battery.setLive(false);
-        battery.state().cellsV.assign(16, cellV);
-        sim::NwResponder nw{battery};
-        sim::PtyServer port(runIo, nw, sim::PtyServer::Options{link, 400ms});
-        Daemon d(runIo, o);
-        d.start();
-        ASSERT_TRUE(pumpUntil(runIo, [&] {
-            return d.service() && d.service()->state() == dbus::BatteryService::State::Registered;
-        }, 5s));
-        ASSERT_TRUE(d.service()->instancePersisted());
-        check(runIo, d, settings);
-        kept = settings.values();
-    };
     auto chargeState = [](const test::FakeSettings& s) {
         for (const auto& [path, value] : s.values())
             if (path.ends_with("/ChargeState")) return value;
         return std::string{"(no setting)"};
     };
-    auto modeOf = [](Daemon& d) {
-        const dbus::Item* item = d.service()->items().find("/Info/ChargeMode");
-        return item && std::holds_alternative<std::string>(item->value) ? std::get<std::string>(item->value) : "";
-    };
-    run(3.445, [&](boost::asio::io_context& runIo, Daemon& d, test::FakeSettings& s) {
-        ASSERT_TRUE(pumpUntil(runIo, [&] { return chargeState(s).starts_with("mode=Absorption;"); }, 2s))
-            << chargeState(s);
+    runOnce(o, 3.445, &kept, [&](boost::asio::io_context& runIo, Daemon& d, test::FakeSettings* s) {
+        ASSERT_TRUE(pumpUntil(runIo, [&] { return chargeState(*s).starts_with("mode=Absorption;"); }, 2s))
+            << chargeState(*s);
         EXPECT_TRUE(modeOf(d).starts_with("Absorption")) << modeOf(d);
     });
     EXPECT_FALSE(std::filesystem::exists(dir)) << "no state file while localsettings keeps it";
-    run(3.30, [&](boost::asio::io_context&, Daemon& d, test::FakeSettings&) {
+    runOnce(o, 3.30, &kept, [&](boost::asio::io_context&, Daemon& d, test::FakeSettings*) {
         EXPECT_TRUE(modeOf(d).starts_with("Absorption")) << "restored before the name was claimed: " << modeOf(d);
     });
-    std::filesystem::remove_all(dir);
 }
 
 TEST_F(DaemonTest, AutoFindsAnNwBms) {
