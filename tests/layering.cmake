@@ -1,8 +1,8 @@
-# The pure layers (util, codec, domain, charge) link only the standard library; CMake keeps
+# The pure layers (util, codec, domain, charge, power) link only the standard library; CMake keeps
 # their link lines clean, and this check keeps their #includes clean too.
 set(forbidden "boost/|asio|sdbus|spdlog|yaml-cpp|gpiod|systemd/")
 set(bad "")
-foreach(layer util codec domain charge)
+foreach(layer util codec domain charge power)
   file(GLOB_RECURSE files ${ROOT}/src/${layer}/*.cpp ${ROOT}/include/jkbms/${layer}/*.hpp)
   foreach(f ${files})
     file(STRINGS ${f} lines REGEX "^[ \t]*#[ \t]*include")
