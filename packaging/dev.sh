@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(g++ cmake ninja-build pkg-config libyaml-cpp-dev libgtest-dev libgmock-dev
           libbenchmark-dev clang libclang-rt-14-dev libboost-dev libspdlog-dev libsystemd-dev
-          dbus python3-dbus python3-gi)
+          dbus python3-dbus python3-gi libgpiod-dev)
 
 install_packages() {
     local missing=() p
