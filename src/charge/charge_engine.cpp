@@ -19,6 +19,15 @@ std::string seconds(double v) {
     return buf;
 }
 
+// A temperature table at the coldest and the warmest sensor: the smaller fraction; 1 without
+// sensors.
+double temperatureFraction(const Table& table, const domain::BatterySnapshot& s) {
+    if (s.temperatures.empty()) return 1;
+    auto [lo, hi] = std::minmax_element(s.temperatures.begin(), s.temperatures.end(),
+                                        [](const auto& a, const auto& b) { return a.celsius < b.celsius; });
+    return std::min(table.at(lo->celsius), table.at(hi->celsius));
+}
+
 }  // namespace
 
 std::string_view chargeModeName(ChargeMode mode) {
@@ -55,7 +64,7 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     state_.sinceEqualizeS += dtS;
 
     std::string modeText;
-    out.maxChargeVoltageV = cvl(s, dtS, modeText) + config_.cvlOffsetV;
+    out.maxChargeVoltageV = cvl(s, *stats, dtS, modeText) + config_.cvlOffsetV;
     out.batteryLowVoltageV = n * config_.minCellV;
     out.chargeMode = modeText;
 
@@ -72,8 +81,8 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     const double maxCharge = maximum(config_.maxChargeA, {s.settings.maxChargeCurrentA, s.settings.chargeOcpA});
     const double maxDischarge =
         maximum(config_.maxDischargeA, {s.settings.maxDischargeCurrentA, s.settings.dischargeOcpA});
-    const Limit charge = chargeLimit(s, maxCharge);
-    const Limit discharge = dischargeLimit(s, maxDischarge);
+    const Limit charge = chargeLimit(s, *stats, maxCharge);
+    const Limit discharge = dischargeLimit(s, *stats, maxDischarge);
     out.maxChargeCurrentA = shape(charge.amps, state_.ccl, state_.cclHoldS, maxCharge, dtS);
     out.maxDischargeCurrentA = shape(discharge.amps, state_.dcl, state_.dclHoldS, maxDischarge, dtS);
     out.chargeLimitation = charge.name;
@@ -106,8 +115,8 @@ void ChargeEngine::updateWarnings(const domain::BatterySnapshot& s, const domain
         w.clear(Alarm::LowSoc);
 }
 
-double ChargeEngine::cvl(const domain::BatterySnapshot& s, double dtS, std::string& modeText) {
-    const auto stats = *s.cellStats();
+double ChargeEngine::cvl(const domain::BatterySnapshot& s, const domain::CellStats& stats, double dtS,
+                         std::string& modeText) {
     const double n = static_cast<double>(s.cellVoltagesV.size());
     const double floor = n * config_.minCellV;
     EngineState& st = state_;
@@ -200,20 +209,15 @@ double ChargeEngine::cvl(const domain::BatterySnapshot& s, double dtS, std::stri
     return cvl;
 }
 
-ChargeEngine::Limit ChargeEngine::chargeLimit(const domain::BatterySnapshot& s, double maxA) const {
+ChargeEngine::Limit ChargeEngine::chargeLimit(const domain::BatterySnapshot& s, const domain::CellStats& stats,
+                                              double maxA) const {
     Limit best{maxA, "Max charge current"};
     auto consider = [&best](double amps, std::string name) {
         if (amps < best.amps) best = Limit{std::max(0.0, amps), std::move(name)};
     };
-    const auto stats = *s.cellStats();
     consider(maxA * config_.chargeCellV.at(stats.maxV), "Cell voltage");
-    double tempFraction = 1;
-    if (!s.temperatures.empty()) {
-        auto [lo, hi] = std::minmax_element(s.temperatures.begin(), s.temperatures.end(),
-                                            [](const auto& a, const auto& b) { return a.celsius < b.celsius; });
-        tempFraction = std::min(config_.chargeTemperatureC.at(lo->celsius), config_.chargeTemperatureC.at(hi->celsius));
-        consider(maxA * tempFraction, "Temperature");
-    }
+    const double tempFraction = temperatureFraction(config_.chargeTemperatureC, s);
+    if (!s.temperatures.empty()) consider(maxA * tempFraction, "Temperature");
     if (s.mosfetTemperatureC) consider(maxA * config_.mosfetTemperatureC.at(*s.mosfetTemperatureC), "MOSFET temperature");
     if (!config_.chargeSoc.points.empty() && s.socPercent) consider(maxA * config_.chargeSoc.at(*s.socPercent), "SoC");
     if (s.switches.chargeMos == false) consider(-1, "BMS charge switch off");
@@ -230,19 +234,15 @@ ChargeEngine::Limit ChargeEngine::chargeLimit(const domain::BatterySnapshot& s, 
     return best;
 }
 
-ChargeEngine::Limit ChargeEngine::dischargeLimit(const domain::BatterySnapshot& s, double maxA) const {
+ChargeEngine::Limit ChargeEngine::dischargeLimit(const domain::BatterySnapshot& s, const domain::CellStats& stats,
+                                                 double maxA) const {
     Limit best{maxA, "Max discharge current"};
     auto consider = [&best](double amps, std::string name) {
         if (amps < best.amps) best = Limit{std::max(0.0, amps), std::move(name)};
     };
-    const auto stats = *s.cellStats();
     consider(maxA * config_.dischargeCellV.at(stats.minV), "Cell voltage");
-    if (!s.temperatures.empty()) {
-        auto [lo, hi] = std::minmax_element(s.temperatures.begin(), s.temperatures.end(),
-                                            [](const auto& a, const auto& b) { return a.celsius < b.celsius; });
-        consider(maxA * std::min(config_.dischargeTemperatureC.at(lo->celsius), config_.dischargeTemperatureC.at(hi->celsius)),
-                 "Temperature");
-    }
+    if (!s.temperatures.empty())
+        consider(maxA * temperatureFraction(config_.dischargeTemperatureC, s), "Temperature");
     if (s.mosfetTemperatureC) consider(maxA * config_.mosfetTemperatureC.at(*s.mosfetTemperatureC), "MOSFET temperature");
     if (!config_.dischargeSoc.points.empty() && s.socPercent) consider(maxA * config_.dischargeSoc.at(*s.socPercent), "SoC");
     if (s.switches.dischargeMos == false) consider(-1, "BMS discharge switch off");

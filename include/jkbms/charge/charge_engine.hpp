@@ -68,9 +68,10 @@ private:
         double amps;
         std::string name;
     };
-    double cvl(const domain::BatterySnapshot& s, double dtS, std::string& modeText);
-    Limit chargeLimit(const domain::BatterySnapshot& s, double maxA) const;
-    Limit dischargeLimit(const domain::BatterySnapshot& s, double maxA) const;
+    // The cell statistics are computed once per step and handed to each part.
+    double cvl(const domain::BatterySnapshot& s, const domain::CellStats& stats, double dtS, std::string& modeText);
+    Limit chargeLimit(const domain::BatterySnapshot& s, const domain::CellStats& stats, double maxA) const;
+    Limit dischargeLimit(const domain::BatterySnapshot& s, const domain::CellStats& stats, double maxA) const;
     void updateWarnings(const domain::BatterySnapshot& s, const domain::CellStats& cells);
     double shape(double target, double& last, double& holdS, double maxA, double dtS) const;
 
