@@ -222,7 +222,7 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
         return result;
     }
     Config& c = result.config;
-    p.onlyKeys(root, "the file", {"serial", "ble", "poll", "comms", "dbus", "charge", "log"});
+    p.onlyKeys(root, "the file", {"serial", "ble", "poll", "comms", "dbus", "charge", "relay", "log"});
 
     if (auto s = p.section(root, "serial")) {
         p.onlyKeys(s, "serial", {"port", "baud", "protocol", "addresses"});
@@ -344,6 +344,61 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
         }
         // What only makes sense together (e.g. a charge table that cuts off below the bulk target).
         for (const std::string& why : e.validate()) p.error(s, "charge: " + why);
+    }
+    if (auto s = p.section(root, "relay")) {
+        auto& r = c.relay;
+        p.onlyKeys(s, "relay", {"type", "gpio", "venus", "press", "wake", "ensure_on_at_start"});
+        p.oneOf(s, "type", r.type, {"none", "gpio", "venus"});
+        if (auto n = p.section(s, "gpio")) {
+            p.onlyKeys(n, "relay.gpio", {"chip", "offset", "line", "active_low"});
+            p.string(n, "chip", r.chip);
+            p.number(n, "offset", r.offset, -1, 1023);  // -1: not set
+            p.string(n, "line", r.line);
+            p.boolean(n, "active_low", r.activeLow);
+            if (!r.chip.empty() && !r.line.empty())
+                p.error(n, "relay.gpio: give chip and offset, or line, not both");
+            else if (!r.chip.empty() && r.offset < 0)
+                p.error(n, "relay.gpio: chip '" + r.chip + "' needs an offset (the line number on the chip)");
+            else if (r.chip.empty() && r.offset >= 0)
+                p.error(n, "relay.gpio: offset needs a chip (e.g. chip: gpiochip0)");
+        }
+        if (auto n = p.section(s, "venus")) {
+            p.onlyKeys(n, "relay.venus", {"relay"});
+            p.number(n, "relay", r.venusRelay, 0, 7);
+        }
+        if (auto n = p.section(s, "press")) {
+            p.onlyKeys(n, "relay.press", {"on", "off", "gap"});
+            p.duration(n, "on", r.press.on, 200ms, 2s);
+            p.duration(n, "off", r.press.off, 1s, 10s);
+            p.duration(n, "gap", r.press.gap, 200ms, 10s);
+            if (r.press.on >= r.press.off)
+                p.error(n, "relay.press: 'on' must be shorter than 'off' (the BMS tells them apart by length)");
+        }
+        if (auto n = p.section(s, "wake")) {
+            p.onlyKeys(n, "relay.wake", {"attempts", "after", "interval", "backoff"});
+            p.number(n, "attempts", r.wake.attempts, 0, 10);
+            p.duration(n, "after", r.wake.after, 1s, 1h);
+            p.duration(n, "interval", r.wake.interval, 1s, 1h);
+            p.real(n, "backoff", r.wake.backoff, 1, 10);
+        }
+        p.boolean(s, "ensure_on_at_start", r.ensureOnAtStart);
+        const YAML::Node at = s["wake"] ? s["wake"] : s;
+        if (r.type == "gpio" && r.chip.empty() && r.line.empty())
+            p.error(s, "relay: type gpio needs gpio.chip and gpio.offset, or gpio.line");
+        if (r.type == "none" && r.ensureOnAtStart)
+            p.error(s["ensure_on_at_start"], "relay.ensure_on_at_start needs a relay (type gpio or venus)");
+        if (r.enabled() && r.wake.attempts > 0) {
+            if (r.wake.interval < r.press.on + r.press.gap)
+                p.error(at, "relay.wake: interval must be at least press.on + press.gap (" +
+                                std::to_string((r.press.on + r.press.gap).count()) + " ms)");
+            // Every wake press must be over before the daemon gives up (charge-control.md 5).
+            const auto last = power::WakePolicy(r.wake).span() + r.press.on;
+            if (c.comms.exitAfter.count() > 0 && last >= c.comms.exitAfter)
+                p.error(at, "relay.wake: the last wake press ends " + std::to_string(last.count() / 1000) +
+                                " s into a silence, not before comms.exit_after (" +
+                                std::to_string(c.comms.exitAfter.count() / 1000) +
+                                " s): fewer attempts, shorter intervals or a later exit_after");
+        }
     }
     if (auto s = p.section(root, "log")) {
         p.onlyKeys(s, "log", {"level", "timestamps"});

@@ -7,7 +7,7 @@
 
 namespace jkbms::gpio {
 
-std::string describe(const GpioLine& line) {
+std::string lineName(const GpioLine& line) {
     if (!line.chip.empty()) return line.chip + " line " + std::to_string(line.offset);
     return "line '" + line.name + "'";
 }
@@ -26,13 +26,13 @@ struct RelayError : std::runtime_error {
 };
 
 [[noreturn]] void fail(const GpioLine& line, const std::string& why) {
-    throw RelayError("GPIO relay on " + describe(line) + ": " + why);
+    throw RelayError("GPIO relay on " + lineName(line) + ": " + why);
 }
 
 }  // namespace
 
 GpiodRelay::GpiodRelay(const GpioLine& config, const std::string& consumer)
-    : impl_(std::make_unique<Impl>()), description_(describe(config)) {
+    : impl_(std::make_unique<Impl>()), description_(lineName(config)) {
     if (config.chip.empty() && config.name.empty()) fail(config, "no chip and no line name configured");
     try {
         if (!config.chip.empty()) {

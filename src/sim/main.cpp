@@ -32,6 +32,7 @@ constexpr std::string_view kUsage =
     "  pack N (pb: the pack the next commands change)\n"
     "  current A | soc PCT | cell N VOLTS | cells VOLTS | temp 1|2|mos C\n"
     "  alarms WORD | charge on|off | discharge on|off | live on|off\n"
+    "  power on|off (off: asleep, answers nothing until switched on or woken)\n"
     "  fault none|silence|garbage|truncated|checksum|late | unplug | plug | status\n"
     "\n"
     "examples:\n"
@@ -97,6 +98,11 @@ std::string command(Packs& packs, PtyServer& pty, const std::string& line) {
         auto r = onOff(live);
         bms.setLive(live);
         return r;
+    } else if (cmd == "power") {
+        bool on = bms.powered();
+        auto r = onOff(on);
+        bms.setPowered(on);
+        return r;
     } else if (cmd == "fault") {
         std::string name;
         in >> name;
@@ -109,7 +115,7 @@ std::string command(Packs& packs, PtyServer& pty, const std::string& line) {
         std::ostringstream out;
         out << "port " << pty.path() << (pty.plugged() ? "" : " (unplugged)") << ", fault "
             << jkbms::sim::faultName(pty.fault()) << ", pack " << int{packs.selected} << ": " << bms.packVoltageV()
-            << " V, " << s.currentA
+            << " V, " << (bms.powered() ? "on" : "off") << ", " << s.currentA
             << " A, SoC " << s.socPercent << " %, requests " << pty.requests() << ", answers " << pty.answers();
         return out.str();
     } else if (!cmd.empty()) return "unknown command '" + cmd + "'";

@@ -9,6 +9,7 @@ void NwResponder::feed(util::ByteView bytes, std::vector<Answer>& answers) {
     for (auto ev = framer_.next(); ev.status != codec::FramerStatus::NeedMore; ev = framer_.next()) {
         if (ev.status != codec::FramerStatus::Frame) continue;
         auto env = codec::nw::parseFrame(ev.frame);
+        if (!bms_.powered()) continue;  // switched off or asleep: the UART is dead
         if (env && env->command == static_cast<std::uint8_t>(codec::nw::Command::ReadAll))
             answers.push_back(bms_.nwReadAllReply());
     }
@@ -40,7 +41,8 @@ void PbResponder::feed(util::ByteView bytes, std::vector<Answer>& answers) {
         if (ev.kind != codec::pb::BusEvent::Kind::Modbus || !ev.modbus.isTrigger()) continue;
         const std::uint8_t address = ev.modbus.address;
         // Nobody at that address, or a silent pack: no answer, as on a real bus.
-        if (!packs_.contains(address) || silent(address) || masterPresent_) continue;
+        if (!packs_.contains(address) || silent(address) || !packs_.at(address)->powered() || masterPresent_)
+            continue;
         answers.push_back(answerFor(address, static_cast<codec::pb::Trigger>(ev.modbus.reg)));
     }
 }

@@ -31,6 +31,19 @@ std::uint16_t temperatureRaw(double c) {  // section 1.6: 0..100 as is, -1..-40 
 
 SimulatedBms::SimulatedBms(std::size_t cells) { state_.cellsV.assign(cells, ocvForSoc(state_.socPercent)); }
 
+void SimulatedBms::setButton(bool closed, std::chrono::steady_clock::time_point now) {
+    if (closed) {
+        if (!pressedAt_) pressedAt_ = now;
+        return;
+    }
+    if (!pressedAt_) return;
+    const auto held = now - *pressedAt_;
+    pressedAt_.reset();
+    ++buttonPresses_;
+    if (!powered_ && held >= kWakeHold) powered_ = true;
+    else if (powered_ && held >= kOffHold) powered_ = false;
+}
+
 void SimulatedBms::advance(std::chrono::duration<double> dt) {
     if (!live_) return;
     const double seconds = dt.count();

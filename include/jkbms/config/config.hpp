@@ -9,6 +9,7 @@
 
 #include "jkbms/charge/charge_config.hpp"
 #include "jkbms/domain/comms_monitor.hpp"
+#include "jkbms/power/press_policy.hpp"
 
 namespace jkbms::config {
 
@@ -45,6 +46,23 @@ struct ChargeSettings {
     charge::ChargeConfig engine;
 };
 
+// The display-port power button (K- / K+) through a relay contact.
+struct RelayConfig {
+    std::string type = "none";  // none, gpio (a GPIO line, libgpiod) or venus (a GX device's relay)
+    // gpio: chip (name, path or label) plus offset, or the line's name alone
+    std::string chip;
+    int offset = -1;
+    std::string line;
+    bool activeLow = false;
+    // venus: com.victronenergy.system /Relay/<n>/State (0 = the GX's relay 1)
+    int venusRelay = 0;
+    power::PressTimes press;
+    power::WakeTimes wake;
+    bool ensureOnAtStart = false;  // no answer at start: press on once
+
+    bool enabled() const { return type != "none"; }
+};
+
 struct LogConfig {
     std::string level = "info";  // trace, debug, info, warn, error
     bool timestamps = false;     // multilog adds them on Venus
@@ -57,6 +75,7 @@ struct Config {
     domain::CommsTimes comms;
     DbusConfig dbus;
     ChargeSettings charge;
+    RelayConfig relay;
     LogConfig log;
 };
 

@@ -28,7 +28,7 @@ public:
     GpiodRelay& operator=(const GpiodRelay&) = delete;
 
     void set(bool closed) override;
-    const std::string& description() const { return description_; }
+    std::string describe() const override { return "GPIO " + description_; }
 
 private:
     struct Impl;
@@ -37,6 +37,6 @@ private:
 };
 
 // "gpiochip0 line 17", "line 'relay_1'" (for messages).
-std::string describe(const GpioLine& line);
+std::string lineName(const GpioLine& line);
 
 }  // namespace jkbms::gpio

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <string>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace jkbms::sim {
@@ -44,6 +45,18 @@ public:
     void setLive(bool live) { live_ = live; }
     bool live() const { return live_; }
 
+    // Power, as the display-port button (K- / K+) switches it. A BMS that is off (or asleep)
+    // answers nothing. On release, a press held for at least kWakeHold switches a BMS that is
+    // off on, one held for at least kOffHold switches a BMS that is on off; shorter presses
+    // change nothing, as on the real board.
+    static constexpr std::chrono::milliseconds kWakeHold{500};
+    static constexpr std::chrono::milliseconds kOffHold{2500};
+    bool powered() const { return powered_; }
+    void setPowered(bool on) { powered_ = on; }  // falls asleep / is switched on by hand
+    void setButton(bool closed, std::chrono::steady_clock::time_point now);
+    bool buttonClosed() const { return pressedAt_.has_value(); }
+    std::uint32_t buttonPresses() const { return buttonPresses_; }  // releases seen
+
     // Moves the live simulation on by `dt` (no effect when not live).
     void advance(std::chrono::duration<double> dt);
 
@@ -58,6 +71,9 @@ public:
 private:
     BmsState state_;
     bool live_ = true;
+    bool powered_ = true;
+    std::optional<std::chrono::steady_clock::time_point> pressedAt_;
+    std::uint32_t buttonPresses_ = 0;
     double phase_ = 0;  // radians of the slow current cycle
 };
 

@@ -22,6 +22,19 @@ TEST(Config, DefaultYamlParsesAndMatchesTheStructDefaults) {
     EXPECT_EQ(r.config.dbus.settingsWait, defaults.dbus.settingsWait);
     EXPECT_EQ(r.config.dbus.propertiesChanged, defaults.dbus.propertiesChanged);
     EXPECT_EQ(r.config.log.level, defaults.log.level);
+    // The relay section too.
+    const auto& relay = r.config.relay;
+    EXPECT_EQ(relay.type, defaults.relay.type);
+    EXPECT_EQ(relay.offset, defaults.relay.offset);
+    EXPECT_EQ(relay.venusRelay, defaults.relay.venusRelay);
+    EXPECT_EQ(relay.press.on, defaults.relay.press.on);
+    EXPECT_EQ(relay.press.off, defaults.relay.press.off);
+    EXPECT_EQ(relay.press.gap, defaults.relay.press.gap);
+    EXPECT_EQ(relay.wake.attempts, defaults.relay.wake.attempts);
+    EXPECT_EQ(relay.wake.after, defaults.relay.wake.after);
+    EXPECT_EQ(relay.wake.interval, defaults.relay.wake.interval);
+    EXPECT_DOUBLE_EQ(relay.wake.backoff, defaults.relay.wake.backoff);
+    EXPECT_EQ(relay.ensureOnAtStart, defaults.relay.ensureOnAtStart);
     // The charge section mirrors ChargeConfig's defaults too.
     const auto& e = r.config.charge.engine;
     const charge::ChargeConfig d;
@@ -159,6 +172,79 @@ TEST(Config, Durations) {
     EXPECT_EQ(d, 0ms);
     EXPECT_FALSE(parseDuration("-5s", d));
     EXPECT_FALSE(parseDuration("s", d));
+}
+
+
+TEST(Config, RelaySections) {
+    auto gpio = parseConfig("relay:\n  type: gpio\n  gpio: {chip: gpiochip1, offset: 17, active_low: true}\n"
+                            "  press: {on: 800ms, off: 4s}\n  wake: {attempts: 2, after: 5s, interval: 10s}\n"
+                            "  ensure_on_at_start: true\n");
+    ASSERT_TRUE(gpio.ok()) << gpio.errors[0].text();
+    const auto& r = gpio.config.relay;
+    EXPECT_TRUE(r.enabled());
+    EXPECT_EQ(r.chip, "gpiochip1");
+    EXPECT_EQ(r.offset, 17);
+    EXPECT_TRUE(r.activeLow);
+    EXPECT_EQ(r.press.on, 800ms);
+    EXPECT_EQ(r.press.off, 4s);
+    EXPECT_EQ(r.wake.attempts, 2);
+    EXPECT_TRUE(r.ensureOnAtStart);
+
+    auto byName = parseConfig("relay: {type: gpio, gpio: {line: relay_bms}}\n");
+    ASSERT_TRUE(byName.ok()) << byName.errors[0].text();
+    EXPECT_EQ(byName.config.relay.line, "relay_bms");
+
+    auto venus = parseConfig("relay: {type: venus, venus: {relay: 1}}\n");
+    ASSERT_TRUE(venus.ok()) << venus.errors[0].text();
+    EXPECT_EQ(venus.config.relay.venusRelay, 1);
+}
+
+// Every relay mistake at once, each on its line.
+TEST(Config, RelayMistakesAreAllListed) {
+    const std::string text =
+        "comms:\n"
+        "  exit_after: 60s\n"
+        "relay:\n"                                  // 3
+        "  type: gpoi\n"                            // 4: unknown type
+        "  gpio:\n"
+        "    chip: gpiochip0\n"                     // 6: chip and line (a section's first line)
+        "    offset: 4\n"
+        "    line: relay_1\n"
+        "  press:\n"
+        "    on: 2s\n"                              // 10: on >= off
+        "    off: 2s\n"
+        "  wake:\n"
+        "    attempts: 3\n"
+        "    after: 10s\n"
+        "    interval: 20s\n";
+    auto r = parseConfig(text, "jk.yaml");
+    ASSERT_EQ(r.errors.size(), 3u);  // the type error leaves 'none': the wake check needs a relay
+    EXPECT_EQ(r.errors[0].line, 4);
+    EXPECT_NE(r.errors[0].message.find("'gpoi' is not one of"), std::string::npos);
+    EXPECT_EQ(r.errors[1].line, 6);
+    EXPECT_NE(r.errors[1].message.find("not both"), std::string::npos);
+    EXPECT_EQ(r.errors[2].line, 10);
+    EXPECT_NE(r.errors[2].message.find("shorter than 'off'"), std::string::npos);
+
+    auto late = parseConfig(
+        "comms: {exit_after: 60s}\nrelay:\n  type: venus\n  wake:\n    attempts: 3\n    after: 10s\n"
+        "    interval: 20s\n",
+        "jk.yaml");
+    ASSERT_EQ(late.errors.size(), 1u);
+    EXPECT_EQ(late.errors[0].line, 5);
+    EXPECT_NE(late.errors[0].message.find("71 s into a silence, not before comms.exit_after (60 s)"), std::string::npos)
+        << late.errors[0].text();
+    // exit_after 0 (never): any series fits.
+    EXPECT_TRUE(parseConfig("comms: {exit_after: 0}\nrelay: {type: venus, wake: {attempts: 10}}\n").ok());
+
+    auto missing = parseConfig("relay:\n  type: gpio\n");
+    ASSERT_EQ(missing.errors.size(), 1u);
+    EXPECT_NE(missing.errors[0].message.find("needs gpio.chip"), std::string::npos);
+    auto noRelay = parseConfig("relay:\n  ensure_on_at_start: true\n");
+    ASSERT_EQ(noRelay.errors.size(), 1u);
+    EXPECT_EQ(noRelay.errors[0].line, 2);
+    auto offsetAlone = parseConfig("relay: {type: gpio, gpio: {offset: 3}}\n");
+    EXPECT_FALSE(offsetAlone.ok());
 }
 
 }  // namespace
