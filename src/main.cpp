@@ -35,7 +35,7 @@ constexpr std::string_view kUsage =
     "  --version            print the version\n"
     "\n"
     "exit codes: 0 stopped, 1 BMS not answering, 2 bad options or configuration,\n"
-    "            3 serial port failed, 4 D-Bus failed\n"
+    "            3 serial port failed, 4 D-Bus failed, 5 display-port relay failed\n"
     "\n"
     "examples:\n"
     "  dbus-jkbms /dev/ttyUSB0\n"
@@ -127,6 +127,9 @@ int main(int argc, char** argv) {
     jkbms::app::Daemon daemon(io, jkbms::app::DaemonOptions{config, simulate, JKBMS_VERSION});
     try {
         daemon.start();
+    } catch (const jkbms::app::StartError& e) {
+        spdlog::error("cannot start: {}", e.what());
+        return static_cast<int>(e.code);
     } catch (const std::system_error& e) {
         spdlog::error("cannot open {}: {}", config.serial.port.empty() ? std::string{"the simulator"} : config.serial.port,
                       e.code().message());

@@ -11,11 +11,13 @@
 #include "jkbms/dbus/bus_address.hpp"
 #include "jkbms/dbus/names.hpp"
 #include "jkbms/domain/snapshot_mapping.hpp"
+#include "jkbms/dbus/venus_relay.hpp"
+#include "jkbms/gpio/gpiod_relay.hpp"
+#include "jkbms/sim/simulated_button.hpp"
 
 namespace jkbms::app {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 namespace ble = codec::ble;
 
 std::string ttyName(const std::string& path) { return std::filesystem::path(path).filename().string(); }
@@ -57,11 +59,13 @@ void Daemon::start() {
         if (!ec) stop(ExitCode::Stopped, signal == SIGTERM ? "SIGTERM" : "SIGINT");
     });
     if (!options_.config.ble.mac.empty()) {
+        startPower();
         startBle();
         return;
     }
     port_ = options_.config.serial.port;
     if (options_.simulate) startSimulator();
+    startPower();
 
     link_ = std::make_unique<transport::SerialLink>(
         io_, transport::SerialLink::Options{port_, options_.config.serial.baud});
@@ -76,6 +80,81 @@ void Daemon::start() {
     else startNw();
 }
 
+void Daemon::startPower() {
+    const auto& cfg = options_.config.relay;
+    std::unique_ptr<power::Relay> relay;
+    try {
+        if (options_.relay) {
+            relay = options_.relay();
+        } else if (cfg.type == "gpio") {
+            // Throws with the line and the reason: the daemon does not start with a dead relay.
+            relay = std::make_unique<gpio::GpiodRelay>(gpio::GpioLine{cfg.chip, cfg.offset, cfg.line, cfg.activeLow});
+        } else if (cfg.type == "venus") {
+            std::optional<std::string> address;
+            if (!options_.config.dbus.address.empty()) address = options_.config.dbus.address;
+            relayBus_ = dbus::connectBus(address);
+            relayLoop_ = std::make_unique<dbus::AsioSdbusLoop>(io_, *relayBus_, [this](const std::string& e) {
+                stop(ExitCode::DbusFailed, "D-Bus connection of the relay failed: " + e);
+            });
+            auto venus = std::make_unique<dbus::VenusRelay>(*relayBus_, cfg.venusRelay);
+            venus->start();
+            relayLoop_->start();
+            relay = std::move(venus);
+        } else if (simBms_) {
+            relay = std::make_unique<sim::SimulatedButton>(*simBms_);  // so /Bms/Power can be tried
+        }
+    } catch (const std::exception& e) {
+        throw StartError(ExitCode::RelayFailed, e.what());
+    }
+    if (!relay) return;
+    power_ = std::make_unique<PowerControl>(io_, std::move(relay), cfg.press, cfg.wake);
+    power_->onPressEnded([this](power::Press, bool) {
+        const auto now = Clock::now();
+        if (!startMonitor_.everRead()) {
+            // The on press at start is over: the BMS gets a whole start probe again.
+            startMonitor_.start(now);
+            if (ble_) pack(0).monitor.start(now);
+            if (rediscoverAfterPress_ && pbPoller_) {
+                rediscoverAfterPress_ = false;
+                pbPoller_->stop();
+                pbPoller_->start();
+            }
+        }
+        publishPower();
+    });
+    spdlog::info("power: the BMS's display-port button is {}{}", power_->describe(),
+                 cfg.wake.attempts > 0 ? " (wakes the BMS when it falls silent)" : "");
+}
+
+bool Daemon::pressOnAtStart() {
+    if (!power_ || !options_.config.relay.ensureOnAtStart) return false;
+    if (power_->busy()) return true;
+    if (onPressedAtStart_) return false;
+    onPressedAtStart_ = true;
+    const std::string refused = power_->press(power::Press::On, "no answer at start");
+    if (!refused.empty()) spdlog::warn("power: no on press at start: {}", refused);
+    return refused.empty();
+}
+
+void Daemon::checkWake(Clock::time_point now) {
+    if (!power_ || !startMonitor_.everRead()) return;
+    power_->checkWake(now - startMonitor_.silentFor(now), now);
+}
+
+dbus::PowerItem Daemon::powerItem(const Pack& p) const {
+    if (auto running = power_->running())
+        return *running == power::Press::On ? dbus::PowerItem{1, "pressing on"} : dbus::PowerItem{0, "switching off"};
+    if (power_->switchedOff()) return {0, "off"};
+    if (p.lastState == domain::CommsState::Lost) return {0, "off (not answering)"};
+    return {1, "on"};
+}
+
+void Daemon::publishPower() {
+    if (!power_) return;
+    for (auto& [a, p] : packs_)
+        if (p.service) p.service->setPower(powerItem(p));
+}
+
 void Daemon::startNw() {
     const auto& poll = options_.config.poll;
     nwPoller_ = std::make_unique<NwPoller>(io_, *link_, poll);
@@ -87,6 +166,7 @@ void Daemon::startNw() {
     nwPoller_->onMiss([this](const std::string& why) {
         if (probing_) {
             if (startMonitor_.silentFor(Clock::now()) < kNwProbe) return;
+            if (pressOnAtStart()) return;  // NW gets another probe once the press is over
             // No NW answer: maybe JK-PB packs on an RS485 bus.
             probing_ = false;
             nwPoller_->stop();
@@ -109,6 +189,10 @@ void Daemon::startPb(bool probing) {
     pbPoller_->onFrame([this](std::uint8_t a, util::ByteView f) { onJkFrame(a, f); });
     pbPoller_->onMiss([this](std::uint8_t a, const std::string& why) { onMiss(a, why); });
     pbPoller_->onDiscovered([this](const std::vector<std::uint8_t>& found) {
+        if (found.empty() && pressOnAtStart()) {
+            rediscoverAfterPress_ = true;  // discovery again once the press is over
+            return;
+        }
         if (found.empty()) {
             stop(ExitCode::BmsLost, "no JK BMS answered on " + port_ + " (NW, and JK-PB addresses 1-15)");
             return;
@@ -158,6 +242,7 @@ void Daemon::startBle() {
         else if (ev.status == codec::FramerStatus::Bad) spdlog::debug("ble: {}", util::describe(ev.error));
     });
     pack(0).monitor.start(Clock::now());
+    startMonitor_.start(Clock::now());
     bluezLoop_->start();
     ble_->start();
     bleTimer_ = std::make_unique<boost::asio::steady_timer>(io_);
@@ -182,6 +267,8 @@ void Daemon::bleTick() {
             }
             lastCellInfo_ = now;
         }
+        if (!p.monitor.everRead() && p.monitor.silentFor(now) >= options_.config.comms.staleAfter) pressOnAtStart();
+        checkWake(now);
         if (p.monitor.silentFor(now) >= options_.config.poll.interval * 2) {
             // No cell info for two intervals counts as a missed poll.
             if (p.snapshot) ++p.missedInRow;
@@ -288,6 +375,7 @@ void Daemon::onReading(std::uint8_t address, Pack& p) {
     const auto now = Clock::now();
     p.monitor.onReading(now);
     startMonitor_.onReading(now);
+    if (power_) power_->onReading(now);
     if (p.lastState != domain::CommsState::Ok)
         spdlog::info("restored: {} answers again after {} missed polls", name(address), p.missedInRow);
     p.missedInRow = 0;
@@ -375,7 +463,7 @@ void Daemon::onMiss(std::uint8_t address, const std::string& why) {
     if (!startMonitor_.everRead()) {
         // The start probe: nothing has answered yet (JK-PB: after discovery).
         if ((!pb_ || (pbPoller_ && !pbPoller_->addresses().empty())) &&
-            startMonitor_.state(Clock::now()) != domain::CommsState::Ok)
+            startMonitor_.state(Clock::now()) != domain::CommsState::Ok && !pressOnAtStart())
             stop(ExitCode::BmsLost, "no JK BMS answered on " + port_ + " (" + (pb_ ? "JK-PB" : "NW") + ", " +
                                         std::to_string(options_.config.serial.baud) + " baud): " + why);
         return;
@@ -383,12 +471,15 @@ void Daemon::onMiss(std::uint8_t address, const std::string& why) {
     Pack& p = pack(address);
     if (!p.snapshot || p.gone) return;
     ++p.missedInRow;
+    checkWake(Clock::now());
     evaluate(address, p);
 }
 
 void Daemon::evaluate(std::uint8_t address, Pack& p) {
     const auto now = Clock::now();
-    if (p.monitor.shouldExit(now)) {
+    // Switched off from here: the service stays, so the BMS can be switched on again.
+    const bool holding = power_ && (power_->switchedOff() || power_->busy());
+    if (p.monitor.shouldExit(now) && !holding) {
         const auto silent = std::chrono::duration_cast<std::chrono::seconds>(p.monitor.silentFor(now)).count();
         bool others = false;
         for (auto& [a, other] : packs_)
@@ -433,6 +524,19 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
                                        (pb_ ? " address " + std::to_string(address) : "");
     // BLE is not a link systemcalc should trust as the voltage source (SVS).
     sc.identity.insecureConnection = ble;
+    if (power_) {
+        sc.identity.power = powerItem(p);
+        sc.onPowerWrite = [this](bool on) {
+            const auto press = on ? power::Press::On : power::Press::Off;
+            const std::string refused = power_->press(press, "asked on D-Bus");
+            if (!refused.empty()) {
+                spdlog::warn("power: {} press asked on D-Bus refused: {}", power::pressName(press), refused);
+                return false;
+            }
+            publishPower();
+            return true;
+        };
+    }
     std::optional<std::string> address_;
     if (!options_.config.dbus.address.empty()) address_ = options_.config.dbus.address;
     try {
@@ -454,6 +558,7 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
 
 void Daemon::publish(Pack& p) {
     if (!p.service) return;
+    if (power_) p.service->setPower(powerItem(p));
     // Lost communication invalidates the limits in the mapping itself (one batch).
     p.service->publish(p.snapshot, p.limits, p.monitor.state(Clock::now()));
 }
@@ -463,6 +568,7 @@ void Daemon::stop(ExitCode code, const std::string& why) {
     exitCode_ = code;
     if (code == ExitCode::Stopped) spdlog::info("stopping ({})", why);
     else spdlog::error("exiting: {}", why);
+    if (power_) power_->shutdown();  // the contact opens, whatever press runs
     if (nwPoller_) nwPoller_->stop();
     if (pbPoller_) pbPoller_->stop();
     if (bleTimer_) bleTimer_->cancel();
@@ -472,6 +578,7 @@ void Daemon::stop(ExitCode code, const std::string& why) {
         stopTimer_.cancel();
         if (link_) link_->close();
         if (bluezLoop_) bluezLoop_->stop();
+        if (relayLoop_) relayLoop_->stop();
         if (simPty_) simPty_->unplug();
         if (simTimer_) simTimer_->cancel();
         io_.stop();

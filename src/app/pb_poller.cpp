@@ -21,6 +21,7 @@ void PbPoller::start() {
     nextCycle_ = Clock::now();
     if (options_.addresses.empty()) {
         discovering_ = true;
+        found_.clear();
         for (std::uint8_t a = 1; a <= pb::kMaxAddress; ++a) queue_.push_back(Job{a, pb::Trigger::CellInfo});
         next();
         return;

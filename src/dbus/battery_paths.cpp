@@ -22,6 +22,11 @@ Value opt(const std::optional<T>& v) {
 class Builder {
 public:
     explicit Builder(PathTable& t) : t_(t) {}
+    // A value with a text of its own.
+    void put(std::string_view path, Value v, const std::string& text) {
+        put(path, std::move(v));
+        t_.find(path)->second.text = text;
+    }
     void put(std::string_view path, Value v, Unit unit = Unit::None) {
         if (auto it = t_.find(path); it != t_.end()) {
             it->second.text = formatText(v, unit);
@@ -78,6 +83,8 @@ std::string cellId(std::size_t index0) { return "C" + std::to_string(index0 + 1)
 
 }  // namespace
 
+WritableSpec bmsPowerSpec() { return WritableSpec{WritableSpec::Type::Int, 0, 1, 0}; }
+
 WritableSpec customNameSpec() { return WritableSpec{WritableSpec::Type::String, 0, 0, 64}; }
 
 PathTable batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot>& snap,
@@ -112,6 +119,7 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     b.put("/HardwareVersion", text(bms ? &bms->hardwareVersion : nullptr));
     b.put("/Serial", text(bms ? &bms->serialNumber : nullptr));
     b.put("/Connected", std::int32_t{s ? 1 : 0});
+    if (id.power) b.put(kBmsPowerPath, id.power->on, id.power->text);
 
     // 5.2 measurements
     b.put("/Dc/0/Voltage", opt(s ? s->packVoltageV : std::nullopt), Unit::Volt);

@@ -51,6 +51,11 @@ void BatteryService::start(Callback onRegistered) {
                                 settings_->storeCustomName(config_.identity.customName);
                                 return true;
                             });
+        if (config_.onPowerWrite)
+            items_->setWritable(std::string{kBmsPowerPath}, bmsPowerSpec(), Unit::None,
+                                [this](const std::string&, const Value& v) {
+                                    return config_.onPowerWrite(std::get<std::int32_t>(v) == 1);
+                                });
         requestName();
     });
     loop_->start();
@@ -76,6 +81,12 @@ void BatteryService::publish(std::optional<domain::BatterySnapshot> snapshot, do
     snapshot_ = std::move(snapshot);
     limits_ = std::move(limits);
     comms_ = comms;
+    if (state_ == State::Claiming || state_ == State::Registered) refresh();
+}
+
+void BatteryService::setPower(PowerItem power) {
+    if (config_.identity.power == power) return;
+    config_.identity.power = std::move(power);
     if (state_ == State::Claiming || state_ == State::Registered) refresh();
 }
 

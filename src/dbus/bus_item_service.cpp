@@ -226,6 +226,8 @@ std::int32_t BusItemService::setValue(const std::string& path, const sdbus::Vari
     if (!accepted) return static_cast<std::int32_t>(WriteResult::NotWritable);
     if (w->second.handler && !w->second.handler(path, *accepted))
         return static_cast<std::int32_t>(WriteResult::Refused);
+    // The handler may have published the value itself, with a text of its own.
+    if (const Item* now = find(path); now && now->value == *accepted) return static_cast<std::int32_t>(WriteResult::Accepted);
     PathTable one;
     one.emplace(path, makeItem(std::move(*accepted), w->second.unit));
     update(one);

@@ -16,7 +16,10 @@ std::string_view refusalText(PressPolicy::Refusal refusal) {
 }
 
 PressPolicy::Refusal PressPolicy::start(Press press, Clock::time_point now) {
-    update(now);
+    if (running_ && now >= end_) {  // a press nobody ended: it ended on time
+        running_.reset();
+        lastOpen_ = end_;
+    }
     if (running_) return Refusal::Busy;
     if (lastOpen_ && now - *lastOpen_ < times_.gap) return Refusal::TooSoon;
     running_ = press;
@@ -29,7 +32,7 @@ PressPolicy::Tick PressPolicy::update(Clock::time_point now) {
     if (running_ && now >= end_) {
         tick.finished = running_;
         running_.reset();
-        lastOpen_ = end_;
+        lastOpen_ = now;  // the caller opens the contact now, maybe a little after end_
     }
     tick.closed = running_.has_value();
     return tick;

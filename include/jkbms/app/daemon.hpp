@@ -15,6 +15,13 @@
 //               is left (always, for NW) the daemon exits with code 1.
 //   exiting     SIGTERM/SIGINT (names released within a second), or a D-Bus failure.
 //
+// Power (relay.type, or the simulator's own button): the BMS's display-port button through a
+// relay (PowerControl). A silence of every BMS on the port brings wake presses (on, never
+// off) before exit_after; with ensure_on_at_start, a start without an answer brings one on
+// press, after which the start probe begins again. /Bms/Power on each service shows the
+// state and takes presses (1 on, 0 off); after an off press the daemon neither wakes the BMS
+// nor gives up on it (it stays on the bus, values invalid, so it can be switched on again).
+//
 // BLE (ble.mac): BleLink connects through BlueZ; the session asks for device info (0x97),
 // then settings and the cell-info stream (0x96); no cell info for 10 s -> 0x96 again; three
 // times in vain -> reconnect. No start probe (a BLE daemon is no serial-starter candidate):
@@ -23,14 +30,17 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <functional>
 #include <map>
 #include "jkbms/dbus/asio_sdbus_loop.hpp"
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "jkbms/app/nw_poller.hpp"
 #include "jkbms/app/pb_poller.hpp"
+#include "jkbms/app/power_control.hpp"
 #include "jkbms/charge/charge_engine.hpp"
 #include "jkbms/config/config.hpp"
 #include "jkbms/dbus/battery_service.hpp"
@@ -49,12 +59,21 @@ enum class ExitCode : int {
     Usage = 2,       // bad options or configuration
     PortFailed = 3,  // the serial port could not be opened
     DbusFailed = 4,  // the bus could not be reached, or our name is taken
+    RelayFailed = 5, // the display-port relay could not be set up
+};
+
+// A start-up failure with the exit code it calls for.
+struct StartError : std::runtime_error {
+    StartError(ExitCode c, const std::string& what) : std::runtime_error(what), code(c) {}
+    ExitCode code;
 };
 
 struct DaemonOptions {
     config::Config config;
     bool simulate = false;  // play a BMS on a pty in this process and poll it
     std::string version = "dev";
+    // Tests: the display-port relay to use instead of the one relay.type configures.
+    std::function<std::unique_ptr<power::Relay>()> relay{};
 };
 
 class Daemon {
@@ -63,7 +82,7 @@ public:
     ~Daemon();
 
     // Opens the port and starts polling; throws std::system_error when the port cannot be
-    // opened (start-up error).
+    // opened, StartError when the relay cannot be set up (start-up errors).
     void start();
     // Set once the daemon has decided to end; run() returns soon after.
     std::optional<ExitCode> exitCode() const { return exitCode_; }
@@ -74,8 +93,10 @@ public:
     const dbus::BatteryService* service(std::uint8_t address = 0) const;
     sim::SimulatedBms* simulatedBms() { return simBms_.get(); }
     const PbPoller* pbPoller() const { return pbPoller_.get(); }
+    const PowerControl* power() const { return power_.get(); }
 
 private:
+    using Clock = std::chrono::steady_clock;
     // One BMS: NW has one (address 0), a JK-PB bus one per DIP address.
     struct Pack {
         explicit Pack(const domain::CommsTimes& times) : monitor(times) {}
@@ -98,6 +119,13 @@ private:
 
     Pack& pack(std::uint8_t address);
     void startSimulator();
+    void startPower();
+    // Every missed poll: wake presses when the whole port has gone silent.
+    void checkWake(Clock::time_point now);
+    // ensure_on_at_start: true while the one on press runs (the caller does not give up yet).
+    bool pressOnAtStart();
+    dbus::PowerItem powerItem(const Pack& p) const;
+    void publishPower();
     void startNw();
     void startPb(bool probing);
     void startBle();
@@ -141,6 +169,12 @@ private:
     std::chrono::steady_clock::time_point lastCellInfo_{};
     int bleResends_ = 0;
     std::map<std::uint8_t, Pack> packs_;
+    // The display-port relay (before power_: a Venus relay's proxies live on relayBus_).
+    std::unique_ptr<sdbus::IConnection> relayBus_;
+    std::unique_ptr<dbus::AsioSdbusLoop> relayLoop_;
+    std::unique_ptr<PowerControl> power_;
+    bool onPressedAtStart_ = false;
+    bool rediscoverAfterPress_ = false;
     domain::CommsMonitor startMonitor_;  // "did anything answer at all" at start
     boost::asio::signal_set signals_;
     boost::asio::steady_timer stopTimer_;

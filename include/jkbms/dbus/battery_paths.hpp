@@ -17,6 +17,14 @@ namespace jkbms::dbus {
 // Third-party BMS product id: in no Victron quirk table, so DVCC behaves by default.
 constexpr std::int32_t kProductId = 0xBA77;
 
+// /Bms/Power, when the BMS's display-port button is wired to a relay: 1 = on (answering),
+// 0 = off (switched off here, or not answering); the text says what the button is doing.
+struct PowerItem {
+    std::int32_t on = 0;
+    std::string text;  // "on", "off", "pressing on", "switching off"
+    friend bool operator==(const PowerItem&, const PowerItem&) = default;
+};
+
 // What the service knows about itself, independent of the BMS reading.
 struct ServiceIdentity {
     std::string processName = "dbus-jkbms";
@@ -26,6 +34,7 @@ struct ServiceIdentity {
     std::int32_t deviceInstance = -1;
     std::string customName;
     std::string productName = "JK BMS";
+    std::optional<PowerItem> power;  // absent: no relay, no /Bms/Power
 };
 
 // Communication with the BMS (domain::CommsMonitor): Stale sets /Alarms/BmsCable = 1 and
@@ -47,5 +56,8 @@ void batteryPaths(const ServiceIdentity& identity,
 // The paths a battery service lets clients write, with their checks.
 inline constexpr std::string_view kCustomNamePath = "/CustomName";
 WritableSpec customNameSpec();
+// Write 1: an on press, 0: an off press (refused while a press runs).
+inline constexpr std::string_view kBmsPowerPath = "/Bms/Power";
+WritableSpec bmsPowerSpec();
 
 }  // namespace jkbms::dbus

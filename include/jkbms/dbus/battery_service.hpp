@@ -38,6 +38,8 @@ struct BatteryServiceConfig {
     std::chrono::milliseconds settingsWait{std::chrono::seconds(10)};
     BusItemService::Options items;
     ServiceIdentity identity;   // deviceInstance and customName come from localsettings
+    // With a relay: /Bms/Power is writable and a write calls this (false: refused).
+    std::function<bool(bool on)> onPowerWrite;
 };
 
 class BatteryService {
@@ -66,6 +68,8 @@ public:
     bool storeChargeState(const std::string& text) { return persisted_ && settings_->storeChargeState(text); }
     void publish(std::optional<domain::BatterySnapshot> snapshot, domain::ChargeLimits limits,
                  CommsState comms);
+    // /Bms/Power's value (with a relay configured).
+    void setPower(PowerItem power);
     // Releases the bus name (asynchronously); values stay as they are.
     void release(std::function<void()> done = {});
 

@@ -34,7 +34,9 @@ enum class WriteResult : std::int32_t { Accepted = 0, NotWritable = 1, Refused =
 
 class BusItemService {
 public:
-    // Called for a write that passed the path's checks; return false to refuse it.
+    // Called for a write that passed the path's checks; return false to refuse it. An accepted
+    // value is stored and announced, unless the handler has already published it (through
+    // update(), with a text of its own).
     using WriteHandler = std::function<bool(const std::string& path, const Value& value)>;
 
     struct Options {

@@ -42,7 +42,8 @@ public:
 
     // Starts a press at `now` (the contact closes), or says why not.
     Refusal start(Press press, Clock::time_point now);
-    // The contact's state at `now`; a press whose time is up ends here (returned once).
+    // The contact's state at `now`; a press whose time is up ends here (returned once), and
+    // the gap before the next press counts from `now`, when the caller opens the contact.
     struct Tick {
         bool closed = false;
         std::optional<Press> finished;

@@ -1,0 +1,125 @@
+#include "jkbms/app/power_control.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace jkbms::app {
+namespace {
+
+// A reading this long after an off press ended means the BMS is on after all (switched on
+// by hand, or the press did not take): the switched-off state ends. Shorter, it may be the
+// last answer of a BMS that is just shutting down.
+constexpr auto kOffSettle = std::chrono::seconds(5);
+
+long long seconds(std::chrono::steady_clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+}
+
+std::string lengthText(std::chrono::milliseconds ms) {
+    return ms.count() % 1000 == 0 ? std::to_string(ms.count() / 1000) + " s" : std::to_string(ms.count()) + " ms";
+}
+
+}  // namespace
+
+PowerControl::PowerControl(boost::asio::io_context& io, std::unique_ptr<power::Relay> relay, power::PressTimes press,
+                           power::WakeTimes wake)
+    : io_(io), relay_(std::move(relay)), policy_(press), wake_(wake), wakeTimes_(wake), timer_(io) {
+    relay_->onFailure([this](const std::string& why) { fail(why); });
+}
+
+PowerControl::~PowerControl() { shutdown(); }
+
+std::string PowerControl::press(power::Press press, const std::string& why) {
+    if (stopped_) return "the daemon is stopping";
+    const auto now = Clock::now();
+    if (const auto refusal = policy_.start(press, now); refusal != power::PressPolicy::Refusal::None)
+        return std::string{power::refusalText(refusal)};
+    const auto length = press == power::Press::On ? policy_.times().on : policy_.times().off;
+    try {
+        relay_->set(true);
+    } catch (const std::exception& e) {
+        policy_.abort(now);
+        spdlog::error("power: cannot press {} ({}): {}", power::pressName(press), why, e.what());
+        try {
+            relay_->set(false);
+        } catch (const std::exception&) {
+            // Already reported: the relay refuses.
+        }
+        return e.what();
+    }
+    spdlog::info("power: pressing {} for {} through {} ({})", power::pressName(press), lengthText(length),
+                 relay_->describe(), why);
+    current_ = press;
+    if (press == power::Press::On) switchedOff_ = false;
+    timer_.expires_at(*policy_.nextChange());
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) finish(true);
+    });
+    return {};
+}
+
+void PowerControl::finish(bool ok) {
+    // The press is over (its time is up, or it failed): open the contact.
+    const auto press = current_.value_or(power::Press::On);
+    current_.reset();
+    bool opened = true;
+    try {
+        relay_->set(false);
+    } catch (const std::exception& e) {
+        opened = false;
+        spdlog::error("power: cannot open the contact: {}", e.what());
+    }
+    policy_.update(Clock::now());  // the gap to the next press counts from here
+    ok = ok && opened;
+    if (press == power::Press::Off && ok) {
+        switchedOff_ = true;
+        offEndedAt_ = Clock::now();
+        spdlog::info("power: switched off on request: no wake presses until the BMS answers again or is "
+                     "pressed on");
+    }
+    if (onPressEnded_) onPressEnded_(press, ok);
+}
+
+void PowerControl::fail(const std::string& why) {
+    // An asynchronous refusal (a D-Bus reply): the press, if any, ends now.
+    if (!policy_.closed()) {
+        spdlog::error("power: {}", why);
+        return;
+    }
+    spdlog::error("power: {}; the press is aborted", why);
+    policy_.abort(Clock::now());
+    timer_.cancel();
+    finish(false);
+}
+
+void PowerControl::onReading(Clock::time_point now) {
+    wake_.onReading();
+    if (switchedOff_ && offEndedAt_ && now - *offEndedAt_ >= kOffSettle) {
+        switchedOff_ = false;
+        spdlog::info("power: the BMS answers again after being switched off");
+    }
+}
+
+void PowerControl::checkWake(Clock::time_point silentSince, Clock::time_point now) {
+    if (stopped_ || switchedOff_ || policy_.closed() || !wake_.due(silentSince, now)) return;
+    const std::string why = "wake attempt " + std::to_string(wake_.attempts() + 1) + " of " +
+                            std::to_string(wakeTimes_.attempts) + ", no answer for " +
+                            std::to_string(seconds(now - silentSince)) + " s";
+    // A refused press (the gap after a person's press) is tried again at the next check.
+    if (press(power::Press::On, why).empty()) wake_.pressed(now);
+}
+
+void PowerControl::shutdown() {
+    if (stopped_) return;
+    stopped_ = true;
+    timer_.cancel();
+    const bool wasClosed = policy_.closed();
+    policy_.abort(Clock::now());
+    try {
+        relay_->set(false);
+        if (wasClosed) spdlog::warn("power: a press was cut short: the contact is open");
+    } catch (const std::exception& e) {
+        spdlog::error("power: cannot open the contact: {}", e.what());
+    }
+}
+
+}  // namespace jkbms::app
