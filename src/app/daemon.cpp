@@ -477,8 +477,9 @@ void Daemon::onMiss(std::uint8_t address, const std::string& why) {
 
 void Daemon::evaluate(std::uint8_t address, Pack& p) {
     const auto now = Clock::now();
-    // Switched off from here: the service stays, so the BMS can be switched on again.
-    const bool holding = power_ && (power_->switchedOff() || power_->busy());
+    // Switched off from here: the service stays, so the BMS can be switched on again. After a
+    // press, the BMS gets stale_after to boot and answer.
+    const bool holding = power_ && power_->holdsOn(now, options_.config.comms.staleAfter);
     if (p.monitor.shouldExit(now) && !holding) {
         const auto silent = std::chrono::duration_cast<std::chrono::seconds>(p.monitor.silentFor(now)).count();
         bool others = false;

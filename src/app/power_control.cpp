@@ -10,8 +10,11 @@ namespace {
 // last answer of a BMS that is just shutting down.
 constexpr auto kOffSettle = std::chrono::seconds(5);
 
-long long seconds(std::chrono::steady_clock::duration d) {
-    return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+// "0.5 s", "12 s"
+std::string secondsText(std::chrono::steady_clock::duration d) {
+    const auto tenths = std::chrono::duration_cast<std::chrono::milliseconds>(d).count() / 100;
+    return tenths >= 100 || tenths % 10 == 0 ? std::to_string(tenths / 10) + " s"
+                                              : std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " s";
 }
 
 std::string lengthText(std::chrono::milliseconds ms) {
@@ -69,6 +72,7 @@ void PowerControl::finish(bool ok) {
         spdlog::error("power: cannot open the contact: {}", e.what());
     }
     policy_.update(Clock::now());  // the gap to the next press counts from here
+    lastEnded_ = Clock::now();
     ok = ok && opened;
     if (press == power::Press::Off && ok) {
         switchedOff_ = true;
@@ -102,8 +106,7 @@ void PowerControl::onReading(Clock::time_point now) {
 void PowerControl::checkWake(Clock::time_point silentSince, Clock::time_point now) {
     if (stopped_ || switchedOff_ || policy_.closed() || !wake_.due(silentSince, now)) return;
     const std::string why = "wake attempt " + std::to_string(wake_.attempts() + 1) + " of " +
-                            std::to_string(wakeTimes_.attempts) + ", no answer for " +
-                            std::to_string(seconds(now - silentSince)) + " s";
+                            std::to_string(wakeTimes_.attempts) + ", no answer for " + secondsText(now - silentSince);
     // A refused press (the gap after a person's press) is tried again at the next check.
     if (press(power::Press::On, why).empty()) wake_.pressed(now);
 }

@@ -10,10 +10,12 @@
 #include <fstream>
 #include <filesystem>
 
+#include "fakes/fake_gx.hpp"
 #include "fakes/fake_settings.hpp"
 #include "integration/harness.hpp"
 #include "jkbms/app/daemon.hpp"
 #include "jkbms/sim/pb_master.hpp"
+#include "jkbms/sim/simulated_button.hpp"
 
 namespace jkbms::app {
 namespace {
@@ -500,6 +502,172 @@ TEST_F(DaemonTest, AutoFindsAnNwBms) {
     startDaemon(std::move(o));
     ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
     EXPECT_EQ(daemon->pbPoller(), nullptr) << "NW answered: JK-PB never tried";
+}
+
+}  // namespace
+}  // namespace jkbms::app
+
+// The display-port relay (issue: switch the BMS on and off, wake it when it sleeps): the
+// simulated BMS falls asleep (answers nothing) and wakes on a press of its button, as a real
+// one does; the relay is a GX relay on the private bus, the simulator's button, or a relay
+// wired to nothing.
+namespace jkbms::app {
+namespace {
+
+using test::FakeGx;
+using test::ToolResult;
+
+struct Edge {
+    bool closed;
+    Clock::time_point at;
+};
+
+// A relay whose contact is wired to nothing: it records, the BMS never sees it.
+class LooseRelay final : public power::Relay {
+public:
+    explicit LooseRelay(std::vector<Edge>& edges) : edges_(edges) {}
+    void set(bool closed) override { edges_.push_back({closed, Clock::now()}); }
+    std::string describe() const override { return "a relay wired to nothing"; }
+
+private:
+    std::vector<Edge>& edges_;
+};
+
+class DaemonPowerTest : public DaemonTest {
+protected:
+    DaemonOptions powerOptions(std::chrono::milliseconds exitAfter) {
+        auto o = options(exitAfter);
+        // Long enough for the simulated BMS (on from 500 ms, off from 2500 ms).
+        o.config.relay.press = power::PressTimes{600ms, 2600ms, 300ms};
+        o.config.relay.wake = power::WakeTimes{3, 500ms, 1000ms, 2};
+        return o;
+    }
+    void withButton(DaemonOptions& o) {
+        o.relay = [this] { return std::make_unique<sim::SimulatedButton>(bms); };
+    }
+    ToolResult call(const std::string& path, std::vector<std::string> method) {
+        std::vector<std::string> args{"call", daemon->service()->busName(), path, "com.victronenergy.BusItem"};
+        args.insert(args.end(), method.begin(), method.end());
+        return busctl(io, args);
+    }
+    bool powerIs(std::int32_t on, const std::string& text) {
+        const dbus::Item* item = daemon->service() ? daemon->service()->items().find("/Bms/Power") : nullptr;
+        return item && item->value == dbus::Value{on} && item->text == text;
+    }
+};
+
+// End to end with Venus's relay: the BMS falls asleep, the daemon writes the GX relay on
+// D-Bus (com.victronenergy.system), the relay presses the BMS's button, values come back.
+TEST_F(DaemonPowerTest, WakesASleepingBmsThroughTheGxRelay) {
+    FakeGx gx(io, PrivateBus::address());
+    gx.onWrite = [&](int relay, bool closed) {
+        if (relay == 0) bms.setButton(closed, Clock::now());
+    };
+    auto o = powerOptions(6000ms);
+    o.config.relay.type = "venus";
+    startDaemon(std::move(o));
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    ASSERT_TRUE(powerIs(1, "on"));
+    bms.setPowered(false);
+    bms.state().currentA = 3.25;
+    const auto asleep = Clock::now();
+    ASSERT_TRUE(pumpUntil(io, [&] { return bms.powered(); }, 4s)) << "woken by the relay";
+    EXPECT_GE(Clock::now() - asleep, 1100ms) << "not before 500 ms of silence, plus the 600 ms press";
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs("/Dc/0/Current", dbus::Value{3.25}); }, 2s));
+    EXPECT_TRUE(valueIs("/Alarms/BmsCable", dbus::Value{std::int32_t{0}}));
+    EXPECT_TRUE(powerIs(1, "on"));
+    const std::vector<std::pair<int, bool>> pressed{{0, true}, {0, false}};
+    EXPECT_EQ(gx.writes, pressed) << "one on press, released";
+    EXPECT_EQ(daemon->power()->wakeAttempts(), 0) << "a reading ends the series";
+    EXPECT_FALSE(daemon->exitCode());
+}
+
+// A BMS that does not wake: the configured number of on presses (never off), with backoff,
+// then the daemon gives up as before (exit for the supervisor) with the contact open.
+TEST_F(DaemonPowerTest, GivesUpAfterTheWakeAttempts) {
+    std::vector<Edge> edges;
+    auto o = powerOptions(3500ms);
+    o.config.relay.wake = power::WakeTimes{2, 300ms, 1000ms, 2};
+    o.relay = [&] { return std::make_unique<LooseRelay>(edges); };
+    startDaemon(std::move(o));
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    bms.setPowered(false);
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->exitCode().has_value(); }, 6s));
+    EXPECT_EQ(*daemon->exitCode(), ExitCode::BmsLost);
+    // Close, open, close, open; then the release at exit (opening an open contact).
+    ASSERT_EQ(edges.size(), 5u);
+    EXPECT_FALSE(edges.back().closed);
+    for (std::size_t i = 0; i < 4; i += 2) {
+        EXPECT_TRUE(edges[i].closed);
+        EXPECT_FALSE(edges[i + 1].closed);
+        const auto held = edges[i + 1].at - edges[i].at;
+        EXPECT_GE(held, 600ms) << "an on press";
+        EXPECT_LT(held, 1500ms) << "never an off press";
+    }
+    EXPECT_GE(edges[2].at - edges[0].at, 1000ms) << "the interval";
+}
+
+// /Bms/Power from outside (busctl, as the GUI or `jkbms power` would write it): 0 switches
+// the BMS off with a long press; the daemon then stays on the bus past exit_after (so the BMS
+// can be switched on again) and does not wake it; 1 switches it on.
+TEST_F(DaemonPowerTest, PowerPathSwitchesTheBmsOffAndOn) {
+    auto o = powerOptions(2500ms);
+    withButton(o);
+    startDaemon(std::move(o));
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    EXPECT_EQ(call("/Bms/Power", {"GetValue"}).out, "v i 1\n");
+    EXPECT_EQ(call("/Bms/Power", {"SetValue", "v", "i", "2"}).out, "i 1\n") << "0 or 1 only";
+    EXPECT_EQ(call("/Bms/Power", {"SetValue", "v", "s", "off"}).out, "i 1\n");
+
+    EXPECT_EQ(call("/Bms/Power", {"SetValue", "v", "i", "0"}).out, "i 0\n");
+    EXPECT_EQ(call("/Bms/Power", {"GetText"}).out, "s \"switching off\"\n");
+    EXPECT_EQ(call("/Bms/Power", {"SetValue", "v", "i", "1"}).out, "i 2\n") << "refused while a press runs";
+    ASSERT_TRUE(pumpUntil(io, [&] { return !bms.powered(); }, 4s));
+    EXPECT_TRUE(pumpUntil(io, [&] { return powerIs(0, "off"); }, 1s));
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs("/Connected", dbus::Value{std::int32_t{0}}); }, 4s));
+    // Past exit_after (2.5 s of silence): still here, and no wake press.
+    const auto until = Clock::now() + 1500ms;
+    pumpUntil(io, [&] { return Clock::now() >= until; }, 2s);
+    EXPECT_FALSE(daemon->exitCode());
+    EXPECT_FALSE(bms.powered());
+    EXPECT_EQ(bms.buttonPresses(), 1u);
+
+    bms.state().currentA = 4.5;
+    EXPECT_EQ(call("/Bms/Power", {"SetValue", "v", "i", "1"}).out, "i 0\n");
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs("/Dc/0/Current", dbus::Value{4.5}); }, 3s));
+    EXPECT_TRUE(powerIs(1, "on"));
+    EXPECT_EQ(bms.buttonPresses(), 2u);
+}
+
+// ensure_on_at_start: a BMS that is off when the daemon starts gets one on press, then the
+// whole start probe; without it, the daemon exits for serial-starter (tested above).
+TEST_F(DaemonPowerTest, EnsureOnAtStartSwitchesTheBmsOn) {
+    bms.setPowered(false);
+    auto o = powerOptions(0ms);
+    o.config.relay.ensureOnAtStart = true;
+    withButton(o);
+    startDaemon(std::move(o));
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    EXPECT_TRUE(bms.powered());
+    EXPECT_EQ(bms.buttonPresses(), 1u);
+}
+
+// A relay that cannot be set up is a start-up error naming it.
+TEST_F(DaemonPowerTest, ARelayThatCannotBeSetUpIsAStartError) {
+    auto o = options();
+    o.config.relay.type = "gpio";
+    o.config.relay.chip = "no-such-gpiochip";
+    o.config.relay.offset = 3;
+    daemon = std::make_unique<Daemon>(io, std::move(o));
+    try {
+        daemon->start();
+        FAIL() << "expected a StartError";
+    } catch (const StartError& e) {
+        EXPECT_EQ(e.code, ExitCode::RelayFailed);
+        EXPECT_NE(std::string{e.what()}.find("GPIO relay on no-such-gpiochip line 3: cannot open the GPIO chip"),
+                  std::string::npos)
+            << e.what();
+    }
 }
 
 }  // namespace

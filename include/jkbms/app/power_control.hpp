@@ -46,6 +46,11 @@ public:
     void shutdown();
 
     bool busy() const { return policy_.closed(); }
+    // Whether the daemon should hold off giving up on a silent BMS: a press runs, the BMS was
+    // switched off from here, or a press ended less than `grace` ago (the BMS is booting).
+    bool holdsOn(Clock::time_point now, Clock::duration grace) const {
+        return busy() || switchedOff_ || (lastEnded_ && now - *lastEnded_ < grace);
+    }
     std::optional<power::Press> running() const { return policy_.running(); }
     bool switchedOff() const { return switchedOff_; }
     int wakeAttempts() const { return wake_.attempts(); }
@@ -68,6 +73,7 @@ private:
     bool stopped_ = false;
     bool switchedOff_ = false;
     std::optional<Clock::time_point> offEndedAt_;
+    std::optional<Clock::time_point> lastEnded_;
     std::function<void(power::Press, bool)> onPressEnded_;
 };
 

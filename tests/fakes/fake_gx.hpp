@@ -1,0 +1,99 @@
+#pragma once
+// A test-only GX device on the private bus, as far as its built-in relays go:
+//   com.victronenergy.system    /Relay/<n>/State (int, writable), as dbus-systemcalc-py
+//                               publishes it; a write is recorded, refused (2) while the
+//                               relay's function is not manual, and handed to onWrite
+//   com.victronenergy.settings  /Settings/Relay/Function (relay 0) and
+//                               /Settings/Relay/<n>/Function, with PropertiesChanged on change
+// Both are real com.victronenergy.BusItem trees (our BusItemService), each on its own
+// connection with its own well-known name.
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <sdbus-c++/sdbus-c++.h>
+#include <string>
+#include <vector>
+
+#include "jkbms/dbus/asio_sdbus_loop.hpp"
+#include "jkbms/dbus/bus_item_service.hpp"
+
+namespace jkbms::test {
+
+class FakeGx {
+public:
+    // `relays` relays, all with function `function` (2 = manual).
+    FakeGx(boost::asio::io_context& io, const std::string& address, int relays = 2, int function = 2)
+        : systemBus_(connect(address, "com.victronenergy.system")),
+          settingsBus_(connect(address, "com.victronenergy.settings")),
+          system_(*systemBus_),
+          settings_(*settingsBus_) {
+        dbus::PathTable functions, states;
+        for (int n = 0; n < relays; ++n) {
+            functions.emplace(functionPath(n), dbus::makeItem(std::int32_t{function}));
+            states.emplace(statePath(n), dbus::makeItem(std::int32_t{0}));
+            system_.setWritable(statePath(n), dbus::WritableSpec{dbus::WritableSpec::Type::Int, 0, 1, 0},
+                                dbus::Unit::None, [this, n](const std::string&, const dbus::Value& v) {
+                                    const bool closed = std::get<std::int32_t>(v) == 1;
+                                    writes.emplace_back(n, closed);
+                                    if (functionOf(n) != 2) return false;
+                                    if (onWrite) onWrite(n, closed);
+                                    return true;
+                                });
+        }
+        settings_.update(functions);
+        system_.update(states);
+        systemLoop_ = std::make_unique<dbus::AsioSdbusLoop>(io, *systemBus_);
+        settingsLoop_ = std::make_unique<dbus::AsioSdbusLoop>(io, *settingsBus_);
+        systemLoop_->start();
+        settingsLoop_->start();
+    }
+
+    static std::string functionPath(int n) {
+        return n == 0 ? "/Settings/Relay/Function" : "/Settings/Relay/" + std::to_string(n) + "/Function";
+    }
+    static std::string statePath(int n) { return "/Relay/" + std::to_string(n) + "/State"; }
+
+    // The GUI sets another function (announced with PropertiesChanged).
+    void setFunction(int n, int function) {
+        dbus::PathTable one;
+        one.emplace(functionPath(n), dbus::makeItem(std::int32_t{function}));
+        settings_.update(one);
+    }
+    std::optional<std::int32_t> state(int n) const {
+        const dbus::Item* item = system_.find(statePath(n));
+        if (!item) return std::nullopt;
+        return std::get<std::int32_t>(item->value);
+    }
+
+    std::vector<std::pair<int, bool>> writes;  // every SetValue on a relay state, accepted or not
+    std::function<void(int relay, bool closed)> onWrite;
+
+private:
+    static std::unique_ptr<sdbus::IConnection> connect(const std::string& address, const std::string& name) {
+        auto connection = sdbus::createSessionBusConnectionWithAddress(address);
+        auto bus = sdbus::createProxy(*connection, sdbus::ServiceName{"org.freedesktop.DBus"},
+                                      sdbus::ObjectPath{"/org/freedesktop/DBus"});
+        std::uint32_t reply = 0;
+        // ALLOW_REPLACEMENT | REPLACE_EXISTING: a fake of an earlier test still leaving the bus
+        // does not block this one.
+        bus->callMethod("RequestName")
+            .onInterface("org.freedesktop.DBus")
+            .withArguments(name, std::uint32_t{3})
+            .storeResultsTo(reply);
+        return connection;
+    }
+    int functionOf(int n) const {
+        const dbus::Item* item = settings_.find(functionPath(n));
+        return item ? std::get<std::int32_t>(item->value) : -1;
+    }
+
+    std::unique_ptr<sdbus::IConnection> systemBus_;
+    std::unique_ptr<sdbus::IConnection> settingsBus_;
+    dbus::BusItemService system_;
+    dbus::BusItemService settings_;
+    std::unique_ptr<dbus::AsioSdbusLoop> systemLoop_;
+    std::unique_ptr<dbus::AsioSdbusLoop> settingsLoop_;
+};
+
+}  // namespace jkbms::test
