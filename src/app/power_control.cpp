@@ -33,6 +33,24 @@ PowerControl::~PowerControl() { shutdown(); }
 
 std::string PowerControl::press(power::Press press, const std::string& why) {
     if (stopped_) return "the daemon is stopping";
+    if (busy()) return std::string{power::refusalText(power::PressPolicy::Refusal::Busy)};
+    const auto readyAt = policy_.readyAt();
+    if (Clock::now() >= readyAt) return start(press, why);
+    // Within the gap after the last press: this one starts when the gap has passed.
+    waiting_ = press;
+    waitingWhy_ = why;
+    timer_.expires_at(readyAt);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        const auto next = *waiting_;
+        waiting_.reset();
+        if (const std::string refused = start(next, waitingWhy_); !refused.empty() && onPressEnded_)
+            onPressEnded_(next, false);
+    });
+    return {};
+}
+
+std::string PowerControl::start(power::Press press, const std::string& why) {
     const auto now = Clock::now();
     if (const auto refusal = policy_.start(press, now); refusal != power::PressPolicy::Refusal::None)
         return std::string{power::refusalText(refusal)};
@@ -52,7 +70,10 @@ std::string PowerControl::press(power::Press press, const std::string& why) {
     spdlog::info("power: pressing {} for {} through {} ({})", power::pressName(press), lengthText(length),
                  relay_->describe(), why);
     current_ = press;
-    if (press == power::Press::On) switchedOff_ = false;
+    if (press == power::Press::On) {
+        switchedOff_ = false;
+        wake_.pressed(now);  // a person's on press counts in the wake series too
+    }
     timer_.expires_at(*policy_.nextChange());
     timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec) finish(true);
@@ -104,17 +125,18 @@ void PowerControl::onReading(Clock::time_point now) {
 }
 
 void PowerControl::checkWake(Clock::time_point silentSince, Clock::time_point now) {
-    if (stopped_ || switchedOff_ || policy_.closed() || !wake_.due(silentSince, now)) return;
+    // Not deferred like a person's press: one that is too soon is tried at the next check.
+    if (stopped_ || switchedOff_ || busy() || now < policy_.readyAt() || !wake_.due(silentSince, now)) return;
     const std::string why = "wake attempt " + std::to_string(wake_.attempts() + 1) + " of " +
                             std::to_string(wakeTimes_.attempts) + ", no answer for " + secondsText(now - silentSince);
-    // A refused press (the gap after a person's press) is tried again at the next check.
-    if (press(power::Press::On, why).empty()) wake_.pressed(now);
+    start(power::Press::On, why);
 }
 
 void PowerControl::shutdown() {
     if (stopped_) return;
     stopped_ = true;
     timer_.cancel();
+    waiting_.reset();
     const bool wasClosed = policy_.closed();
     policy_.abort(Clock::now());
     try {

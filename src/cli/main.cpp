@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "jkbms/cli/decode_command.hpp"
+#include "jkbms/cli/power_command.hpp"
 
 namespace {
 
@@ -13,6 +14,7 @@ constexpr std::string_view kUsage =
     "\n"
     "commands:\n"
     "  decode   decode one JK frame given as hex and print it as JSON\n"
+    "  power    press the BMS's power button (on / off) through the running dbus-jkbms\n"
     "\n"
     "Run 'jkbms <command> --help' for a command's options and examples.\n";
 
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command == "decode") return jkbms::cli::runDecode(rest, std::cin, std::cout, std::cerr);
+    if (command == "power") return jkbms::cli::runPower(rest, std::cout, std::cerr);
     std::cerr << "jkbms: unknown command '" << command << "' (see jkbms --help)\n";
     return 2;
 }

@@ -635,7 +635,7 @@ TEST_F(DaemonPowerTest, PowerPathSwitchesTheBmsOffAndOn) {
     bms.state().currentA = 4.5;
     EXPECT_EQ(call("/Bms/Power", {"SetValue", "v", "i", "1"}).out, "i 0\n");
     ASSERT_TRUE(pumpUntil(io, [&] { return valueIs("/Dc/0/Current", dbus::Value{4.5}); }, 3s));
-    EXPECT_TRUE(powerIs(1, "on"));
+    EXPECT_TRUE(powerIs(1, "on")) << call("/Bms/Power", {"GetText"}).out;
     EXPECT_EQ(bms.buttonPresses(), 2u);
 }
 
@@ -650,6 +650,40 @@ TEST_F(DaemonPowerTest, EnsureOnAtStartSwitchesTheBmsOn) {
     ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
     EXPECT_TRUE(bms.powered());
     EXPECT_EQ(bms.buttonPresses(), 1u);
+}
+
+// `jkbms power` finds the one battery with /Bms/Power and presses through it; --wait
+// returns once the BMS is there.
+TEST_F(DaemonPowerTest, CliPressesThroughTheDaemon) {
+    const std::vector<std::string> cli{JKBMS_CLI, "power", "--dbus-address", PrivateBus::address()};
+    auto run = [&](std::vector<std::string> more) {
+        auto argv = cli;
+        argv.insert(argv.end(), more.begin(), more.end());
+        return test::runTool(io, argv, 15s);
+    };
+    auto none = run({"on"});
+    EXPECT_EQ(none.exitCode, 1);
+    EXPECT_NE(none.err.find("no battery on D-Bus has /Bms/Power"), std::string::npos) << none.err;
+    EXPECT_EQ(run({"sideways"}).exitCode, 2);
+
+    auto o = powerOptions(0ms);
+    withButton(o);
+    startDaemon(std::move(o));
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    const std::string name = daemon->service()->busName();
+    auto off = run({"off", "--wait"});
+    EXPECT_EQ(off.exitCode, 0) << off.err;
+    EXPECT_EQ(off.out, name + ": switching off\n" + name + ": off\n");
+    EXPECT_FALSE(bms.powered());
+
+    const std::string suffix = name.substr(std::string{"com.victronenergy.battery."}.size());
+    auto on = run({"on", "--service", suffix});
+    EXPECT_EQ(on.exitCode, 0) << on.err;
+    EXPECT_EQ(on.out, name + ": pressing on\n");
+    auto again = run({"off", "--service", name});  // the on press still runs
+    EXPECT_EQ(again.exitCode, 1);
+    EXPECT_NE(again.err.find("refused the off press (the button: pressing on)"), std::string::npos) << again.err;
+    EXPECT_TRUE(pumpUntil(io, [&] { return bms.powered() && powerIs(1, "on"); }, 3s));
 }
 
 // A relay that cannot be set up is a start-up error naming it.

@@ -77,10 +77,13 @@ TEST_F(PowerControlTest, OnAndOffPressesCloseForTheirTimes) {
     EXPECT_LT(held(edges[0], edges[1]), 250ms);
     EXPECT_FALSE(c.switchedOff());
 
-    // Within the gap: refused, nothing touches the relay.
-    EXPECT_EQ(c.press(power::Press::Off, "test"), "the previous press ended too recently");
+    // Within the gap: accepted, and made once the gap has passed; another one meanwhile is
+    // refused.
+    EXPECT_EQ(c.press(power::Press::Off, "test"), "");
+    EXPECT_TRUE(c.busy());
+    EXPECT_EQ(c.running(), power::Press::Off);
     EXPECT_EQ(edges.size(), 2u);
-    ASSERT_TRUE(runUntil([&] { return c.press(power::Press::Off, "test").empty(); }));
+    EXPECT_EQ(c.press(power::Press::On, "test"), "a press is running");
     ASSERT_TRUE(runUntil([&] { return ended.size() == 2; }));
     ASSERT_EQ(edges.size(), 4u);
     EXPECT_GE(held(edges[2], edges[3]), 300ms);
@@ -131,7 +134,8 @@ TEST_F(PowerControlTest, ARelayThatRefusesAbortsThePress) {
 
     // A refusal that arrives later (a D-Bus reply) ends the running press at once.
     fake->refuseClose = false;
-    ASSERT_TRUE(runUntil([&] { return c.press(power::Press::Off, "test").empty(); }));
+    ASSERT_EQ(c.press(power::Press::Off, "test"), "") << "made once the gap has passed";
+    ASSERT_TRUE(runUntil([&] { return edges.size() == 2 && edges.back().closed; }));
     fake->failLater("system refused");
     EXPECT_FALSE(c.busy());
     ASSERT_EQ(ended.size(), 1u);

@@ -4,7 +4,8 @@
 // (power::WakePolicy: on presses with backoff while the BMS is silent, never off).
 //
 //   press()      a press asked for by a person (D-Bus, `jkbms power`) or by the daemon;
-//                refused with the reason while another runs or just ended
+//                refused with the reason while another runs; one asked for within the gap
+//                after the last press waits for the gap to pass (a person's quick "off, on")
 //   checkWake()  called while the BMS is silent (each missed poll): presses on when due
 //   switchedOff  an off press went through: no wake presses (and the daemon does not give
 //                up on the BMS) until it answers again or is pressed on
@@ -45,13 +46,15 @@ public:
     // Opens the contact now and refuses every later press (the daemon is stopping).
     void shutdown();
 
-    bool busy() const { return policy_.closed(); }
+    // A press runs, or waits for the gap.
+    bool busy() const { return policy_.closed() || waiting_.has_value(); }
     // Whether the daemon should hold off giving up on a silent BMS: a press runs, the BMS was
     // switched off from here, or a press ended less than `grace` ago (the BMS is booting).
     bool holdsOn(Clock::time_point now, Clock::duration grace) const {
         return busy() || switchedOff_ || (lastEnded_ && now - *lastEnded_ < grace);
     }
-    std::optional<power::Press> running() const { return policy_.running(); }
+    // The press that runs or waits.
+    std::optional<power::Press> running() const { return policy_.closed() ? policy_.running() : waiting_; }
     bool switchedOff() const { return switchedOff_; }
     int wakeAttempts() const { return wake_.attempts(); }
     const power::PressTimes& times() const { return policy_.times(); }
@@ -60,6 +63,7 @@ public:
     void onPressEnded(std::function<void(power::Press, bool ok)> handler) { onPressEnded_ = std::move(handler); }
 
 private:
+    std::string start(power::Press press, const std::string& why);
     void finish(bool ok);
     void fail(const std::string& why);
 
@@ -70,6 +74,8 @@ private:
     power::WakeTimes wakeTimes_;
     boost::asio::steady_timer timer_;
     std::optional<power::Press> current_;  // the press whose end finish() handles
+    std::optional<power::Press> waiting_;  // accepted, starts when the gap has passed
+    std::string waitingWhy_;
     bool stopped_ = false;
     bool switchedOff_ = false;
     std::optional<Clock::time_point> offEndedAt_;

@@ -51,6 +51,9 @@ public:
     Tick update(Clock::time_point now);
     // When update() must run next (the end of the running press); nullopt when idle.
     std::optional<Clock::time_point> nextChange() const;
+    // When a press may start again after the last one (the gap); a time in the past when it
+    // may now. Only meaningful while idle.
+    Clock::time_point readyAt() const { return lastOpen_ ? *lastOpen_ + times_.gap : Clock::time_point{}; }
     // Shutdown or a relay error: open the contact now, whatever runs.
     void abort(Clock::time_point now);
 
