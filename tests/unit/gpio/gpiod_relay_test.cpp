@@ -1,13 +1,18 @@
-// The libgpiod relay's start-up errors: each names the line and the reason. Checks on a
-// real chip need a kernel GPIO (gpio-sim or gpio-mockup): skipped with a message where the
-// machine has none. (Driving a gpio-sim line end to end is still to come.)
+// The libgpiod relay's start-up errors: each names the line and the reason. Then the relay
+// on a real kernel GPIO: a gpio-sim chip made through configfs for the test (the kernel's
+// GPIO simulator; its sysfs shows what the line drives). Skipped, with what to do, where the
+// machine has no gpio-sim (no module, no configfs, or not root).
 
 #include "jkbms/gpio/gpiod_relay.hpp"
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
+#include <string>
 
 namespace jkbms::gpio {
 namespace {
@@ -36,17 +41,120 @@ TEST(GpiodRelay, IncompleteConfigurationIsAClearError) {
     EXPECT_EQ(errorOf(GpioLine{.chip = "gpiochip0"}), "GPIO relay on gpiochip0 line -1: no line offset configured");
 }
 
-TEST(GpiodRelay, OffsetBeyondARealChip) {
-    bool anyChip = false;
-    if (std::filesystem::exists("/dev"))
-        for (const auto& entry : std::filesystem::directory_iterator("/dev"))
-            anyChip = anyChip || entry.path().filename().string().starts_with("gpiochip");
-    if (!anyChip)
-        GTEST_SKIP() << "no /dev/gpiochip* on this machine (no gpio-sim or gpio-mockup): "
-                        "only the start-up errors are checked here";
-    // A line that exists but is out of range of the first chip: still a clear error.
-    const std::string e = errorOf(GpioLine{.chip = "gpiochip0", .offset = 100000});
-    EXPECT_NE(e.find("the chip has only"), std::string::npos) << e;
+// One gpio-sim chip with 8 lines, line 3 named, for the length of a test.
+class GpioSim {
+public:
+    static constexpr const char* kRoot = "/sys/kernel/config/gpio-sim";
+
+    // Empty when the chip could be made, else why not.
+    std::string make() {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        if (!fs::is_directory(kRoot, ec))
+            return "no gpio-sim on this machine (modprobe gpio-sim, with configfs mounted on /sys/kernel/config)";
+        if (::geteuid() != 0) return "gpio-sim needs root to make a chip";
+        device_ = fs::path(kRoot) / ("jkbms-" + std::to_string(::getpid()));
+        if (!fs::create_directory(device_, ec) || !fs::create_directory(device_ / "bank0", ec) ||
+            !fs::create_directory(device_ / "bank0" / "line3", ec))
+            return "cannot make a gpio-sim chip: " + ec.message();
+        lineName_ = "jkbms-relay-" + std::to_string(::getpid());
+        label_ = "jkbms-sim-" + std::to_string(::getpid());
+        if (!write(device_ / "bank0" / "num_lines", "8") || !write(device_ / "bank0" / "label", label_) ||
+            !write(device_ / "bank0" / "line3" / "name", lineName_) || !write(device_ / "live", "1"))
+            return "cannot bring the gpio-sim chip up";
+        chip_ = read(device_ / "bank0" / "chip_name");
+        const std::string dev = read(device_ / "dev_name");
+        value_ = fs::path("/sys/devices/platform") / dev / chip_ / "sim_gpio3" / "value";
+        return chip_.empty() || dev.empty() ? "the gpio-sim chip has no name" : "";
+    }
+    ~GpioSim() {
+        if (device_.empty()) return;
+        write(device_ / "live", "0");
+        std::error_code ec;
+        std::filesystem::remove(device_ / "bank0" / "line3", ec);
+        std::filesystem::remove(device_ / "bank0", ec);
+        std::filesystem::remove(device_, ec);
+    }
+
+    const std::string& chip() const { return chip_; }
+    const std::string& label() const { return label_; }
+    const std::string& lineName() const { return lineName_; }
+    // What line 3 drives: "1" or "0".
+    std::string value() const { return read(value_); }
+
+private:
+    static bool write(const std::filesystem::path& path, const std::string& text) {
+        std::ofstream out(path);
+        out << text;
+        out.close();
+        return static_cast<bool>(out);
+    }
+    static std::string read(const std::filesystem::path& path) {
+        std::ifstream in(path);
+        std::string text;
+        std::getline(in, text);
+        return text;
+    }
+
+    std::filesystem::path device_;
+    std::filesystem::path value_;
+    std::string chip_, label_, lineName_;
+};
+
+class GpiodRelaySim : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (auto why = sim.make(); !why.empty()) GTEST_SKIP() << why;
+    }
+    GpioSim sim;
+};
+
+TEST_F(GpiodRelaySim, DrivesTheLine) {
+    GpiodRelay relay(GpioLine{.chip = sim.chip(), .offset = 3});
+    EXPECT_EQ(sim.value(), "0") << "requested with the contact open";
+    relay.set(true);
+    EXPECT_EQ(sim.value(), "1");
+    relay.set(false);
+    EXPECT_EQ(sim.value(), "0");
+    EXPECT_EQ(relay.describe(), "GPIO " + sim.chip() + " line 3");
+}
+
+TEST_F(GpiodRelaySim, ActiveLowInvertsTheLine) {
+    GpiodRelay relay(GpioLine{.chip = sim.chip(), .offset = 3, .activeLow = true});
+    EXPECT_EQ(sim.value(), "1") << "open = high";
+    relay.set(true);
+    EXPECT_EQ(sim.value(), "0");
+}
+
+TEST_F(GpiodRelaySim, FoundByLineNameOrChipLabel) {
+    {
+        GpiodRelay byName(GpioLine{.name = sim.lineName()});
+        byName.set(true);
+        EXPECT_EQ(sim.value(), "1");
+    }
+    EXPECT_EQ(sim.value(), "0") << "released open";
+    GpiodRelay byLabel(GpioLine{.chip = sim.label(), .offset = 3});
+    byLabel.set(true);
+    EXPECT_EQ(sim.value(), "1");
+}
+
+TEST_F(GpiodRelaySim, ABusyLineIsAClearError) {
+    GpiodRelay first(GpioLine{.chip = sim.chip(), .offset = 3});
+    const std::string e = errorOf(GpioLine{.chip = sim.chip(), .offset = 3});
+    EXPECT_EQ(e, "GPIO relay on " + sim.chip() + " line 3: the line is in use by 'dbus-jkbms'");
+    const std::string beyond = errorOf(GpioLine{.chip = sim.chip(), .offset = 8});
+    EXPECT_EQ(beyond, "GPIO relay on " + sim.chip() + " line 8: the chip has only 8 lines");
+}
+
+TEST_F(GpiodRelaySim, ReleasedOnDestruction) {
+    {
+        GpiodRelay relay(GpioLine{.chip = sim.chip(), .offset = 3});
+        relay.set(true);
+    }
+    EXPECT_EQ(sim.value(), "0");
+    GpiodRelay again(GpioLine{.chip = sim.chip(), .offset = 3});  // not busy any more
+    again.set(true);
+    EXPECT_EQ(sim.value(), "1");
 }
 
 }  // namespace
