@@ -146,6 +146,7 @@ dbus::PowerItem Daemon::powerItem(const Pack& p) const {
         return *running == power::Press::On ? dbus::PowerItem{1, "pressing on"} : dbus::PowerItem{0, "switching off"};
     if (power_->switchedOff()) return {0, "off"};
     if (p.lastState == domain::CommsState::Lost) return {0, "off (not answering)"};
+    if (power_->awaitingAnswer()) return {1, "starting"};
     return {1, "on"};
 }
 

@@ -95,6 +95,7 @@ void PowerControl::finish(bool ok) {
     policy_.update(Clock::now());  // the gap to the next press counts from here
     lastEnded_ = Clock::now();
     ok = ok && opened;
+    awaitingAnswer_ = press == power::Press::On && ok;
     if (press == power::Press::Off && ok) {
         switchedOff_ = true;
         offEndedAt_ = Clock::now();
@@ -118,6 +119,7 @@ void PowerControl::fail(const std::string& why) {
 
 void PowerControl::onReading(Clock::time_point now) {
     wake_.onReading();
+    awaitingAnswer_ = false;
     if (switchedOff_ && offEndedAt_ && now - *offEndedAt_ >= kOffSettle) {
         switchedOff_ = false;
         spdlog::info("power: the BMS answers again after being switched off");

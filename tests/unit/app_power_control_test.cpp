@@ -76,6 +76,9 @@ TEST_F(PowerControlTest, OnAndOffPressesCloseForTheirTimes) {
     EXPECT_GE(held(edges[0], edges[1]), 100ms);
     EXPECT_LT(held(edges[0], edges[1]), 250ms);
     EXPECT_FALSE(c.switchedOff());
+    EXPECT_TRUE(c.awaitingAnswer()) << "pressed on, no answer yet";
+    c.onReading(Clock::now());
+    EXPECT_FALSE(c.awaitingAnswer());
 
     // Within the gap: accepted, and made once the gap has passed; another one meanwhile is
     // refused.

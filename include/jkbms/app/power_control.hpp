@@ -56,6 +56,8 @@ public:
     // The press that runs or waits.
     std::optional<power::Press> running() const { return policy_.closed() ? policy_.running() : waiting_; }
     bool switchedOff() const { return switchedOff_; }
+    // An on press ended and the BMS has not answered since.
+    bool awaitingAnswer() const { return awaitingAnswer_; }
     int wakeAttempts() const { return wake_.attempts(); }
     const power::PressTimes& times() const { return policy_.times(); }
     std::string describe() const { return relay_->describe(); }
@@ -78,6 +80,7 @@ private:
     std::string waitingWhy_;
     bool stopped_ = false;
     bool switchedOff_ = false;
+    bool awaitingAnswer_ = false;
     std::optional<Clock::time_point> offEndedAt_;
     std::optional<Clock::time_point> lastEnded_;
     std::function<void(power::Press, bool)> onPressEnded_;
