@@ -45,9 +45,11 @@ void BM_BatteryPaths16Cells(benchmark::State& state) {
 }
 BENCHMARK(BM_BatteryPaths16Cells);
 
+// Arg: 1 = with a display-port relay (/Bms/Power), 0 = without.
 void BM_BatteryPaths16CellsInPlace(benchmark::State& state) {
     const auto s = snapshot(0);
-    const auto id = identity();
+    auto id = identity();
+    if (state.range(0) != 0) id.power = dbus::PowerItem{1, "on"};
     const auto l = test::sampleLimits();
     dbus::PathTable table;
     for (auto _ : state) {
@@ -55,7 +57,7 @@ void BM_BatteryPaths16CellsInPlace(benchmark::State& state) {
         benchmark::DoNotOptimize(table);
     }
 }
-BENCHMARK(BM_BatteryPaths16CellsInPlace);
+BENCHMARK(BM_BatteryPaths16CellsInPlace)->Arg(0)->Arg(1);
 
 // One poll cycle as the daemon runs it: map in place, diff, emit, flush. Arg: 1 = also one
 // PropertiesChanged per changed leaf (the default), 0 = ItemsChanged only.
