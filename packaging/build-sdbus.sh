@@ -20,40 +20,9 @@ if [ -f "$PREFIX/.complete" ]; then
     exit 0
 fi
 
-sudo=()
-[ "$(id -u)" -ne 0 ] && sudo=(sudo)
-
-add_deb_src() {
-    local list=/etc/apt/sources.list.d/jkbms-deb-src.sources uri=""
-    [ -f "$list" ] && return 0
-    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-        uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-    fi
-    if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-        uri=$(awk '$1=="deb" && $0 ~ /bookworm/ {for (i=2;i<=NF;i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
-    fi
-    if [ -z "$uri" ]; then
-        echo "build-sdbus: cannot find this machine's Debian mirror in its apt sources" >&2
-        exit 1
-    fi
-    echo "== Adding a deb-src entry for trixie (sdbus-cpp $VERSION source) from this machine's mirror"
-    printf 'Types: deb-src\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-        "$uri" | "${sudo[@]}" tee "$list" >/dev/null
-    "${sudo[@]}" apt-get update -qq
-}
-
-mkdir -p "$WORK"
-if ! echo "$SHA256  $TARBALL" | sha256sum -c --status 2>/dev/null; then
-    add_deb_src
-    echo "== Fetching the sdbus-cpp $VERSION source"
-    # Only the .orig.tar.gz is needed; some mirrors lack the .dsc / .debian.tar.xz, so a
-    # failure of the rest is tolerated and the tarball's checksum decides.
-    (cd "$WORK" && apt-get source --download-only -qq "sdbus-cpp=$VERSION-1" >/dev/null 2>&1 || true)
-    if ! echo "$SHA256  $TARBALL" | sha256sum -c --status; then
-        echo "build-sdbus: sdbus-cpp_$VERSION.orig.tar.gz missing or with a wrong checksum" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=packaging/deb-src.sh
+. packaging/deb-src.sh
+jkbms_fetch_source "sdbus-cpp=$VERSION-1" "sdbus-cpp_$VERSION.orig.tar.gz" "$SHA256" "$WORK"
 
 echo "== Building sdbus-c++ $VERSION into $PREFIX"
 rm -rf "$WORK/sdbus-cpp-$VERSION" "$WORK/build-sdbus"

@@ -7,6 +7,10 @@
 #include "jkbms/cli/decode_command.hpp"
 #include "jkbms/cli/power_command.hpp"
 
+#ifndef JKBMS_VERSION
+#define JKBMS_VERSION "dev"
+#endif
+
 namespace {
 
 constexpr std::string_view kUsage =
@@ -30,6 +34,10 @@ int main(int argc, char** argv) {
     const std::span<const std::string_view> rest{args.data() + 1, args.size() - 1};
     if (command == "-h" || command == "--help" || command == "help") {
         std::cout << kUsage;
+        return 0;
+    }
+    if (command == "--version") {
+        std::cout << "jkbms " << JKBMS_VERSION << '\n';
         return 0;
     }
     if (command == "decode") return jkbms::cli::runDecode(rest, std::cin, std::cout, std::cerr);
