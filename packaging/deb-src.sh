@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the packaging scripts: a deb-src entry for Debian's bookworm and trixie source
 # indexes on this machine's own mirror (taken from its apt sources; no host name is written
 # down here), so `apt-get source --download-only` can fetch the sources we build ourselves.

@@ -2,7 +2,8 @@
 # Sets up a Debian 12 machine for dbus-jkbms, builds it, and runs it or its tests.
 #
 #   packaging/dev.sh run    install the build dependencies, build, run the demo
-#   packaging/dev.sh test   install the build dependencies, build, run the whole test suite
+#   packaging/dev.sh test   install the build dependencies, build, run the whole test suite,
+#                           and build and check the Venus OS release (packaging/venus-build.sh)
 #
 # Apt packages are installed only when missing (root, or sudo when not root). Build trees
 # live in build/<preset> and are reused, so a second run only rebuilds what changed.
@@ -57,6 +58,22 @@ run_ctest() {  # run_ctest PRESET: runs ctest, adds its counts to the totals
     [ "$rc" -eq 0 ] || [ "$bad" -gt 0 ] || failed=$((failed + 1))
 }
 
+run_venus() {  # the static Venus release for armhf and arm64, checked under qemu; adds its counts
+    local log rc=0 line
+    log=$(mktemp)
+    packaging/venus-build.sh --test 2>&1 | tee "$log" || rc=$?
+    line=$(grep -E "^venus: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1 || true)
+    rm -f "$log"
+    if [ -z "$line" ]; then
+        echo "the Venus build printed no summary" >&2
+        failed=$((failed + 1))
+        return
+    fi
+    passed=$((passed + $(sed -E 's/venus: ([0-9]+) passed.*/\1/' <<<"$line")))
+    failed=$((failed + $(sed -E 's/.*, ([0-9]+) failed/\1/' <<<"$line")))
+    [ "$rc" -eq 0 ] || [ "${line##*, }" != "0 failed" ] || failed=$((failed + 1))
+}
+
 demo() {
     # The daemon against its built-in simulator, on a private bus, with live values.
     local dir
@@ -99,6 +116,7 @@ case "${1:-}" in
         run_ctest release
         build fuzz        # libFuzzer targets (clang), each run for 20 s
         run_ctest fuzz
+        run_venus         # static armhf/arm64 release, run under qemu; install scripts
         echo
         echo "total: ${passed} passed, ${failed} failed"
         [ "$failed" -eq 0 ]
