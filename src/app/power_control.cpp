@@ -25,7 +25,7 @@ std::string lengthText(std::chrono::milliseconds ms) {
 
 PowerControl::PowerControl(boost::asio::io_context& io, std::unique_ptr<power::Relay> relay, power::PressTimes press,
                            power::WakeTimes wake)
-    : io_(io), relay_(std::move(relay)), policy_(press), wake_(wake), wakeTimes_(wake), timer_(io) {
+    : relay_(std::move(relay)), policy_(press), wake_(wake), timer_(io) {
     relay_->onFailure([this](const std::string& why) { fail(why); });
 }
 
@@ -98,7 +98,6 @@ void PowerControl::finish(bool ok) {
     awaitingAnswer_ = press == power::Press::On && ok;
     if (press == power::Press::Off && ok) {
         switchedOff_ = true;
-        offEndedAt_ = Clock::now();
         spdlog::info("power: switched off on request: no wake presses until the BMS answers again or is "
                      "pressed on");
     }
@@ -120,7 +119,8 @@ void PowerControl::fail(const std::string& why) {
 void PowerControl::onReading(Clock::time_point now) {
     wake_.onReading();
     awaitingAnswer_ = false;
-    if (switchedOff_ && offEndedAt_ && now - *offEndedAt_ >= kOffSettle) {
+    // While switched off, the last press was the off press (nothing else presses then).
+    if (switchedOff_ && lastEnded_ && now - *lastEnded_ >= kOffSettle) {
         switchedOff_ = false;
         spdlog::info("power: the BMS answers again after being switched off");
     }
@@ -130,7 +130,7 @@ void PowerControl::checkWake(Clock::time_point silentSince, Clock::time_point no
     // Not deferred like a person's press: one that is too soon is tried at the next check.
     if (stopped_ || switchedOff_ || busy() || now < policy_.readyAt() || !wake_.due(silentSince, now)) return;
     const std::string why = "wake attempt " + std::to_string(wake_.attempts() + 1) + " of " +
-                            std::to_string(wakeTimes_.attempts) + ", no answer for " + secondsText(now - silentSince);
+                            std::to_string(wake_.times().attempts) + ", no answer for " + secondsText(now - silentSince);
     start(power::Press::On, why);
 }
 

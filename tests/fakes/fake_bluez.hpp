@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "jkbms/codec/ble.hpp"
+#include "fakes/claim_name.hpp"
 #include "jkbms/dbus/asio_sdbus_loop.hpp"
 
 namespace jkbms::test {
@@ -47,11 +48,7 @@ public:
                             sdbus::registerProperty("Powered").withGetter([] { return true; }))
             .forInterface(kAdapter);
         if (knownAtStart) addDevice();
-        auto bus = sdbus::createProxy(*connection_, sdbus::ServiceName{"org.freedesktop.DBus"},
-                                      sdbus::ObjectPath{"/org/freedesktop/DBus"});
-        std::uint32_t reply = 0;
-        bus->callMethod("RequestName").onInterface("org.freedesktop.DBus")
-            .withArguments(std::string{"org.bluez"}, std::uint32_t{3}).storeResultsTo(reply);
+        claimName(*connection_, "org.bluez");
         loop_ = std::make_unique<dbus::AsioSdbusLoop>(io, *connection_);
         loop_->start();
     }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fakes/claim_name.hpp"
 #include "jkbms/dbus/asio_sdbus_loop.hpp"
 #include "jkbms/dbus/bus_item_service.hpp"
 
@@ -72,15 +73,7 @@ public:
 private:
     static std::unique_ptr<sdbus::IConnection> connect(const std::string& address, const std::string& name) {
         auto connection = sdbus::createSessionBusConnectionWithAddress(address);
-        auto bus = sdbus::createProxy(*connection, sdbus::ServiceName{"org.freedesktop.DBus"},
-                                      sdbus::ObjectPath{"/org/freedesktop/DBus"});
-        std::uint32_t reply = 0;
-        // ALLOW_REPLACEMENT | REPLACE_EXISTING: a fake of an earlier test still leaving the bus
-        // does not block this one.
-        bus->callMethod("RequestName")
-            .onInterface("org.freedesktop.DBus")
-            .withArguments(name, std::uint32_t{3})
-            .storeResultsTo(reply);
+        claimName(*connection, name);
         return connection;
     }
     int functionOf(int n) const {

@@ -11,6 +11,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 #include <string>
 
+#include "fakes/claim_name.hpp"
 #include "jkbms/dbus/asio_sdbus_loop.hpp"
 #include "jkbms/dbus/names.hpp"
 
@@ -25,15 +26,7 @@ public:
                    return addSettings(defs);
                }))
             .forInterface(sdbus::InterfaceName{"com.victronenergy.Settings"});
-        // ALLOW_REPLACEMENT | REPLACE_EXISTING: a fake of an earlier test that is still
-        // leaving the bus does not block this one.
-        auto bus = sdbus::createProxy(*connection_, sdbus::ServiceName{"org.freedesktop.DBus"},
-                                      sdbus::ObjectPath{"/org/freedesktop/DBus"});
-        std::uint32_t reply = 0;
-        bus->callMethod("RequestName")
-            .onInterface("org.freedesktop.DBus")
-            .withArguments(std::string{"com.victronenergy.settings"}, std::uint32_t{3})
-            .storeResultsTo(reply);
+        claimName(*connection_, "com.victronenergy.settings");
         loop_ = std::make_unique<dbus::AsioSdbusLoop>(io, *connection_);
         loop_->start();
     }

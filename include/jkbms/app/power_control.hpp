@@ -69,11 +69,9 @@ private:
     void finish(bool ok);
     void fail(const std::string& why);
 
-    boost::asio::io_context& io_;
     std::unique_ptr<power::Relay> relay_;
     power::PressPolicy policy_;
     power::WakePolicy wake_;
-    power::WakeTimes wakeTimes_;
     boost::asio::steady_timer timer_;
     std::optional<power::Press> current_;  // the press whose end finish() handles
     std::optional<power::Press> waiting_;  // accepted, starts when the gap has passed
@@ -81,7 +79,6 @@ private:
     bool stopped_ = false;
     bool switchedOff_ = false;
     bool awaitingAnswer_ = false;
-    std::optional<Clock::time_point> offEndedAt_;
     std::optional<Clock::time_point> lastEnded_;
     std::function<void(power::Press, bool)> onPressEnded_;
 };

@@ -99,6 +99,7 @@ public:
         lastPress_ = now;
     }
     int attempts() const { return attempts_; }
+    const WakeTimes& times() const { return times_; }
     // The latest time the whole series can end (for checking it fits before exit_after).
     milliseconds span() const;
 
