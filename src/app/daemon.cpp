@@ -316,60 +316,29 @@ void Daemon::onNwReading(const codec::nw::ReadAll& reply) {
 }
 
 void Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
-    auto header = ble::checkFrame(frame);
-    if (!header) return;
     Pack& p = pack(address);
     if (p.gone) return;
-    if (!p.snapshot) {
-        p.snapshot.emplace();
-        p.snapshot->identity.protocol = ble_ ? domain::Protocol::Ble : domain::Protocol::Pb;
+    if (!p.frames) p.frames.emplace(ble_ ? domain::Protocol::Ble : domain::Protocol::Pb, pb_);
+    const auto merged = p.frames->merge(p.snapshot, frame);
+    if (!merged.applied) {
+        if (merged.type) spdlog::debug("{}: {}", name(address), util::describe(merged.error));
+        return;
     }
-    // Every JK-PB speaks the JK02_32S layout on RS485; over BLE the device info tells, and
-    // until it has, the frame itself (jk-protocols.md 2.5).
-    const auto variantOr = [&](ble::Variant detected) {
-        return pb_ ? ble::Variant::Jk02_32S : p.variant.value_or(detected);
-    };
-    switch (static_cast<ble::FrameType>(header->type)) {
-        case ble::FrameType::DeviceInfo:
-            if (auto di = ble::decodeDeviceInfo(frame)) {
-                domain::applyDeviceInfo(*p.snapshot, *di);
-                if (!pb_ && di->variant) p.variant = di->variant;
-                if (!p.haveDeviceInfo)
-                    spdlog::info("{}: {} hardware {}, software {}, serial {}{}", name(address), di->model,
-                                 di->hardwareVersion, di->softwareVersion, di->serialNumber,
-                                 pb_ ? "" : std::string{", "} + (di->variant ? std::string{ble::variantName(*di->variant)} : "unknown") + " frames");
-                p.haveDeviceInfo = true;
-            }
-            return;
-        case ble::FrameType::Settings: {
-            const auto v = variantOr(ble::detectSettingsVariant(frame).value_or(ble::Variant::Jk02_32S));
-            if (v == ble::Variant::Jk04) {
-                if (auto st = ble::decodeJk04Settings(frame)) domain::applyJk04Settings(*p.snapshot, *st);
-            } else if (auto st = ble::decodeSettings(frame, v)) {
-                domain::applySettings(*p.snapshot, *st);
-            }
-            return;
-        }
-        case ble::FrameType::CellInfo: {
-            auto ci = ble::decodeCellInfo(frame, variantOr(ble::detectCellInfoVariant(frame)));
-            if (!ci) {
-                spdlog::debug("{}: {}", name(address), util::describe(ci.error()));
-                return;
-            }
-            const bool first = p.snapshot->cellVoltagesV.empty();
-            domain::applyCellInfo(*p.snapshot, *ci);
-            if (first)
-                spdlog::info("connected: JK BMS on {} ({}), {} cells", name(address), ble::variantName(ci->variant),
-                             ci->cellVoltagesV.size());
-            if (ble_) {
-                lastCellInfo_ = Clock::now();
-                bleResends_ = 0;
-            }
-            onReading(address, p);
-            return;
-        }
-        case ble::FrameType::Logbook: return;
+    if (merged.deviceInfo && merged.first) {
+        const auto& di = *merged.deviceInfo;
+        spdlog::info("{}: {} hardware {}, software {}, serial {}{}", name(address), di.model, di.hardwareVersion,
+                     di.softwareVersion, di.serialNumber,
+                     pb_ ? "" : std::string{", "} + (di.variant ? std::string{ble::variantName(*di.variant)} : "unknown") + " frames");
     }
+    if (*merged.type != ble::FrameType::CellInfo) return;
+    if (merged.first)
+        spdlog::info("connected: JK BMS on {} ({}), {} cells", name(address), ble::variantName(*merged.variant),
+                     p.snapshot->cellVoltagesV.size());
+    if (ble_) {
+        lastCellInfo_ = Clock::now();
+        bleResends_ = 0;
+    }
+    onReading(address, p);
 }
 
 void Daemon::onReading(std::uint8_t address, Pack& p) {

@@ -266,3 +266,84 @@ void applyDeviceInfo(BatterySnapshot& s, const codec::ble::DeviceInfo& di) {
 }
 
 }  // namespace jkbms::domain
+
+namespace jkbms::domain {
+
+void JkFrameMerger::reset() {
+    variant_.reset();
+    deviceInfo_.reset();
+    settingsSeen_ = cellInfoSeen_ = 0;
+}
+
+JkFrameMerger::Merged JkFrameMerger::merge(std::optional<BatterySnapshot>& snapshot, util::ByteView frame) {
+    namespace ble = codec::ble;
+    Merged out;
+    auto header = ble::checkFrame(frame);
+    if (!header) {
+        out.error = header.error();
+        return out;
+    }
+    out.type = static_cast<ble::FrameType>(header->type);
+    if (!snapshot) {
+        snapshot.emplace();
+        snapshot->identity.protocol = protocol_;
+    }
+    const auto variantOr = [&](ble::Variant detected) {
+        return jk02_32sOnly_ ? ble::Variant::Jk02_32S : variant_.value_or(detected);
+    };
+    switch (*out.type) {
+        case ble::FrameType::DeviceInfo: {
+            auto di = ble::decodeDeviceInfo(frame);
+            if (!di) {
+                out.error = di.error();
+                return out;
+            }
+            out.first = !deviceInfo_;
+            deviceInfo_ = std::move(*di);
+            applyDeviceInfo(*snapshot, *deviceInfo_);
+            if (!jk02_32sOnly_ && deviceInfo_->variant) variant_ = deviceInfo_->variant;
+            out.deviceInfo = &*deviceInfo_;
+            out.applied = true;
+            return out;
+        }
+        case ble::FrameType::Settings: {
+            const auto v = variantOr(ble::detectSettingsVariant(frame).value_or(ble::Variant::Jk02_32S));
+            out.variant = v;
+            if (v == ble::Variant::Jk04) {
+                auto st = ble::decodeJk04Settings(frame);
+                if (!st) {
+                    out.error = st.error();
+                    return out;
+                }
+                applyJk04Settings(*snapshot, *st);
+            } else {
+                auto st = ble::decodeSettings(frame, v);
+                if (!st) {
+                    out.error = st.error();
+                    return out;
+                }
+                applySettings(*snapshot, *st);
+            }
+            out.first = settingsSeen_++ == 0;
+            out.applied = true;
+            return out;
+        }
+        case ble::FrameType::CellInfo: {
+            const auto v = variantOr(ble::detectCellInfoVariant(frame));
+            out.variant = v;
+            auto ci = ble::decodeCellInfo(frame, v);
+            if (!ci) {
+                out.error = ci.error();
+                return out;
+            }
+            applyCellInfo(*snapshot, *ci);
+            out.first = cellInfoSeen_++ == 0;
+            out.applied = true;
+            return out;
+        }
+        case ble::FrameType::Logbook: return out;
+    }
+    return out;
+}
+
+}  // namespace jkbms::domain

@@ -186,4 +186,12 @@ std::array<std::uint8_t, 300> SimulatedBms::jk02DeviceInfoFrame(std::uint8_t cou
     return f.frame();
 }
 
+void SimulatedBms::setSwitch(Switch which, bool on) {
+    switch (which) {
+        case Switch::Charge: state_.chargeMos = on; break;
+        case Switch::Discharge: state_.dischargeMos = on; break;
+        case Switch::Balancer: state_.balancer = on; break;
+    }
+}
+
 }  // namespace jkbms::sim

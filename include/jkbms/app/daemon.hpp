@@ -45,6 +45,7 @@
 #include "jkbms/config/config.hpp"
 #include "jkbms/dbus/battery_service.hpp"
 #include "jkbms/domain/comms_monitor.hpp"
+#include "jkbms/domain/snapshot_mapping.hpp"
 #include "jkbms/sim/pty_server.hpp"
 #include "jkbms/codec/ble.hpp"
 #include "jkbms/transport/ble_link.hpp"
@@ -101,8 +102,7 @@ private:
     struct Pack {
         explicit Pack(const domain::CommsTimes& times) : monitor(times) {}
         std::optional<domain::BatterySnapshot> snapshot;
-        bool haveDeviceInfo = false;
-        std::optional<codec::ble::Variant> variant;  // BLE: from the device info
+        std::optional<domain::JkFrameMerger> frames;  // BLE / JK-PB: the 55 AA frames so far
         domain::CommsMonitor monitor;
         domain::CommsState lastState = domain::CommsState::Ok;
         std::uint64_t missedInRow = 0;

@@ -23,7 +23,7 @@ public:
     virtual void reset() = 0;
 };
 
-// An NW BMS on the UART port: answers read-all requests.
+// An NW BMS on the UART port: answers read-all requests and switch writes (0xAB, 0xAC, 0x9D).
 class NwResponder final : public Responder {
 public:
     explicit NwResponder(SimulatedBms& bms) : bms_(bms) {}
@@ -31,12 +31,14 @@ public:
     void reset() override { framer_.reset(); }
 
 private:
+    Answer write(util::ByteView payload);
     SimulatedBms& bms_;
     codec::nw::Framer framer_;
 };
 
 // JK-PB packs on one RS485 bus, by DIP address: each answers the trigger requests for its
-// address with the 300-byte 55 AA frame followed by the FC16 ACK (jk-protocols.md 3.2).
+// address with the 300-byte 55 AA frame followed by the FC16 ACK (jk-protocols.md 3.2), and
+// FC16 writes of the switch registers 0x1070 / 0x1074 / 0x1078 with the plain ACK (3.4).
 class PbResponder final : public Responder {
 public:
     void addPack(std::uint8_t address, SimulatedBms& bms) { packs_[address] = &bms; }
@@ -59,6 +61,8 @@ public:
     void reset() override { framer_.reset(); }
 
 private:
+    static Answer ackFor(std::uint8_t address, std::uint16_t reg, std::uint16_t quantity);
+
     std::map<std::uint8_t, SimulatedBms*> packs_;
     std::map<std::uint8_t, bool> silent_;
     bool masterPresent_ = false;

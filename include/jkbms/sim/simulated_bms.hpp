@@ -25,6 +25,9 @@ struct BmsState {
     bool chargeMos = true;
     bool dischargeMos = true;
     bool balancer = true;
+    // v11 firmware does not take NW balancer-switch writes (0x9D, jk-protocols.md 1.3): the
+    // write is answered but changes nothing.
+    bool nwBalancerWritable = false;
     std::uint32_t cycles = 12;
     std::string softwareVersion = "11.XW_S11.48___";          // NW id 0xB7
     std::string manufacturerId = "Input UserdaJK_B2A24S15P";  // NW id 0xBA
@@ -57,6 +60,13 @@ public:
     bool buttonClosed() const { return pressedAt_.has_value(); }
     std::uint32_t buttonPresses() const { return buttonPresses_; }  // releases seen
 
+    // Switch writes as the BMS takes them (NW ids 0xAB / 0xAC / 0x9D, BLE registers 0x1D-0x1F,
+    // JK-PB registers 0x1070-0x1078 all land here).
+    enum class Switch : std::uint8_t { Charge, Discharge, Balancer };
+    void setSwitch(Switch which, bool on);
+    std::uint32_t switchWrites() const { return switchWrites_; }  // writes received, taken or not
+    void countSwitchWrite() { ++switchWrites_; }
+
     // Moves the live simulation on by `dt` (no effect when not live).
     void advance(std::chrono::duration<double> dt);
 
@@ -74,6 +84,7 @@ private:
     bool powered_ = true;
     std::optional<std::chrono::steady_clock::time_point> pressedAt_;
     std::uint32_t buttonPresses_ = 0;
+    std::uint32_t switchWrites_ = 0;
     double phase_ = 0;  // radians of the slow current cycle
 };
 
