@@ -41,6 +41,17 @@ void PbPoller::stop() {
     inFlight_.reset();
 }
 
+void PbPoller::write(std::uint8_t address, std::uint16_t reg, std::uint32_t value, WriteDone done) {
+    if (!running_ || listening_) {
+        if (done) done(false, listening_ ? "another master drives this bus; only listening" : "not polling");
+        return;
+    }
+    queue_.push_front(Job{address, pb::Trigger::Settings});
+    queue_.push_front(Job{address, pb::Trigger::Settings, std::make_shared<Write>(Write{reg, value, std::move(done)})});
+    settingsDue_[address] = Clock::now() + options_.settingsEvery;
+    next();
+}
+
 void PbPoller::scheduleCycle() {
     nextCycle_ += options_.interval;
     const auto now = Clock::now();
@@ -85,8 +96,12 @@ void PbPoller::next() {
 
 void PbPoller::send(const Job& job) {
     inFlight_ = job;
-    const auto request = pb::encodeTrigger(job.address, job.trigger);
-    lastRequest_.assign(request.begin(), request.end());
+    if (job.write) {
+        lastRequest_ = pb::encodeWriteU32(job.address, job.write->reg, job.write->value);
+    } else {
+        const auto request = pb::encodeTrigger(job.address, job.trigger);
+        lastRequest_.assign(request.begin(), request.end());
+    }
     if (!link_.isOpen()) {
         finishJob(false, "port closed");
         return;
@@ -94,7 +109,7 @@ void PbPoller::send(const Job& job) {
     link_.discardInput();
     link_.send(lastRequest_);
     // Settings and about frames take longer on some firmware (jk-protocols.md 3.2).
-    const auto timeout = job.trigger == pb::Trigger::CellInfo ? options_.timeout : options_.timeout * 2;
+    const auto timeout = job.trigger == pb::Trigger::CellInfo && !job.write ? options_.timeout : options_.timeout * 2;
     jobTimer_.expires_after(timeout);
     jobTimer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec && inFlight_) finishJob(false, "no answer");
@@ -121,6 +136,16 @@ void PbPoller::handle(const pb::BusEvent& ev) {
         return;
     }
     if (ev.kind == pb::BusEvent::Kind::Modbus) {
+        if (inFlight_ && inFlight_->write && ev.modbus.address == inFlight_->address) {
+            if (ev.modbus.kind == pb::ModbusKind::WriteAck && ev.modbus.reg == inFlight_->write->reg) {
+                finishJob(true, {});
+                return;
+            }
+            if (ev.modbus.kind == pb::ModbusKind::Exception) {
+                finishJob(false, "Modbus exception " + std::to_string(ev.modbus.exceptionCode));
+                return;
+            }
+        }
         const bool request = ev.modbus.kind == pb::ModbusKind::WriteRequest || ev.modbus.kind == pb::ModbusKind::ReadRequest;
         const bool ourEcho = std::equal(ev.frame.begin(), ev.frame.end(), lastRequest_.begin(), lastRequest_.end());
         if (request && !ourEcho && !listening_) {
@@ -137,7 +162,7 @@ void PbPoller::handle(const pb::BusEvent& ev) {
     // A 55 AA frame. Polling: it must be the answer to our request; listening: take its address.
     std::optional<std::uint8_t> address = ev.address;
     if (!listening_) {
-        if (!inFlight_ || (address && *address != inFlight_->address)) return;
+        if (!inFlight_ || inFlight_->write || (address && *address != inFlight_->address)) return;
         address = inFlight_->address;
     }
     if (!address) return;
@@ -151,7 +176,9 @@ void PbPoller::finishJob(bool answered, const std::string& why) {
     const Job job = *inFlight_;
     inFlight_.reset();
     jobTimer_.cancel();
-    if (discovering_) {
+    if (job.write) {
+        if (job.write->done) job.write->done(answered, why);
+    } else if (discovering_) {
         if (answered) found_.push_back(job.address);
     } else if (!answered && job.trigger == pb::Trigger::CellInfo && onMiss_) {
         onMiss_(job.address, why);

@@ -85,6 +85,17 @@ std::string cellId(std::size_t index0) { return "C" + std::to_string(index0 + 1)
 
 WritableSpec bmsPowerSpec() { return WritableSpec{WritableSpec::Type::Int, 0, 1, 0}; }
 
+WritableSpec bmsSwitchSpec() { return WritableSpec{WritableSpec::Type::Int, 0, 1, 0}; }
+
+std::string_view bmsSwitchName(BmsSwitch which) {
+    switch (which) {
+        case BmsSwitch::Charge: return "charge";
+        case BmsSwitch::Discharge: return "discharge";
+        case BmsSwitch::Balance: return "balance";
+    }
+    return "?";
+}
+
 WritableSpec customNameSpec() { return WritableSpec{WritableSpec::Type::String, 0, 0, 64}; }
 
 PathTable batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot>& snap,
@@ -120,6 +131,15 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     b.put("/Serial", text(bms ? &bms->serialNumber : nullptr));
     b.put("/Connected", std::int32_t{s ? 1 : 0});
     if (id.power) b.put(kBmsPowerPath, id.power->on, id.power->text);
+    for (const auto& [which, path] : kBmsSwitchPaths) {
+        std::optional<bool> state;
+        if (s) {
+            const auto& sw = s->switches;
+            state = which == BmsSwitch::Charge ? sw.chargeEnabled : which == BmsSwitch::Discharge ? sw.dischargeEnabled : sw.balancerEnabled;
+        }
+        if (state) b.put(path, std::int32_t{*state ? 1 : 0}, *state ? "on" : "off");
+        else b.put(path, Invalid{});
+    }
 
     // 5.2 measurements
     b.put("/Dc/0/Voltage", opt(s ? s->packVoltageV : std::nullopt), Unit::Volt);

@@ -56,6 +56,13 @@ void BatteryService::start(Callback onRegistered) {
                                 [this](const std::string&, const Value& v) {
                                     return config_.onPowerWrite(std::get<std::int32_t>(v) == 1);
                                 });
+        if (config_.onSwitchWrite)
+            for (const auto& [which, path] : kBmsSwitchPaths)
+                items_->setWritable(std::string{path}, bmsSwitchSpec(), Unit::None,
+                                    [this, which = which](const std::string&, const Value& v) {
+                                        return config_.onSwitchWrite(which, std::get<std::int32_t>(v) == 1);
+                                    },
+                                    /*echo=*/false);
         requestName();
     });
     loop_->start();

@@ -94,8 +94,8 @@ std::optional<Value> BusItemService::fromVariant(const sdbus::Variant& v) {
     return std::nullopt;  // booleans, arrays (invalid), structures: not a value we store
 }
 
-void BusItemService::setWritable(std::string path, WritableSpec spec, Unit unit, WriteHandler handler) {
-    writable_.insert_or_assign(std::move(path), Writable{spec, unit, std::move(handler)});
+void BusItemService::setWritable(std::string path, WritableSpec spec, Unit unit, WriteHandler handler, bool echo) {
+    writable_.insert_or_assign(std::move(path), Writable{spec, unit, std::move(handler), echo});
 }
 
 const Item* BusItemService::find(std::string_view path) const {
@@ -226,6 +226,7 @@ std::int32_t BusItemService::setValue(const std::string& path, const sdbus::Vari
     if (!accepted) return static_cast<std::int32_t>(WriteResult::NotWritable);
     if (w->second.handler && !w->second.handler(path, *accepted))
         return static_cast<std::int32_t>(WriteResult::Refused);
+    if (!w->second.echo) return static_cast<std::int32_t>(WriteResult::Accepted);
     // The handler may have published the value itself, with a text of its own.
     if (const Item* now = find(path); now && now->value == *accepted) return static_cast<std::int32_t>(WriteResult::Accepted);
     PathTable one;

@@ -28,6 +28,8 @@ public:
     // What the fake BMS sends: the frames for 0x97, for 0x96, and each cell-info tick.
     struct Frames {
         std::function<Frame()> deviceInfo, settings, cellInfo;
+        // Any other command (a switch write): the BMS takes it, then sends a settings frame.
+        std::function<void(const codec::ble::DecodedCommand&)> write{};
     };
 
     FakeBluez(boost::asio::io_context& io, const std::string& address, std::string mac, Frames frames,
@@ -61,6 +63,20 @@ public:
     void setSilent(bool silent) { silent_ = silent; }
     // The BMS goes out of range: BlueZ reports the disconnect.
     void dropConnection() { disconnect(); }
+    // Another device in range (not a JK BMS, or a second one), as discovery reports it.
+    void addOtherDevice(const std::string& mac, const std::string& name, std::int16_t rssi) {
+        std::string id = mac;
+        for (char& c : id)
+            if (c == ':') c = '_';
+        auto object = sdbus::createObject(*connection_, sdbus::ObjectPath{"/org/bluez/hci0/dev_" + id});
+        object->addVTable(sdbus::registerProperty("Address").withGetter([mac] { return mac; }),
+                          sdbus::registerProperty("Name").withGetter([name] { return name; }),
+                          sdbus::registerProperty("RSSI").withGetter([rssi] { return rssi; }),
+                          sdbus::registerProperty("Connected").withGetter([] { return false; }))
+            .forInterface(kDevice);
+        object->emitInterfacesAddedSignal();
+        others_.push_back(std::move(object));
+    }
 
 private:
     inline static const sdbus::InterfaceName kAdapter{"org.bluez.Adapter1"};
@@ -74,6 +90,7 @@ private:
                            sdbus::registerMethod("Disconnect").implementedAs([this] { disconnect(); }),
                            sdbus::registerProperty("Address").withGetter([this] { return mac_; }),
                            sdbus::registerProperty("Name").withGetter([] { return std::string{"JK_B2A8S20P"}; }),
+                           sdbus::registerProperty("RSSI").withGetter([] { return std::int16_t{-67}; }),
                            sdbus::registerProperty("Connected").withGetter([this] { return connected_; }),
                            sdbus::registerProperty("ServicesResolved").withGetter([this] { return connected_; }))
             .forInterface(kDevice);
@@ -133,6 +150,9 @@ private:
         if (c->reg == codec::ble::reg::kRequestSettings) {
             notifyFrame(frames_.settings());
             tick();
+        } else if (c->reg != codec::ble::reg::kRequestDeviceInfo && frames_.write) {
+            frames_.write(*c);
+            notifyFrame(frames_.settings());
         }
     }
 
@@ -161,6 +181,7 @@ private:
     boost::asio::steady_timer stream_;
     std::string devicePath_;
     std::unique_ptr<sdbus::IObject> adapter_, device_, service_, characteristic_;
+    std::vector<std::unique_ptr<sdbus::IObject>> others_;
     std::unique_ptr<dbus::AsioSdbusLoop> loop_;
     std::vector<std::uint8_t> value_;
     bool connected_ = false, notifying_ = false, discovering_ = false, silent_ = false;

@@ -114,6 +114,74 @@ TEST_F(DaemonTest, PublishesWhatTheBmsSends) {
     EXPECT_EQ(get("/Dc/0/Current"), "v d 25.5\n");
 }
 
+// /Bms/ChargeSwitch and friends: a write goes to the BMS between polls; the value follows
+// what the BMS reads back, not what was written (v11 firmware ignores balance writes).
+TEST_F(DaemonTest, SwitchPathsWriteTheBmsAndFollowItsAnswer) {
+    startDaemon(options());
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    const std::string name = daemon->service()->busName();
+    auto call = [&](const std::string& path, std::vector<std::string> method) {
+        std::vector<std::string> args{"call", name, path, "com.victronenergy.BusItem"};
+        args.insert(args.end(), method.begin(), method.end());
+        return busctl(io, args).out;
+    };
+    EXPECT_EQ(call("/Bms/ChargeSwitch", {"GetValue"}), "v i 1\n");
+    EXPECT_EQ(call("/Bms/ChargeSwitch", {"GetText"}), "s \"on\"\n");
+    EXPECT_EQ(call("/Bms/ChargeSwitch", {"SetValue", "v", "i", "2"}), "i 1\n") << "0 or 1 only";
+    EXPECT_EQ(call("/Bms/ChargeSwitch", {"SetValue", "v", "i", "0"}), "i 0\n");
+    ASSERT_TRUE(pumpUntil(io, [&] { return !bms.state().chargeMos; }, 2s)) << "the simulator saw the write";
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs("/Bms/ChargeSwitch", dbus::Value{std::int32_t{0}}); }, 2s));
+    EXPECT_EQ(call("/Bms/ChargeSwitch", {"GetText"}), "s \"off\"\n");
+    EXPECT_TRUE(valueIs("/Io/AllowToCharge", dbus::Value{std::int32_t{0}}));
+
+    EXPECT_EQ(call("/Bms/DischargeSwitch", {"SetValue", "v", "i", "0"}), "i 0\n");
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs("/Bms/DischargeSwitch", dbus::Value{std::int32_t{0}}); }, 2s));
+    EXPECT_FALSE(bms.state().dischargeMos);
+
+    // The balancer write is answered but not taken: the path stays on.
+    const auto writes = bms.switchWrites();
+    EXPECT_EQ(call("/Bms/BalanceSwitch", {"SetValue", "v", "i", "0"}), "i 0\n");
+    ASSERT_TRUE(pumpUntil(io, [&] { return bms.switchWrites() > writes; }, 2s));
+    bms.state().currentA = 7.5;  // a reading after the write
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs("/Dc/0/Current", dbus::Value{7.5}); }, 2s));
+    EXPECT_TRUE(valueIs("/Bms/BalanceSwitch", dbus::Value{std::int32_t{1}}));
+
+    EXPECT_EQ(call("/Bms/ChargeSwitch", {"SetValue", "v", "i", "1"}), "i 0\n");
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs("/Bms/ChargeSwitch", dbus::Value{std::int32_t{1}}); }, 2s));
+    EXPECT_TRUE(bms.state().chargeMos);
+}
+
+// While the BMS does not answer, a switch write is refused (non-zero) and nothing is sent.
+TEST_F(DaemonTest, SwitchWritesAreRefusedWhileTheBmsIsNotConnected) {
+    startDaemon(options(0ms));
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    pty->setFault(sim::Fault::Silence);
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs("/Alarms/BmsCable", dbus::Value{std::int32_t{1}}); }, 3s));
+    const auto writes = bms.switchWrites();
+    auto r = busctl(io, {"call", daemon->service()->busName(), "/Bms/ChargeSwitch", "com.victronenergy.BusItem",
+                         "SetValue", "v", "i", "0"});
+    EXPECT_EQ(r.out, "i 2\n");
+    EXPECT_EQ(bms.switchWrites(), writes);
+    EXPECT_TRUE(bms.state().chargeMos);
+}
+
+// jkbms watch --dbus: the dashboard from a running daemon's service, one line per reading
+// when stdout is no terminal, with the daemon's own limits.
+TEST_F(DaemonTest, CliWatchesTheDaemonOnDbus) {
+    startDaemon(options());
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered() && value("/Info/MaxChargeVoltage") && dbus::isValid(*value("/Info/MaxChargeVoltage")); }, 5s));
+    auto r = test::runTool(io, {JKBMS_CLI, "watch", "--dbus", "--dbus-address", PrivateBus::address(), "--count", "2",
+                                "--interval", "200ms"}, 10s);
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+    EXPECT_NE(r.out.find("52.80 V -12.34 A"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("CVL "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("CCL "), std::string::npos) << r.out;
+    auto bad = test::runTool(io, {JKBMS_CLI, "watch", "--dbus", "--dbus-address", PrivateBus::address(), "--service", "nosuch", "--count", "1"}, 10s);
+    EXPECT_EQ(bad.exitCode, 1);
+    EXPECT_NE(bad.err.find("com.victronenergy.battery.nosuch"), std::string::npos) << bad.err;
+}
+
 class DaemonFaultTest : public DaemonTest, public ::testing::WithParamInterface<sim::Fault> {};
 
 // Each fault: the daemon keeps running, warns (stale), and recovers when the BMS behaves.
@@ -295,6 +363,23 @@ TEST_F(PbDaemonTest, TwoPacksTwoServices) {
     EXPECT_EQ(r.out, "v d 3.25\n");
     two.state().currentA = -8.0;
     EXPECT_TRUE(pumpUntil(io, [&] { return valueIs(2, "/Dc/0/Current", dbus::Value{-8.0}); }, 2s));
+}
+
+// On a JK-PB bus the write goes to its pack by FC16 before anything else queued, and a
+// settings trigger reads the switches back.
+TEST_F(PbDaemonTest, SwitchPathsWriteTheirOwnPack) {
+    daemon = std::make_unique<Daemon>(io, options({1, 2}));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(1) && registered(2); }, 5s));
+    EXPECT_TRUE(valueIs(2, "/Bms/DischargeSwitch", dbus::Value{std::int32_t{1}}));
+    auto r = busctl(io, {"call", daemon->service(2)->busName(), "/Bms/DischargeSwitch", "com.victronenergy.BusItem",
+                         "SetValue", "v", "i", "0"});
+    EXPECT_EQ(r.out, "i 0\n");
+    ASSERT_TRUE(pumpUntil(io, [&] { return !two.state().dischargeMos; }, 2s));
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs(2, "/Bms/DischargeSwitch", dbus::Value{std::int32_t{0}}); }, 2s));
+    EXPECT_TRUE(one.state().dischargeMos) << "pack 1 untouched";
+    EXPECT_TRUE(valueIs(1, "/Bms/DischargeSwitch", dbus::Value{std::int32_t{1}}));
+    EXPECT_EQ(one.switchWrites(), 0u);
 }
 
 TEST_F(PbDaemonTest, DiscoversThePacksOnTheBus) {

@@ -139,6 +139,8 @@ private:
     void onMiss(std::uint8_t address, const std::string& why);
     void evaluate(std::uint8_t address, Pack& p);
     void startService(std::uint8_t address, Pack& p);
+    // A /Bms/*Switch write: sent on the transport between polls; false when refused.
+    bool switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on);
     void publish(Pack& p);
     // The engine starts once localsettings has answered: its state comes from there (or from
     // the state file when there is no localsettings, or the setting is still empty).

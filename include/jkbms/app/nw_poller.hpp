@@ -5,7 +5,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <optional>
+#include <vector>
 #include <string>
 
 #include "jkbms/codec/nw.hpp"
@@ -25,12 +28,19 @@ public:
     void onMiss(MissHandler handler) { onMiss_ = std::move(handler); }
     void start();
     void stop();
+    // Sends an NW write frame (a switch) as soon as no request is outstanding - between polls -
+    // then reads all at once, so the next reading shows what the BMS made of it. `done` gets
+    // whether the BMS answered the write.
+    using WriteDone = std::function<void(bool answered, const std::string& why)>;
+    void write(std::vector<std::uint8_t> frame, WriteDone done);
 
     std::uint64_t polls() const { return polls_; }
     std::uint64_t misses() const { return misses_; }
 
 private:
     void poll();
+    void sendWrite();
+    void pollNow();
     void onBytes(util::ByteView bytes);
     void miss(const std::string& why);
     void scheduleNext();
@@ -43,6 +53,12 @@ private:
     std::chrono::steady_clock::time_point nextPoll_;
     codec::nw::Framer framer_;
     bool awaiting_ = false;
+    struct PendingWrite {
+        std::vector<std::uint8_t> frame;
+        WriteDone done;
+    };
+    std::deque<PendingWrite> writes_;
+    std::optional<PendingWrite> writing_;  // sent, its answer awaited
     bool running_ = false;
     std::uint64_t polls_ = 0;
     std::uint64_t misses_ = 0;

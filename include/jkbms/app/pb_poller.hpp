@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,13 +51,25 @@ public:
     }
     void start();
     void stop();
+    // An FC16 write of one u32 (a switch register, jk-protocols.md 3.4) to the pack at
+    // `address`, sent before anything else queued, followed by a settings trigger that reads
+    // the switches back. `done` gets whether the pack ACKed it. Nothing is sent while
+    // listening (a BMS master drives the bus): done(false) at once.
+    using WriteDone = std::function<void(bool acked, const std::string& why)>;
+    void write(std::uint8_t address, std::uint16_t reg, std::uint32_t value, WriteDone done);
     bool listening() const { return listening_; }
     const std::vector<std::uint8_t>& addresses() const { return addresses_; }
 
 private:
+    struct Write {
+        std::uint16_t reg;
+        std::uint32_t value;
+        WriteDone done;
+    };
     struct Job {
         std::uint8_t address;
         codec::pb::Trigger trigger;
+        std::shared_ptr<Write> write{};  // set: this job is a write, not a trigger
     };
     void scheduleCycle();
     void enqueueCycle();

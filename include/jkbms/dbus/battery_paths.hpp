@@ -4,6 +4,7 @@
 // stores, diffs and emits what this returns.
 
 #include <cstdint>
+#include <array>
 #include <optional>
 #include <string>
 
@@ -59,5 +60,16 @@ WritableSpec customNameSpec();
 // Write 1: an on press, 0: an off press (refused while a press runs).
 inline constexpr std::string_view kBmsPowerPath = "/Bms/Power";
 WritableSpec bmsPowerSpec();
+// The BMS's own switches (its settings, read back from every reading; text "on" / "off").
+// Write 1 / 0: the daemon sends the write to the BMS between polls; the value follows the
+// BMS's answer at the next reading. Refused while the BMS is not connected.
+enum class BmsSwitch : std::uint8_t { Charge, Discharge, Balance };
+inline constexpr std::array<std::pair<BmsSwitch, std::string_view>, 3> kBmsSwitchPaths = {{
+    {BmsSwitch::Charge, "/Bms/ChargeSwitch"},
+    {BmsSwitch::Discharge, "/Bms/DischargeSwitch"},
+    {BmsSwitch::Balance, "/Bms/BalanceSwitch"},
+}};
+std::string_view bmsSwitchName(BmsSwitch which);  // "charge", "discharge", "balance"
+WritableSpec bmsSwitchSpec();
 
 }  // namespace jkbms::dbus

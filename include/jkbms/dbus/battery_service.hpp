@@ -40,6 +40,8 @@ struct BatteryServiceConfig {
     ServiceIdentity identity;   // deviceInstance and customName come from localsettings
     // With a relay: /Bms/Power is writable and a write calls this (false: refused).
     std::function<bool(bool on)> onPowerWrite;
+    // /Bms/*Switch writes: true when the write was sent on to the BMS (false: refused).
+    std::function<bool(BmsSwitch which, bool on)> onSwitchWrite;
 };
 
 class BatteryService {

@@ -52,7 +52,9 @@ public:
     BusItemService(const BusItemService&) = delete;
     BusItemService& operator=(const BusItemService&) = delete;
 
-    void setWritable(std::string path, WritableSpec spec, Unit unit, WriteHandler handler);
+    // echo = false: an accepted write leaves the value as it is (it follows the device, which
+    // reports the outcome later).
+    void setWritable(std::string path, WritableSpec spec, Unit unit, WriteHandler handler, bool echo = true);
 
     // Stores `items` (adding objects for new paths) and announces what changed. Returns the
     // number of changed items.
@@ -71,6 +73,7 @@ private:
         WritableSpec spec;
         Unit unit;
         WriteHandler handler;
+        bool echo = true;
     };
 
     void ensureObjects(const std::string& leaf);

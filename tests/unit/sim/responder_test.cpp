@@ -83,5 +83,61 @@ TEST(NwResponder, AnswersReadAllOnly) {
     EXPECT_EQ(reply->cellVoltagesV.size(), 16U);
 }
 
+// NW switch writes (jk-protocols.md 1.3): the id is echoed; charge and discharge are taken,
+// the balancer write is ignored as v11 firmware does, unless the simulated firmware takes it.
+TEST(NwResponder, TakesSwitchWritesAndEchoesTheId) {
+    SimulatedBms bms(16);
+    NwResponder responder(bms);
+    std::vector<Answer> answers;
+    responder.feed(*codec::nw::encodeWrite(codec::nw::id::kChargeSwitch, 0), answers);
+    ASSERT_EQ(answers.size(), 1U);
+    auto env = codec::nw::parseFrame(answers[0]);
+    ASSERT_TRUE(env);
+    EXPECT_EQ(env->command, static_cast<std::uint8_t>(codec::nw::Command::Write));
+    ASSERT_EQ(env->payload.size(), 1U);
+    EXPECT_EQ(env->payload[0], codec::nw::id::kChargeSwitch);
+    EXPECT_FALSE(bms.state().chargeMos);
+    responder.feed(*codec::nw::encodeWrite(codec::nw::id::kBalancerSwitch, 0), answers);
+    EXPECT_EQ(answers.size(), 2U);
+    EXPECT_TRUE(bms.state().balancer) << "ignored, as v11 firmware does";
+    bms.state().nwBalancerWritable = true;
+    responder.feed(*codec::nw::encodeWrite(codec::nw::id::kBalancerSwitch, 0), answers);
+    EXPECT_FALSE(bms.state().balancer);
+    EXPECT_EQ(bms.switchWrites(), 3U);
+    // The read-all reply carries the new state.
+    responder.feed(codec::nw::encodeReadAll(), answers);
+    auto reply = codec::nw::decodeReadAll(answers.back());
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->value(codec::nw::id::kChargeSwitch), 0U);
+}
+
+// JK-PB FC16 switch writes (jk-protocols.md 3.4): the plain ACK, and the settings frame after.
+TEST(PbResponder, TakesSwitchWritesWithThePlainAck) {
+    SimulatedBms one(16);
+    SimulatedBms two(8);
+    PbResponder responder;
+    responder.addPack(1, one);
+    responder.addPack(2, two);
+    std::vector<Answer> answers;
+    responder.feed(pb::encodeWriteU32(2, pb::reg::kDischargeEnable, 0), answers);
+    ASSERT_EQ(answers.size(), 1U);
+    auto ack = pb::decodeModbus(answers[0]);
+    ASSERT_TRUE(ack) << util::describe(ack.error());
+    EXPECT_EQ(ack->kind, pb::ModbusKind::WriteAck);
+    EXPECT_EQ(ack->address, 2);
+    EXPECT_EQ(ack->reg, pb::reg::kDischargeEnable);
+    EXPECT_EQ(ack->quantity, 2);
+    EXPECT_FALSE(two.state().dischargeMos);
+    EXPECT_TRUE(one.state().dischargeMos);
+    responder.feed(pb::encodeWriteU32(2, 0x1004, 2800), answers);  // a protection setting: not modelled
+    EXPECT_EQ(answers.size(), 1U);
+    responder.feed(pb::encodeTrigger(2, pb::Trigger::Settings), answers);
+    ASSERT_EQ(answers.size(), 2U);
+    auto st = ble::decodeSettings(util::ByteView{answers[1]}.first(300), ble::Variant::Jk02_32S);
+    ASSERT_TRUE(st);
+    EXPECT_FALSE(st->dischargeSwitch);
+    EXPECT_TRUE(st->chargeSwitch);
+}
+
 }  // namespace
 }  // namespace jkbms::sim
