@@ -133,10 +133,12 @@ public:
     }
 
     domain::BatterySnapshot readAll() override {
-        // About is optional: some firmware answers it only now and then (jk-protocols.md 3.2).
+        // Cell info first: a pack that is not there is known after its timeout. About is
+        // optional: some firmware answers it only now and then (jk-protocols.md 3.2).
+        trigger(codec::pb::Trigger::CellInfo, timeout_, true);
         trigger(codec::pb::Trigger::About, std::max(timeout_, std::chrono::milliseconds(1000)), false);
         trigger(codec::pb::Trigger::Settings, std::max(timeout_, std::chrono::milliseconds(1000)), false);
-        return poll();
+        return *snapshot_;
     }
 
     domain::BatterySnapshot poll() override {
@@ -283,11 +285,15 @@ public:
     }
 
     ~BleDevice() override {
-        // A JK BMS takes one BLE connection: leave it free for the daemon or the app.
+        // A JK BMS takes one BLE connection: leave it free for the daemon or the app. Asked
+        // asynchronously and waited for on the loop (BlueZ may share our io_context in tests).
         if (link_->ready()) {
+            bool answered = false;
             try {
                 auto device = sdbus::createProxy(*bus_, sdbus::ServiceName{"org.bluez"}, sdbus::ObjectPath{link_->devicePath()});
-                device->callMethod("Disconnect").onInterface("org.bluez.Device1").withTimeout(2s);
+                device->callMethodAsync("Disconnect").onInterface("org.bluez.Device1").withTimeout(2s).uponReplyInvoke(
+                    [&answered](std::optional<sdbus::Error>) { answered = true; });
+                pumpUntil(io_, [&answered] { return answered; }, 2s);
             } catch (const sdbus::Error&) {
             }
         }

@@ -12,6 +12,7 @@
 #include "jkbms/cli/device.hpp"
 #include "jkbms/cli/device_options.hpp"
 #include "jkbms/cli/reading_view.hpp"
+#include "jkbms/dbus/asio_sdbus_loop.hpp"
 #include "jkbms/dbus/bus_address.hpp"
 
 namespace jkbms::cli {
@@ -461,21 +462,48 @@ int runScan(std::span<const std::string_view> args, CliContext& ctx) {
         };
         std::vector<Seen> jk;
         std::size_t others = 0;
+        // Asynchronous calls, waited for on the loop: BlueZ answers while we wait.
+        dbus::AsioSdbusLoop loop(ctx.io, *bus);
+        loop.start();
+        std::optional<sdbus::Error> failure;
+        auto wait = [&](auto&& call) {
+            bool answered = false;
+            std::forward<decltype(call)>(call).uponReplyInvoke([&](std::optional<sdbus::Error> e) {
+                if (e) failure = std::move(e);
+                answered = true;
+            });
+            pumpUntil(ctx.io, [&] { return answered; }, 6s);
+            return answered;
+        };
+        auto adapter = sdbus::createProxy(*bus, sdbus::ServiceName{"org.bluez"}, sdbus::ObjectPath{"/org/bluez/" + o->adapter});
+        wait(adapter->callMethodAsync("StartDiscovery").onInterface("org.bluez.Adapter1").withTimeout(5s));
+        // Someone else scanning already (the daemon) is fine.
+        if (failure && failure->getName() != "org.bluez.Error.InProgress") {
+            ctx.err << "jkbms scan: BlueZ (" << o->adapter << "): " << failure->getMessage() << '\n';
+            return 1;
+        }
+        failure.reset();
+        pumpUntil(ctx.io, [] { return false; }, o->scanTime);
+        wait(adapter->callMethodAsync("StopDiscovery").onInterface("org.bluez.Adapter1").withTimeout(5s));
+        failure.reset();
+        auto root = sdbus::createProxy(*bus, sdbus::ServiceName{"org.bluez"}, sdbus::ObjectPath{"/"});
+        using Objects = std::map<sdbus::ObjectPath, std::map<std::string, std::map<std::string, sdbus::Variant>>>;
+        Objects objects;
+        bool answered = false;
+        root->callMethodAsync("GetManagedObjects")
+            .onInterface("org.freedesktop.DBus.ObjectManager")
+            .withTimeout(5s)
+            .uponReplyInvoke([&](std::optional<sdbus::Error> e, Objects result) {
+                if (e) failure = std::move(e);
+                else objects = std::move(result);
+                answered = true;
+            });
+        if (!pumpUntil(ctx.io, [&] { return answered; }, 6s) || failure) {
+            ctx.err << "jkbms scan: BlueZ (" << o->adapter << "): "
+                    << (failure ? failure->getMessage() : std::string{"no answer to GetManagedObjects"}) << '\n';
+            return 1;
+        }
         try {
-            auto adapter = sdbus::createProxy(*bus, sdbus::ServiceName{"org.bluez"}, sdbus::ObjectPath{"/org/bluez/" + o->adapter});
-            try {
-                adapter->callMethod("StartDiscovery").onInterface("org.bluez.Adapter1").withTimeout(5s);
-            } catch (const sdbus::Error& e) {
-                if (e.getName() != "org.bluez.Error.InProgress") throw;  // someone else is scanning: fine
-            }
-            pumpUntil(ctx.io, [] { return false; }, o->scanTime);
-            try {
-                adapter->callMethod("StopDiscovery").onInterface("org.bluez.Adapter1").withTimeout(5s);
-            } catch (const sdbus::Error&) {
-            }
-            auto root = sdbus::createProxy(*bus, sdbus::ServiceName{"org.bluez"}, sdbus::ObjectPath{"/"});
-            std::map<sdbus::ObjectPath, std::map<std::string, std::map<std::string, sdbus::Variant>>> objects;
-            root->callMethod("GetManagedObjects").onInterface("org.freedesktop.DBus.ObjectManager").withTimeout(5s).storeResultsTo(objects);
             const std::string prefix = "/org/bluez/" + o->adapter + "/";
             for (auto& [path, ifaces] : objects) {
                 auto dev = ifaces.find("org.bluez.Device1");
@@ -492,9 +520,10 @@ int runScan(std::span<const std::string_view> args, CliContext& ctx) {
                 else ++others;
             }
         } catch (const sdbus::Error& e) {
-            ctx.err << "jkbms scan: BlueZ (" << o->adapter << "): " << e.getMessage() << '\n';
+            ctx.err << "jkbms scan: BlueZ (" << o->adapter << ") sent something unexpected: " << e.getMessage() << '\n';
             return 1;
         }
+        loop.stop();
         std::sort(jk.begin(), jk.end(), [](const Seen& a, const Seen& b) { return a.rssi.value_or(-999) > b.rssi.value_or(-999); });
         if (o->json) {
             Json list = Json::array();

@@ -103,6 +103,26 @@ TEST_F(BleTest, DiscoversAnUnknownDeviceAndStopsScanning) {
     EXPECT_FALSE(bluez->discovering()) << "never leave the shared adapter scanning";
 }
 
+// /Bms/ChargeSwitch over BLE: the daemon writes register 0x1D; the BMS answers with a settings
+// frame, and the path follows it.
+TEST_F(BleTest, SwitchPathsWriteTheBmsRegister) {
+    auto frames = simulatedFrames();
+    frames.write = [this](const codec::ble::DecodedCommand& c) {
+        bms.countSwitchWrite();
+        if (c.reg == codec::ble::reg::kChargeSwitch) bms.setSwitch(sim::SimulatedBms::Switch::Charge, c.value != 0);
+    };
+    bluez = std::make_unique<FakeBluez>(io, PrivateBus::address(), kMac, std::move(frames));
+    startDaemon();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    EXPECT_TRUE(valueIs("/Bms/ChargeSwitch", dbus::Value{std::int32_t{1}}));
+    auto r = test::busctl(io, {"call", daemon->service()->busName(), "/Bms/ChargeSwitch", "com.victronenergy.BusItem",
+                               "SetValue", "v", "i", "0"});
+    EXPECT_EQ(r.out, "i 0\n");
+    ASSERT_TRUE(pumpUntil(io, [&] { return !bms.state().chargeMos; }, 2s));
+    EXPECT_EQ(bluez->commands().back(), codec::ble::reg::kChargeSwitch);
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs("/Bms/ChargeSwitch", dbus::Value{std::int32_t{0}}); }, 2s));
+}
+
 // Out of range and back: BlueZ reports the disconnect, the link reconnects after its backoff.
 TEST_F(BleTest, ReconnectsAfterADisconnect) {
     bluez = std::make_unique<FakeBluez>(io, PrivateBus::address(), kMac, simulatedFrames());
