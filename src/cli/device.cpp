@@ -260,11 +260,7 @@ class BleDevice final : public Device {
 public:
     BleDevice(boost::asio::io_context& io, const DeviceOptions& options)
         : io_(io), mac_(options.ble), timeout_(options.timeout), merger_(domain::Protocol::Ble, false) {
-        try {
-            bus_ = dbus::connectBus(options.dbusAddress);
-        } catch (const sdbus::Error& e) {
-            throw NoAnswer("cannot reach BlueZ's D-Bus: " + e.getMessage());
-        }
+        bus_ = bluezBus(options.dbusAddress);
         loop_ = std::make_unique<dbus::AsioSdbusLoop>(io, *bus_, [this](const std::string& e) { problem_ = "D-Bus failed: " + e; });
         link_ = std::make_unique<transport::BleLink>(io, *bus_, transport::BleLink::Options{mac_, options.adapter});
         link_->onState([this](bool ready, const std::string& detail) {
@@ -371,6 +367,16 @@ private:
 };
 
 }  // namespace
+
+std::unique_ptr<sdbus::IConnection> bluezBus(const std::optional<std::string>& address) {
+    try {
+        // BlueZ lives on the system bus, also where a desktop session has a bus of its own.
+        if (!address) return sdbus::createSystemBusConnection();
+        return dbus::connectBus(address);
+    } catch (const sdbus::Error& e) {
+        throw NoAnswer("cannot reach BlueZ's D-Bus: " + e.getMessage());
+    }
+}
 
 SerialScan scanSerial(boost::asio::io_context& io, const std::string& path, std::chrono::milliseconds timeout) {
     SerialScan scan;

@@ -451,9 +451,9 @@ int runScan(std::span<const std::string_view> args, CliContext& ctx) {
     if (o->scanBle) {
         std::unique_ptr<sdbus::IConnection> bus;
         try {
-            bus = dbus::connectBus(o->dbusAddress);
-        } catch (const sdbus::Error& e) {
-            ctx.err << "jkbms scan: cannot reach BlueZ's D-Bus: " << e.getMessage() << '\n';
+            bus = bluezBus(o->dbusAddress);
+        } catch (const NoAnswer& e) {
+            ctx.err << "jkbms scan: " << e.what() << '\n';
             return 1;
         }
         struct Seen {

@@ -17,6 +17,10 @@
 #include "jkbms/cli/device_options.hpp"
 #include "jkbms/domain/battery_snapshot.hpp"
 
+namespace sdbus {
+class IConnection;
+}
+
 namespace jkbms::cli {
 
 // The device did not answer (or could not be reached): what was tried, one line.
@@ -53,6 +57,9 @@ struct SerialScan {
 };
 inline constexpr std::chrono::milliseconds kListenFirst{600};
 SerialScan scanSerial(boost::asio::io_context& io, const std::string& path, std::chrono::milliseconds timeout);
+
+// BlueZ's bus: `address`, else the system bus. Throws NoAnswer.
+std::unique_ptr<sdbus::IConnection> bluezBus(const std::optional<std::string>& address);
 
 // Pumps `io` until `done()` or `timeout`; true when done.
 bool pumpUntil(boost::asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds timeout);
