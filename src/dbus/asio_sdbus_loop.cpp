@@ -87,7 +87,9 @@ void AsioSdbusLoop::arm() {
 }
 
 void AsioSdbusLoop::onReady(std::uint64_t generation, const boost::system::error_code& ec) {
-    if (generation != generation_ || ec == asio::error::operation_aborted) return;
+    // Aborted first: a loop destroyed while its io_context lives on gets its waits aborted,
+    // and its members must not be read then.
+    if (ec == asio::error::operation_aborted || generation != generation_) return;
     process();  // the first completion wins; process() re-arms, which cancels the others
 }
 

@@ -85,9 +85,9 @@ void PtyServer::plug() {
 }
 
 void PtyServer::startRead() {
-    master_.async_read_some(asio::buffer(readBuffer_), [this, gen = generation_](const boost::system::error_code& ec,
-                                                                                 std::size_t n) {
-        if (gen != generation_ || ec) return;  // unplugged, or the client side is gone
+    master_.async_read_some(asio::buffer(readBuffer_), [this, life = std::weak_ptr<int>(alive_), gen = generation_](
+                                                           const boost::system::error_code& ec, std::size_t n) {
+        if (ec || life.expired() || gen != generation_) return;  // gone, unplugged, or the client side is gone
         batch_.clear();
         responder_.feed(util::ByteView{readBuffer_.data(), n}, batch_);
         for (Answer& a : batch_) {
@@ -110,8 +110,9 @@ void PtyServer::answer(Answer reply) {
             break;
         case Fault::Late:
             lateTimer_.expires_after(options_.lateBy);
-            lateTimer_.async_wait([this, reply, gen = generation_](const boost::system::error_code& ec) mutable {
-                if (!ec && gen == generation_) write(std::move(reply));
+            lateTimer_.async_wait([this, life = std::weak_ptr<int>(alive_), reply, gen = generation_](
+                                      const boost::system::error_code& ec) mutable {
+                if (!ec && !life.expired() && gen == generation_) write(std::move(reply));
             });
             return;
     }

@@ -65,9 +65,9 @@ void SerialLink::discardInput() {
 }
 
 void SerialLink::startRead() {
-    port_.async_read_some(asio::buffer(readBuffer_), [this, gen = generation_](const boost::system::error_code& ec,
-                                                                               std::size_t n) {
-        if (gen != generation_) return;
+    port_.async_read_some(asio::buffer(readBuffer_), [this, life = std::weak_ptr<int>(alive_), gen = generation_](
+                                                         const boost::system::error_code& ec, std::size_t n) {
+        if (life.expired() || gen != generation_) return;
         if (ec) {
             fail(ec.message());
             return;
@@ -82,8 +82,9 @@ void SerialLink::startWrite() {
     writing_ = true;
     // The buffer is owned by the queue until the write completes.
     asio::async_write(port_, asio::buffer(writeQueue_.front()),
-                      [this, gen = generation_](const boost::system::error_code& ec, std::size_t) {
-                          if (gen != generation_) return;
+                      [this, life = std::weak_ptr<int>(alive_), gen = generation_](const boost::system::error_code& ec,
+                                                                                   std::size_t) {
+                          if (life.expired() || gen != generation_) return;
                           if (ec) {
                               fail(ec.message());
                               return;
@@ -107,8 +108,8 @@ void SerialLink::fail(const std::string& detail) {
 void SerialLink::scheduleReopen() {
     if (closing_) return;
     reopenTimer_.expires_after(backoff_);
-    reopenTimer_.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || closing_) return;
+    reopenTimer_.async_wait([this, life = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+        if (ec || life.expired() || closing_) return;
         try {
             openPort();
             if (onState_) onState_(true, "reopened");

@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,8 @@ private:
     std::uint64_t generation_ = 0;
     std::uint64_t requests_ = 0;
     std::uint64_t answers_ = 0;
+    // Completions after destruction (the io_context lives on) see this expired.
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace jkbms::sim

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,9 @@ private:
     std::uint64_t generation_ = 0;  // completions of a port closed since are ignored
     DataHandler onData_;
     StateHandler onState_;
+    // Completions that run after the link is gone (its io_context lives on: the CLI opens and
+    // closes links on one) see this expired and touch nothing.
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace jkbms::transport
