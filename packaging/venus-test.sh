@@ -3,7 +3,8 @@
 #   - each binary is static (no dynamic section) and stripped;
 #   - under qemu-user - armhf on a Cortex-A8 (the oldest GX CPUs) and a Cortex-A7, arm64 on
 #     a Cortex-A53 - dbus-jkbms --simulate publishes on a private dbus-daemon, busctl reads the
-#     values back, `jkbms power off` switches the simulated BMS through the daemon, and
+#     values back, `jkbms watch --dbus` reads them, `jkbms power off` switches the simulated
+#     BMS through the daemon, and
 #     SIGTERM ends it with exit code 0;
 #   - install.sh and uninstall.sh against a scratch root: the files, the rc.local line once
 #     after two installs, the serial-starter drop-in, a BLE instance service, a kept
@@ -74,15 +75,23 @@ simulate_body() {
         > "$dir/daemon.log" 2>&1 &
     local daemon=$!
     sim_daemon=$daemon
-    local name=com.victronenergy.battery.sim_0
+    # The service is named after the simulator's pty (sim_<n>), whichever is free.
+    local name=""
+    find_name() {
+        name=$(busctl --address="$address" list --no-legend 2>/dev/null | awk '$1 ~ /^com\.victronenergy\.battery\.sim_/ {print $1; exit}')
+        [ -n "$name" ]
+    }
     get() { busctl --address="$address" call "$name" "$1" com.victronenergy.BusItem GetValue; }
-    if ! until_ok 60 get /Soc; then cat "$dir/daemon.log"; return 1; fi
+    if ! until_ok 60 find_name || ! until_ok 60 get /Soc; then cat "$dir/daemon.log"; return 1; fi
     local voltage soc
     voltage=$(get /Dc/0/Voltage)
     soc=$(get /Soc)
     echo "$arch/$cpu: /Dc/0/Voltage $voltage, /Soc $soc"
     [[ $voltage =~ ^v\ d\ 5[0-9]\. ]] || { echo "unexpected voltage: $voltage"; return 1; }
     [[ $soc =~ ^v\ d\ [0-9] ]] || { echo "unexpected SoC: $soc"; return 1; }
+    # jkbms watch --dbus (the device-command layer) reads the service back.
+    "$qemu" -cpu "$cpu" "$bin/jkbms" watch --dbus --dbus-address "$address" --count 1 | grep -q " SoC " ||
+        { echo "jkbms watch --dbus printed no reading"; return 1; }
     "$qemu" -cpu "$cpu" "$bin/jkbms" power off --dbus-address "$address" || return 1
     [ "$(busctl --address="$address" call "$name" /Bms/Power com.victronenergy.BusItem GetText)" = 's "switching off"' ] ||
         return 1
@@ -166,9 +175,9 @@ for arch in armhf arm64; do
 done
 check "armhf dbus-jkbms --version is the release's" version_matches qemu-arm-static armhf
 check "arm64 dbus-jkbms --version is the release's" version_matches qemu-aarch64-static arm64
-check "armhf on a Cortex-A8: --simulate publishes, jkbms power, SIGTERM" simulate_under_qemu qemu-arm-static cortex-a8 armhf
-check "armhf on a Cortex-A7: --simulate publishes, jkbms power, SIGTERM" simulate_under_qemu qemu-arm-static cortex-a7 armhf
-check "arm64 on a Cortex-A53: --simulate publishes, jkbms power, SIGTERM" simulate_under_qemu qemu-aarch64-static cortex-a53 arm64
+check "armhf on a Cortex-A8: --simulate publishes, jkbms watch --dbus and power, SIGTERM" simulate_under_qemu qemu-arm-static cortex-a8 armhf
+check "armhf on a Cortex-A7: --simulate publishes, jkbms watch --dbus and power, SIGTERM" simulate_under_qemu qemu-arm-static cortex-a7 armhf
+check "arm64 on a Cortex-A53: --simulate publishes, jkbms watch --dbus and power, SIGTERM" simulate_under_qemu qemu-aarch64-static cortex-a53 arm64
 check "armhf jkbms decode on a Cortex-A8" decode_under_qemu qemu-arm-static cortex-a8 armhf
 check "install.sh twice, enable.sh after an update, uninstall.sh, in a scratch root" install_tests
 
