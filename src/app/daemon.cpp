@@ -482,16 +482,15 @@ bool Daemon::switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) {
         spdlog::warn("{}: {} asked on D-Bus refused: the BMS is not connected", name(address), what);
         return false;
     }
+    const auto sw = which == dbus::BmsSwitch::Charge      ? ble::Switch::Charge
+                    : which == dbus::BmsSwitch::Discharge ? ble::Switch::Discharge
+                                                          : ble::Switch::Balancer;
     auto done = [this, address, what](bool answered, const std::string& why) {
         if (answered) spdlog::info("{}: {} sent; the BMS answered", name(address), what);
         else spdlog::warn("{}: {} not answered: {}", name(address), what, why);
     };
     if (nwPoller_) {
-        namespace id = codec::nw::id;
-        const std::uint8_t dataId = which == dbus::BmsSwitch::Charge      ? id::kChargeSwitch
-                                    : which == dbus::BmsSwitch::Discharge ? id::kDischargeSwitch
-                                                                          : id::kBalancerSwitch;
-        auto frame = codec::nw::encodeWrite(dataId, on ? 1 : 0);
+        auto frame = codec::nw::encodeWrite(*codec::nw::switchId(sw), on ? 1 : 0);
         if (!frame) return false;
         spdlog::info("{}: {} asked on D-Bus", name(address), what);
         nwPoller_->write(std::move(*frame), done);
@@ -502,20 +501,13 @@ bool Daemon::switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) {
             spdlog::warn("{}: {} asked on D-Bus refused: a BMS master drives this bus, we only listen", name(address), what);
             return false;
         }
-        namespace reg = codec::pb::reg;
-        const std::uint16_t r = which == dbus::BmsSwitch::Charge      ? reg::kChargeEnable
-                                : which == dbus::BmsSwitch::Discharge ? reg::kDischargeEnable
-                                                                      : reg::kBalancerEnable;
         spdlog::info("{}: {} asked on D-Bus", name(address), what);
-        pbPoller_->write(address, r, on ? 1 : 0, done);
+        pbPoller_->write(address, *codec::pb::switchRegister(sw), on ? 1 : 0, done);
         return true;
     }
     if (ble_) {
         if (!ble_->ready()) return false;
         const auto variant = p.frames && p.frames->variant() ? *p.frames->variant() : ble::Variant::Jk02_32S;
-        const auto sw = which == dbus::BmsSwitch::Charge      ? ble::Switch::Charge
-                        : which == dbus::BmsSwitch::Discharge ? ble::Switch::Discharge
-                                                              : ble::Switch::Balancer;
         auto command = ble::encodeSwitch(variant, sw, on);
         if (!command) {
             spdlog::warn("{}: {} asked on D-Bus refused: {} has no such switch", name(address), what, ble::variantName(variant));

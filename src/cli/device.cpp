@@ -28,6 +28,16 @@ std::string seconds(std::chrono::milliseconds d) {
     return std::to_string(ms) + " ms";
 }
 
+// The codec's name for a switch, which each protocol's encoder takes.
+codec::ble::Switch bleSwitch(SwitchKind kind) {
+    switch (kind) {
+        case SwitchKind::Charge: return codec::ble::Switch::Charge;
+        case SwitchKind::Discharge: return codec::ble::Switch::Discharge;
+        case SwitchKind::Balance: return codec::ble::Switch::Balancer;
+    }
+    return codec::ble::Switch::Balancer;
+}
+
 std::unique_ptr<transport::SerialLink> openSerial(boost::asio::io_context& io, const std::string& path) {
     auto link = std::make_unique<transport::SerialLink>(io, transport::SerialLink::Options{path});
     try {
@@ -64,11 +74,7 @@ public:
     domain::BatterySnapshot poll() override { return readAll(); }
 
     domain::BatterySnapshot writeSwitch(SwitchKind kind, bool on) override {
-        namespace id = codec::nw::id;
-        const std::uint8_t dataId = kind == SwitchKind::Charge      ? id::kChargeSwitch
-                                    : kind == SwitchKind::Discharge ? id::kDischargeSwitch
-                                                                    : id::kBalancerSwitch;
-        auto frame = codec::nw::encodeWrite(dataId, on ? 1 : 0);
+        auto frame = codec::nw::encodeWrite(*codec::nw::switchId(bleSwitch(kind)), on ? 1 : 0);
         if (!frame) throw std::invalid_argument(util::describe(frame.error()));
         // One try: a write is not repeated blindly; the read-back tells what happened.
         request(std::move(*frame), codec::nw::Command::Write, "the switch write", 1);
@@ -147,10 +153,7 @@ public:
     }
 
     domain::BatterySnapshot writeSwitch(SwitchKind kind, bool on) override {
-        namespace reg = codec::pb::reg;
-        const std::uint16_t r = kind == SwitchKind::Charge      ? reg::kChargeEnable
-                                : kind == SwitchKind::Discharge ? reg::kDischargeEnable
-                                                                : reg::kBalancerEnable;
+        const std::uint16_t r = *codec::pb::switchRegister(bleSwitch(kind));
         pace();
         ackFor_ = r;
         acked_ = false;
@@ -323,10 +326,7 @@ public:
         const auto variant = merger_.variant().value_or(
             snapshot_->identity.variant == "JK04" ? codec::ble::Variant::Jk04
             : snapshot_->identity.variant == "JK02_24S" ? codec::ble::Variant::Jk02_24S : codec::ble::Variant::Jk02_32S);
-        const auto which = kind == SwitchKind::Charge      ? codec::ble::Switch::Charge
-                           : kind == SwitchKind::Discharge ? codec::ble::Switch::Discharge
-                                                           : codec::ble::Switch::Balancer;
-        auto command = codec::ble::encodeSwitch(variant, which, on);
+        auto command = codec::ble::encodeSwitch(variant, bleSwitch(kind), on);
         if (!command)
             throw std::invalid_argument(std::string{codec::ble::variantName(variant)} + " has no " +
                                         std::string{switchName(kind)} + " switch");

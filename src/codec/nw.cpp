@@ -1,5 +1,7 @@
 #include "jkbms/codec/nw.hpp"
 
+#include "jkbms/codec/ble.hpp"
+
 #include <algorithm>
 
 #include "jkbms/codec/checksum.hpp"
@@ -384,6 +386,16 @@ FramerEvent Framer::next() {
     ev.frame = candidate;
     ev.skippedBytes = buffer_.takeSkipped();
     return ev;
+}
+
+std::optional<std::uint8_t> switchId(ble::Switch which) {
+    switch (which) {
+        case ble::Switch::Charge: return id::kChargeSwitch;
+        case ble::Switch::Discharge: return id::kDischargeSwitch;
+        case ble::Switch::Balancer: return id::kBalancerSwitch;
+        case ble::Switch::Heater: return std::nullopt;
+    }
+    return std::nullopt;
 }
 
 }  // namespace jkbms::codec::nw

@@ -258,4 +258,14 @@ BusEvent BusFramer::scan(bool idle) {
     return ev;
 }
 
+std::optional<std::uint16_t> switchRegister(ble::Switch which) {
+    switch (which) {
+        case ble::Switch::Charge: return reg::kChargeEnable;
+        case ble::Switch::Discharge: return reg::kDischargeEnable;
+        case ble::Switch::Balancer: return reg::kBalancerEnable;
+        case ble::Switch::Heater: return std::nullopt;
+    }
+    return std::nullopt;
+}
+
 }  // namespace jkbms::codec::pb

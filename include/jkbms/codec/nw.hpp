@@ -33,6 +33,10 @@
 #include "jkbms/util/fixed_vector.hpp"
 #include "jkbms/util/result.hpp"
 
+namespace jkbms::codec::ble {
+enum class Switch : std::uint8_t;
+}  // namespace jkbms::codec::ble
+
 namespace jkbms::codec::nw {
 
 enum class Command : std::uint8_t {
@@ -200,6 +204,8 @@ std::vector<std::uint8_t> encodeReadId(std::uint8_t dataId, Source source = Sour
 util::Result<std::vector<std::uint8_t>> encodeWrite(std::uint8_t dataId, std::uint32_t value,
                                                     Source source = Source::Pc);
 std::vector<std::uint8_t> encodePassword(Source source = Source::Gps);
+// The id of a switch (0xAB charge, 0xAC discharge, 0x9D balancer); nullopt: none (heater).
+std::optional<std::uint8_t> switchId(ble::Switch which);
 
 // Encoder of BMS -> host read-all replies (the simulator, tests): ids in the order added,
 // each in the width the spec gives it.

@@ -21,6 +21,10 @@
 #include "jkbms/util/byte_reader.hpp"
 #include "jkbms/util/result.hpp"
 
+namespace jkbms::codec::ble {
+enum class Switch : std::uint8_t;
+}  // namespace jkbms::codec::ble
+
 namespace jkbms::codec::pb {
 
 constexpr std::uint8_t kMaxAddress = 15;  // DIP switches; 0 = bus master
@@ -42,6 +46,9 @@ constexpr std::uint16_t kCellVoltages = 0x1200;
 constexpr std::uint16_t kPackVoltage = 0x1290;
 constexpr std::uint16_t kModel = 0x1400;
 }  // namespace reg
+
+// The register of a switch (0x1070 charge, 0x1074 discharge, 0x1078 balancer); nullopt: none.
+std::optional<std::uint16_t> switchRegister(ble::Switch which);
 
 std::array<std::uint8_t, 11> encodeTrigger(std::uint8_t address, Trigger trigger);
 std::array<std::uint8_t, 8> encodeReadHolding(std::uint8_t address, std::uint16_t reg,

@@ -4,6 +4,8 @@
 
 #include <deque>
 
+#include "jkbms/codec/ble.hpp"
+#include "jkbms/codec/nw.hpp"
 #include "jkbms/codec/checksum.hpp"
 #include "jkbms/util/hex.hpp"
 #include "support/frame_builders.hpp"
@@ -235,6 +237,24 @@ TEST(PbBusFramer, TruncatedFrameIsReportedWhenTheLineGoesIdle) {
     EXPECT_EQ(ev[0].kind, BusEvent::Kind::Bad);
     EXPECT_EQ(ev[0].error.code, DecodeError::TooShort);
     EXPECT_EQ(f.buffered(), 0U);
+}
+
+}  // namespace
+}  // namespace jkbms::codec::pb
+
+namespace jkbms::codec::pb {
+namespace {
+
+// The switch registers of jk-protocols.md 3.5, by the codec's switch names.
+TEST(PbSwitches, RegisterPerSwitch) {
+    EXPECT_EQ(switchRegister(ble::Switch::Charge), 0x1070);
+    EXPECT_EQ(switchRegister(ble::Switch::Discharge), 0x1074);
+    EXPECT_EQ(switchRegister(ble::Switch::Balancer), 0x1078);
+    EXPECT_EQ(switchRegister(ble::Switch::Heater), std::nullopt);
+    EXPECT_EQ(nw::switchId(ble::Switch::Charge), 0xAB);
+    EXPECT_EQ(nw::switchId(ble::Switch::Discharge), 0xAC);
+    EXPECT_EQ(nw::switchId(ble::Switch::Balancer), 0x9D);
+    EXPECT_EQ(nw::switchId(ble::Switch::Heater), std::nullopt);
 }
 
 }  // namespace
