@@ -403,9 +403,11 @@ void Daemon::stepCharge(std::uint8_t address, Pack& p) {
             spdlog::info("{}: warning {} {}", name(address), domain::alarmName(a),
                          p.limits.warnings.has(a) ? "raised" : "cleared");
     }
-    if (after != before)
-        spdlog::info("{}: charge {} -> {} (highest cell {:.3f} V, {:.1f} A)", name(address), charge::chargeModeName(before),
-                     charge::chargeModeName(after), p.snapshot->cellStats()->maxV, p.snapshot->currentA.value_or(0));
+    if (!p.limits.modeChange.empty()) spdlog::info("{}: charge {}", name(address), p.limits.modeChange);
+    if (p.limits.notes != p.chargeNotes) {
+        p.chargeNotes = p.limits.notes;
+        if (!p.chargeNotes.empty()) spdlog::info("{}: charge limits: {}", name(address), p.chargeNotes);
+    }
     // Kept on a mode change, once a minute while a timer runs (Absorption, Equalize) and once
     // an hour otherwise (time since full charge / equalize): a few small writes a day.
     const bool timed = after == charge::ChargeMode::Absorption || after == charge::ChargeMode::Equalize;

@@ -10,13 +10,36 @@ namespace {
 
 using domain::Alarm;
 
-constexpr double kAbsorptionEntryMarginV = 0.010;  // highest cell within 10 mV of the target
+constexpr double kAbsorptionEntryMarginV = 0.010;  // highest (filtered) cell this close to the target
 constexpr double kDefaultMaxA = 50;                // nothing known about the BMS's limits
+constexpr double kFilterGapS = 30;                 // a longer gap restarts the filters
+constexpr double kHardCutCellV = 0.005;            // hard path: CVL this far (per cell) below the sum
+constexpr double kRiseFreeCellV = 0.005;           // CVL may rise at once to sum + cells x this
+constexpr double kLimitingOnCellV = 0.003;         // "cell N limiting": CVL this far below cells x target
+constexpr double kLimitingOffCellV = 0.001;
+constexpr double kLimitingSwitchV = 0.002;         // another cell must lead by this to be named
+constexpr double kReductionDeadband = 0.01;        // of the maximum: smaller reductions wait
+constexpr double kUvpHardBandV = 0.020;            // unfiltered discharge path this close to the table's 0
 
-std::string seconds(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-    return buf;
+double round2(double v) { return std::round(v * 100.0) / 100.0; }
+double round1(double v) { return std::round(v * 10.0) / 10.0; }
+
+// Moves a table's far end (its last point) to limitX when it lies beyond it, compressing the
+// points between the first point and the far end; shifts the whole table when the first point
+// is itself too close.
+Table anchorTable(Table t, double limitX) {
+    if (t.points.size() < 2) return t;
+    const double xf = t.points.front().first, xz = t.points.back().first;
+    const double dir = xz > xf ? 1.0 : -1.0;  // towards the far end
+    if ((xz - limitX) * dir <= 0) return t;   // already inside
+    if ((limitX - xf) * dir >= 0.02) {
+        const double factor = (limitX - xf) / (xz - xf);
+        for (auto& p : t.points) p.first = xf + (p.first - xf) * factor;
+    } else {
+        const double shift = limitX - xz;
+        for (auto& p : t.points) p.first += shift;
+    }
+    return t;
 }
 
 // A temperature table at the coldest and the warmest sensor: the smaller fraction; 1 without
@@ -26,6 +49,46 @@ double temperatureFraction(const Table& table, const domain::BatterySnapshot& s)
     auto [lo, hi] = std::minmax_element(s.temperatures.begin(), s.temperatures.end(),
                                         [](const auto& a, const auto& b) { return a.celsius < b.celsius; });
     return std::min(table.at(lo->celsius), table.at(hi->celsius));
+}
+
+// The BMS's own temperature protection with our margin inside it: 0 within `margin` of a
+// limit, full `ramp` further in; 1 where the BMS reports no limit or there is no sensor.
+double bmsTemperatureFraction(std::optional<double> lowC, std::optional<double> highC, const domain::BatterySnapshot& s,
+                              double margin, double ramp) {
+    double f = 1;
+    for (const auto& t : s.temperatures) {
+        if (lowC) f = std::min(f, std::clamp((t.celsius - (*lowC + margin)) / ramp, 0.0, 1.0));
+        if (highC) f = std::min(f, std::clamp(((*highC - margin) - t.celsius) / ramp, 0.0, 1.0));
+    }
+    return f;
+}
+
+// Largest limit L' in [from, to] whose predicted cell voltage keeps the table at or above L':
+// table(v + sign x (L' - current) x r) x max >= L'. `sign` +1 for charge (cells rise with
+// current), -1 for discharge. Bisection: the left side falls as L' rises.
+double predictedIncrease(const Table& table, double maxA, double v, double currentA, double r, double sign,
+                         double from, double to) {
+    auto ok = [&](double l) { return maxA * table.at(v + sign * (l - currentA) * r) >= l - 1e-9; };
+    if (to <= from) return from;
+    if (ok(to)) return to;
+    if (!ok(from)) return from;
+    double lo = from, hi = to;
+    for (int i = 0; i < 16 && hi - lo > 0.05; ++i) {
+        const double mid = 0.5 * (lo + hi);
+        (ok(mid) ? lo : hi) = mid;
+    }
+    return lo;
+}
+
+bool chargeAlarm(const domain::BatterySnapshot& s, bool withCold) {
+    return s.alarms.has(Alarm::CellHighVoltage) || s.alarms.has(Alarm::HighVoltage) ||
+           s.alarms.has(Alarm::HighChargeCurrent) || s.alarms.has(Alarm::HighChargeTemperature) ||
+           (withCold && s.alarms.has(Alarm::LowChargeTemperature)) || s.alarms.has(Alarm::InternalFailure);
+}
+
+double capacityOf(const domain::BatterySnapshot& s) {
+    const double c = s.fullCapacityAh.value_or(s.settings.nominalCapacityAh.value_or(0));
+    return std::isfinite(c) && c > 0 ? c : 0;
 }
 
 }  // namespace
@@ -54,195 +117,444 @@ double ChargeEngine::modelRatingA(std::string_view model) {
     return 0;
 }
 
+void ChargeEngine::restore(const EngineState& state) {
+    const ChargeMode mode = state.mode;
+    state_ = EngineState{};
+    state_.mode = mode;
+    state_.absorptionS = std::max(0.0, state.absorptionS);
+    state_.absorptionTotalS = std::max(0.0, state.absorptionTotalS);
+    state_.sinceFullChargeS = state.sinceFullChargeS;
+    state_.sinceEqualizeS = std::max(0.0, state.sinceEqualizeS);
+    state_.floatS = std::max(0.0, state.floatS);
+    state_.tailS = std::max(0.0, state.tailS);
+    state_.spreadOk = state.spreadOk;
+}
+
+void ChargeEngine::anchor(Chemistry chemistry, const domain::BmsSettings& settings) {
+    auto sane = [](std::optional<double> v) { return v && std::isfinite(*v) && *v > 0 ? v : std::nullopt; };
+    const auto ovp = sane(settings.cellOvpV), uvp = sane(settings.cellUvpV);
+    if (anchored_.valid && anchored_.chemistry == chemistry && anchored_.reportedOvpV == ovp &&
+        anchored_.reportedUvpV == uvp)
+        return;
+    Anchored a;
+    a.valid = true;
+    a.chemistry = chemistry;
+    a.reportedOvpV = ovp;
+    a.reportedUvpV = uvp;
+    a.profile = config_.resolve(chemistry);
+    a.ovpV = ovp.value_or(a.profile.ovpV);
+    a.uvpV = uvp.value_or(a.profile.uvpV);
+    // Our limits act before the BMS trips: the charge table reaches its end by OVP - margin,
+    // the bulk target stays two margins below OVP; the discharge table's end moves up to
+    // UVP + margin.
+    a.profile.chargeCellV = anchorTable(a.profile.chargeCellV, a.ovpV - config_.ovpMarginV);
+    a.profile.dischargeCellV = anchorTable(a.profile.dischargeCellV, a.uvpV + config_.uvpMarginV);
+    a.targetV = std::min(a.profile.bulkV, a.ovpV - 2 * config_.ovpMarginV);
+    a.floatV = std::min(a.profile.floatV, a.targetV);
+    anchored_ = std::move(a);
+
+    char buf[200];
+    int len = std::snprintf(buf, sizeof buf, "chemistry %s (%s)", std::string(chemistryName(chemistry)).c_str(),
+                            config_.chemistry != Chemistry::Auto ? "configured" : "from the BMS's cell OVP");
+    if (anchored_.targetV < anchored_.profile.bulkV - 1e-9 && len > 0 && static_cast<std::size_t>(len) < sizeof buf)
+        len += std::snprintf(buf + len, sizeof buf - static_cast<std::size_t>(len),
+                             "; bulk %.3f V/cell capped to %.3f V (BMS cell OVP %.3f V)", anchored_.profile.bulkV,
+                             anchored_.targetV, anchored_.ovpV);
+    notes_ = buf;
+}
+
+ChargeEngine::Conditioned ChargeEngine::condition(const domain::BatterySnapshot& s, const domain::CellStats& raw,
+                                                  double dtS, double capacityAh) {
+    Conditioning& f = state_.filter;
+    const std::size_t n = s.cellVoltagesV.size();
+    const double current = s.currentA && std::isfinite(*s.currentA) ? *s.currentA : 0.0;
+    const double mean = raw.sumV / static_cast<double>(n);
+    const bool restart = f.cells != n || dtS > kFilterGapS;
+    if (!restart) {
+        // Resistance from a current step between two close readings (the mean of the cells
+        // carries 1/sqrt(n) of their noise). Only steps large enough to stand out.
+        const double dI = current - f.lastCurrentA;
+        const double minStep = std::max(5.0, 0.05 * capacityAh);
+        if (dtS > 0 && dtS <= 6 && std::fabs(dI) >= minStep) {
+            const double sample = (mean - f.lastMeanV) / dI;
+            if (sample > 0 && sample < 0.05)
+                f.resistanceOhm = f.resistanceOhm == 0 ? sample : f.resistanceOhm + 0.2 * (sample - f.resistanceOhm);
+        }
+    }
+    const double aCell = restart || config_.cellFilterS <= 0 ? 1.0 : 1.0 - std::exp(-dtS / config_.cellFilterS);
+    const double aCurrent =
+        restart || config_.currentFilterS <= 0 ? 1.0 : 1.0 - std::exp(-dtS / config_.currentFilterS);
+    Conditioned c;
+    c.topV = -1e9;
+    c.minV = 1e9;
+    for (std::size_t i = 0; i < n; ++i) {
+        double& v = f.cellV[i];
+        v = restart ? s.cellVoltagesV[i] : v + aCell * (s.cellVoltagesV[i] - v);
+        c.sumV += v;
+        if (v > c.topV) {
+            c.topV = v;
+            c.topIndex = i;
+        }
+        if (v < c.minV) {
+            c.minV = v;
+            c.minIndex = i;
+        }
+    }
+    f.currentA = restart ? current : f.currentA + aCurrent * (current - f.currentA);
+    f.cells = n;
+    f.lastMeanV = mean;
+    f.lastCurrentA = current;
+    c.avgV = c.sumV / static_cast<double>(n);
+    c.spreadV = c.topV - c.minV;
+    c.currentA = f.currentA;
+    // Prediction errs on the safe side: twice the measured average (cells differ up to 2x and
+    // polarisation adds to the ohmic part), never below the assumed value.
+    const double assumed = capacityAh > 0 ? config_.resistanceOhmAh / capacityAh : 0.002;
+    c.resistanceOhm = std::max(assumed, 2 * f.resistanceOhm);
+    return c;
+}
+
 domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double dtS) {
     domain::ChargeLimits out;
-    const auto stats = s.cellStats();
-    if (!stats) return out;  // no cells: nothing to decide on
-    dtS = std::max(0.0, dtS);
+    const auto raw = s.cellStats();
+    if (!raw) return out;  // no cells: nothing to decide on
+    dtS = std::isfinite(dtS) ? std::clamp(dtS, 0.0, 3600.0) : 0.0;
     const double n = static_cast<double>(s.cellVoltagesV.size());
+    const double capacityAh = capacityOf(s);
+    const Conditioned c = condition(s, *raw, dtS, capacityAh);
+
+    const std::optional<Chemistry> chemistry =
+        config_.chemistry != Chemistry::Auto ? std::optional{config_.chemistry} : impliedChemistry(s.settings.cellOvpV);
+    if (!chemistry) {
+        out.chargeMode = "Waiting for the BMS's cell OVP setting";
+        return out;
+    }
+    anchor(*chemistry, s.settings);
     if (state_.sinceFullChargeS >= 0) state_.sinceFullChargeS += dtS;
     state_.sinceEqualizeS += dtS;
 
-    std::string modeText;
-    out.maxChargeVoltageV = cvl(s, *stats, dtS, modeText) + config_.cvlOffsetV;
-    out.batteryLowVoltageV = n * config_.minCellV;
-    out.chargeMode = modeText;
-
-    // The maxima: configured, else the BMS's own settings and the model's rating.
-    auto maximum = [&](double configured, std::initializer_list<std::optional<double>> known) {
-        if (configured > 0) return configured;
-        double m = 0;
+    // The maxima: the configured value capped by what the BMS allows (its own settings and
+    // over-current thresholds, the model's rating); without one, the BMS's.
+    std::string capNotes;
+    auto maximum = [&](double configured, std::initializer_list<std::optional<double>> known, const char* what) {
+        double cap = 0;
         for (const auto& k : known)
-            if (k && *k > 0) m = m == 0 ? *k : std::min(m, *k);
+            if (k && std::isfinite(*k) && *k > 0) cap = cap == 0 ? *k : std::min(cap, *k);
         const double rating = modelRatingA(s.identity.model);
-        if (rating > 0) m = m == 0 ? rating : std::min(m, rating);
-        return m > 0 ? m : kDefaultMaxA;
+        if (rating > 0) cap = cap == 0 ? rating : std::min(cap, rating);
+        if (configured > 0) {
+            if (cap > 0 && configured > cap) {
+                char buf[120];
+                std::snprintf(buf, sizeof buf, "; %s %.0f A capped to the BMS's %.0f A", what, configured, cap);
+                capNotes += buf;
+                return cap;
+            }
+            return configured;
+        }
+        return cap > 0 ? cap : kDefaultMaxA;
     };
-    const double maxCharge = maximum(config_.maxChargeA, {s.settings.maxChargeCurrentA, s.settings.chargeOcpA});
-    const double maxDischarge =
-        maximum(config_.maxDischargeA, {s.settings.maxDischargeCurrentA, s.settings.dischargeOcpA});
-    const Limit charge = chargeLimit(s, *stats, maxCharge);
-    const Limit discharge = dischargeLimit(s, *stats, maxDischarge);
-    out.maxChargeCurrentA = shape(charge.amps, state_.ccl, state_.cclHoldS, maxCharge, dtS);
-    out.maxDischargeCurrentA = shape(discharge.amps, state_.dcl, state_.dclHoldS, maxDischarge, dtS);
-    out.chargeLimitation = charge.name;
-    out.dischargeLimitation = discharge.name;
+    const double maxCharge =
+        maximum(config_.maxChargeA, {s.settings.maxChargeCurrentA, s.settings.chargeOcpA}, "max charge current");
+    const double maxDischarge = maximum(config_.maxDischargeA,
+                                        {s.settings.maxDischargeCurrentA, s.settings.dischargeOcpA},
+                                        "max discharge current");
+    out.notes = notes_ + capNotes;
+
+    transitions(s, c, dtS, capacityAh, out);
+    const double cvlV = cvl(s, *raw, c, dtS);
+    out.maxChargeVoltageV = round2(cvlV + config_.cvlOffsetV);
+    out.batteryLowVoltageV = round2(n * anchored_.profile.minV);
+    out.chargeMode = modeText(c, cvlV);
+
+    double chargeUp = 0, dischargeUp = 0;
+    const Limit charge = chargeLimit(s, *raw, c, maxCharge, chargeUp);
+    const Limit discharge = dischargeLimit(s, *raw, c, maxDischarge, dischargeUp);
+    out.maxChargeCurrentA = shape(charge, chargeUp, maxCharge, dtS, state_.ccl, state_.cclHoldS, state_.cclRising,
+                                  state_.cclCause, out.chargeLimitation);
+    out.maxDischargeCurrentA = shape(discharge, dischargeUp, maxDischarge, dtS, state_.dcl, state_.dclHoldS,
+                                     state_.dclRising, state_.dclCause, out.dischargeLimitation);
     if (state_.sinceFullChargeS >= 0) out.timeSinceFullChargeS = state_.sinceFullChargeS;
-    updateWarnings(s, *stats);
+    updateWarnings(s, c);
     out.warnings = state_.warnings;
     return out;
 }
 
-void ChargeEngine::updateWarnings(const domain::BatterySnapshot& s, const domain::CellStats& cells) {
-    using domain::Alarm;
-    auto& w = state_.warnings;
-    // On at `on`, off only once `off` holds (a band between them: no chatter).
-    auto latch = [&w](Alarm a, bool on, bool off) {
-        if (on) w.set(a);
-        else if (off) w.clear(a);
-    };
-    constexpr double kBandV = 0.05;
-    const double target = state_.mode == ChargeMode::Equalize ? config_.equalizeCellV : config_.bulkCellV;
-    const double high = std::max(s.settings.cellOvpV.value_or(3.65) - 0.05, target + 0.05);
-    latch(Alarm::CellHighVoltage, cells.maxV >= high, cells.maxV < high - kBandV);
-    const double low = s.settings.cellUvpV ? std::max(*s.settings.cellUvpV + 0.10, config_.minCellV) : config_.minCellV;
-    latch(Alarm::CellLowVoltage, cells.minV <= low, cells.minV > low + kBandV);
-    const double n = static_cast<double>(s.cellVoltagesV.size());
-    latch(Alarm::LowVoltage, cells.sumV <= n * config_.minCellV, cells.sumV > n * (config_.minCellV + kBandV));
-    if (config_.lowSocPercent > 0 && s.socPercent)
-        latch(Alarm::LowSoc, *s.socPercent <= config_.lowSocPercent, *s.socPercent >= config_.lowSocPercent + 5);
-    else
-        w.clear(Alarm::LowSoc);
+bool ChargeEngine::chargePossible(const domain::BatterySnapshot& s, double tailA) const {
+    // The last published CCL counts (the one the chargers follow); none yet: assume possible.
+    return s.switches.chargeMos != false && !chargeAlarm(s, true) && (state_.ccl < 0 || state_.ccl > tailA);
 }
 
-double ChargeEngine::cvl(const domain::BatterySnapshot& s, const domain::CellStats& stats, double dtS,
-                         std::string& modeText) {
-    const double n = static_cast<double>(s.cellVoltagesV.size());
-    const double floor = n * config_.minCellV;
+void ChargeEngine::transitions(const domain::BatterySnapshot& s, const Conditioned& c, double dtS, double capacityAh,
+                               domain::ChargeLimits& out) {
     EngineState& st = state_;
+    const auto& p = anchored_.profile;
+    const double n = static_cast<double>(s.cellVoltagesV.size());
+    const double target = activeTargetV();
+    constexpr double kEps = 1e-6;  // readings are whole millivolts
+    if (c.spreadV <= p.maxSpreadV + kEps) st.spreadOk = true;
+    else if (c.spreadV > p.maxSpreadV + config_.spreadHysteresisV + kEps) st.spreadOk = false;
 
-    // Spread with hysteresis (readings are whole millivolts: compare with a tolerance).
-    constexpr double kEps = 1e-6;
-    if (stats.deltaV <= config_.maxCellSpreadV + kEps) st.spreadOk = true;
-    else if (stats.deltaV > config_.maxCellSpreadV + config_.spreadHysteresisV + kEps) st.spreadOk = false;
+    const double tailA = config_.tailCurrentC * capacityAh;
+    const double timerA = config_.timerCurrentC * capacityAh;
+    const bool possible = chargePossible(s, tailA);
+    const double band = std::max(n * p.targetBandV, config_.chargerShortfallV);
+    const bool topAtTarget = c.topV >= target - p.targetBandV;
+    const bool sumAtTarget = c.sumV >= n * target - band;
+    const bool atTarget = topAtTarget || sumAtTarget;
+    char why[160];
+    why[0] = '\0';
+    const ChargeMode before = st.mode;
 
-    // Transitions, on the cells (never on the pack-voltage reading alone).
     switch (st.mode) {
         case ChargeMode::Bulk:
-            if (stats.maxV >= config_.bulkCellV - kAbsorptionEntryMarginV) {
+            if (c.topV >= target - kAbsorptionEntryMarginV) {
+                std::snprintf(why, sizeof why, "highest cell %.3f V at the target %.3f V", c.topV, target);
+            } else if (possible && sumAtTarget && capacityAh > 0 && c.currentA < tailA) {
+                // A charger that stops short of CVL (cable drop, calibration): the pack is at
+                // its target as far as this charger goes, and takes no more.
+                std::snprintf(why, sizeof why,
+                              "sum of cells %.2f V within %.2f V of %.2f V at %.1f A: the charger stops short of CVL",
+                              c.sumV, band, n * target, c.currentA);
+            }
+            if (why[0] != '\0') {
                 st.mode = ChargeMode::Absorption;
                 st.absorptionS = st.absorptionTotalS = st.tailS = 0;
             }
             break;
         case ChargeMode::Absorption: {
-            st.absorptionTotalS += dtS;
-            if (st.spreadOk) st.absorptionS += dtS;
-            const double capacity = s.fullCapacityAh.value_or(s.settings.nominalCapacityAh.value_or(0));
-            const double tailA = config_.tailCurrentC * capacity;
-            const bool belowTail = capacity > 0 && s.currentA && *s.currentA < tailA;
-            st.tailS = belowTail && st.spreadOk ? st.tailS + dtS : 0;
-            // Full: the timer ran out, or the current tailed off with balanced cells, or - for
-            // a pack whose spread never closes - the whole absorption time passed at tail current.
-            if (st.absorptionS >= config_.absorptionMaxTimeS || st.tailS >= config_.tailTimeS ||
-                (st.absorptionTotalS >= config_.absorptionMaxTimeS && belowTail)) {
+            // Everything waits while nothing can charge (FET off, an alarm, our own CCL at the
+            // tail current): 0 A then is not a full battery.
+            if (possible && atTarget) {
+                st.absorptionTotalS += dtS;
+                if (st.spreadOk && capacityAh > 0 && c.currentA < timerA) st.absorptionS += dtS;
+                st.tailS = capacityAh > 0 && c.currentA < tailA ? st.tailS + dtS : 0;
+            } else if (possible) {
+                st.tailS = 0;  // below the target: a cloud or a load, not the end of a charge
+            }
+            const bool tail = st.tailS >= config_.tailTimeS;
+            if (tail && st.spreadOk)
+                std::snprintf(why, sizeof why, "tail current %.1f A < %.1f A for %.0f s", c.currentA, tailA, st.tailS);
+            else if (st.absorptionS >= config_.absorptionMaxTimeS)
+                std::snprintf(why, sizeof why, "absorption timer %.0f s done", st.absorptionS);
+            else if (tail && st.absorptionTotalS >= config_.absorptionMaxTimeS)
+                std::snprintf(why, sizeof why, "tail current for %.0f s, spread %.0f mV never closed in %.0f s",
+                              st.tailS, c.spreadV * 1000, st.absorptionTotalS);
+            if (why[0] != '\0') {
                 st.mode = ChargeMode::Float;
                 st.sinceFullChargeS = 0;
+                st.floatS = st.rebulkS = st.tailS = 0;
             }
             break;
         }
-        case ChargeMode::Float:
-            if ((s.socPercent && *s.socPercent < config_.rebulkSocPercent) || stats.deltaV > config_.rebulkCellSpreadV) {
+        case ChargeMode::Float: {
+            st.floatS += dtS;
+            const bool low = c.avgV < p.rebulkV;
+            const bool spread = c.spreadV > p.rebulkSpreadV;
+            const bool socLow = s.socPercent && *s.socPercent < config_.rebulkSocPercent &&
+                                c.avgV < anchored_.floatV - p.targetBandV;
+            st.rebulkS = low || spread || socLow ? st.rebulkS + dtS : 0;
+            if (st.floatS >= config_.floatMinTimeS && st.rebulkS >= config_.rebulkTimeS) {
+                std::snprintf(why, sizeof why, "%s for %.0f s",
+                              low      ? "average cell below the re-bulk voltage"
+                              : spread ? "cell spread above the re-bulk spread"
+                                       : "SoC below re-bulk with the cells below float",
+                              st.rebulkS);
                 st.mode = ChargeMode::Bulk;
                 st.correctionV = 0;
             } else if (config_.equalizeEveryDays > 0 && st.sinceEqualizeS >= config_.equalizeEveryDays * 86400) {
+                std::snprintf(why, sizeof why, "%.0f days since the last equalize", st.sinceEqualizeS / 86400);
                 st.mode = ChargeMode::Equalize;
                 st.absorptionTotalS = 0;
                 st.correctionV = 0;
             }
             break;
+        }
         case ChargeMode::Equalize:
-            // The equalize target for the absorption time, then Float again.
-            st.absorptionTotalS += dtS;
+            // The equalize target for the absorption time (while charging is possible), then Float.
+            if (possible) st.absorptionTotalS += dtS;
             if (st.absorptionTotalS >= config_.absorptionMaxTimeS) {
+                std::snprintf(why, sizeof why, "equalized for %.0f s", st.absorptionTotalS);
                 st.mode = ChargeMode::Float;
                 st.sinceEqualizeS = 0;
                 st.sinceFullChargeS = 0;
+                st.floatS = st.rebulkS = 0;
             }
             break;
     }
+    if (st.mode != before) {
+        out.modeChange = std::string(chargeModeName(before)) + " -> " + std::string(chargeModeName(st.mode)) + ": " + why;
+        st.limitingCell = -1;
+    }
+}
 
+double ChargeEngine::activeTargetV() const {
+    if (state_.mode != ChargeMode::Equalize) return anchored_.targetV;
+    return std::max(anchored_.targetV, std::min(config_.equalizeCellV, anchored_.ovpV - 2 * config_.ovpMarginV));
+}
+
+double ChargeEngine::cvl(const domain::BatterySnapshot& s, const domain::CellStats& raw, const Conditioned& c,
+                         double dtS) {
+    EngineState& st = state_;
+    const auto& p = anchored_.profile;
+    const double n = static_cast<double>(s.cellVoltagesV.size());
+    const double floor = n * p.minV;
+    const double target = activeTargetV();
+    // Wind-up guard: a charger stops once CVL is below the cells' own sum; deeper only winds up.
+    const double lowest = std::max(floor, c.sumV - n * config_.windupBandV);
+    const bool hard = raw.maxV >= target + config_.hardMarginV;
     double cvl = 0;
+    bool slewLimited = false;
     if (st.mode == ChargeMode::Float) {
         // Slew down to the float target; never a jump.
-        const double target = n * config_.floatCellV;
-        const double from = st.cvlV > 0 ? st.cvlV : target;
-        cvl = from > target ? std::max(target, from - config_.floatTransitionVps * dtS) : target;
-        modeText = "Float";
+        const double floatTarget = n * anchored_.floatV;
+        const double from = st.cvlV > 0 ? st.cvlV : floatTarget;
+        cvl = from > floatTarget ? std::max(floatTarget, from - config_.floatTransitionVps * dtS) : floatTarget;
+        if (hard) cvl = std::min(cvl, raw.sumV - n * kHardCutCellV);
     } else {
-        // PI on the highest cell, per cell, normalised to seconds.
-        const double target = st.mode == ChargeMode::Equalize ? config_.equalizeCellV : config_.bulkCellV;
-        const double error = target - stats.maxV;  // > 0: below target
-        const double lowest = config_.minCellV - target;
-        double correction = config_.regulatorKp * error + st.correctionV;
-        const bool clampedHigh = correction >= 0;
-        const bool clampedLow = correction <= lowest;
-        // Anti-windup: integrate only while the output is free, or when the error leads it back.
-        if ((!clampedHigh || error < 0) && (!clampedLow || error > 0))
-            st.correctionV = std::clamp(st.correctionV + config_.regulatorKiPerS * error * dtS, lowest, 0.0);
-        correction = std::clamp(config_.regulatorKp * error + st.correctionV, lowest, 0.0);
-        double wanted = n * (target + correction);
-        // Down at once; up at most recovery V/s.
-        if (st.cvlV > 0 && wanted > st.cvlV) wanted = std::min(wanted, st.cvlV + config_.recoveryVps * dtS);
-        cvl = wanted;
-        const bool limiting = cvl < n * target - 0.010;
-        if (st.mode == ChargeMode::Absorption) {
-            modeText = "Absorption " + seconds(std::max(0.0, config_.absorptionMaxTimeS - st.absorptionS)) + " s left";
-        } else if (st.mode == ChargeMode::Equalize) {
-            modeText = "Equalize " + seconds(std::max(0.0, config_.absorptionMaxTimeS - st.absorptionTotalS)) + " s left";
-        } else {
-            modeText = "Bulk";
+        // PI on the highest filtered cell, per cell, normalised to seconds.
+        const double error = target - c.topV;  // > 0: below the target
+        const double pTerm = config_.regulatorKp * error;
+        const double minCorrection = p.minV - target;
+        const double unclamped = n * (target + pTerm + st.correctionV);
+        // Integrate only while the output is free to follow (conditional integration).
+        const bool heldHigh = unclamped >= n * target && error > 0;
+        const bool heldLow = unclamped <= lowest && error < 0;
+        const bool heldBySlew = st.cvlSlewLimited && error > 0;
+        if (!heldHigh && !heldLow && !heldBySlew)
+            st.correctionV = std::clamp(st.correctionV + config_.regulatorKiPerS * error * dtS, minCorrection, 0.0);
+        double wanted = n * (target + std::clamp(pTerm + st.correctionV, minCorrection, 0.0));
+        if (wanted < lowest) {
+            // Back-calculation: the integrator continues from what is published.
+            wanted = lowest;
+            st.correctionV = std::clamp(wanted / n - target - pTerm, minCorrection, 0.0);
         }
-        if (limiting) modeText += " (cell " + std::to_string(stats.maxIndex + 1) + " limiting)";
+        if (hard) {
+            // A cell really above the target, unfiltered: stop charging now.
+            // The integrator is left alone: once the cause is gone, CVL returns to where the
+            // regulation had it (a single glitch must not wind it down).
+            wanted = std::min(wanted, raw.sumV - n * kHardCutCellV);
+        }
+        // Up at most recovery V/s near the operating point - but at once as far as the top cell
+        // has headroom: to the cells' own sum plus what the top cell still lacks after the IR
+        // rise the present CCL would bring (fast recovery once the cause is gone).
+        if (st.cvlV > 0 && wanted > st.cvlV) {
+            const double irRiseV = std::max(0.0, st.ccl - std::max(0.0, c.currentA)) * c.resistanceOhm;
+            const double headroomV = std::max(kRiseFreeCellV, target - c.topV - kRiseFreeCellV - irRiseV);
+            const double rise = std::max(st.cvlV + config_.recoveryVps * dtS, c.sumV + n * headroomV);
+            if (wanted > rise) {
+                wanted = rise;
+                slewLimited = true;
+            }
+        }
+        cvl = wanted;
     }
     cvl = std::max(cvl, floor);
+    st.cvlSlewLimited = slewLimited;
     st.cvlV = cvl;
     return cvl;
 }
 
-ChargeEngine::Limit ChargeEngine::chargeLimit(const domain::BatterySnapshot& s, const domain::CellStats& stats,
-                                              double maxA) const {
+std::string ChargeEngine::modeText(const Conditioned& c, double cvlV) {
+    // Changes only when its meaning does: the mode, the cell that limits (with hysteresis), the
+    // whole minutes left.
+    EngineState& st = state_;
+    const double n = static_cast<double>(st.filter.cells);
+    const double target = activeTargetV();
+    std::string text{chargeModeName(st.mode)};
+    if (st.mode == ChargeMode::Float) {
+        st.limitingCell = -1;
+        return text;
+    }
+    const bool wasLimiting = st.limitingCell >= 0;
+    const bool limiting = wasLimiting ? cvlV < n * target - n * kLimitingOffCellV : cvlV < n * target - n * kLimitingOnCellV;
+    if (!limiting) {
+        st.limitingCell = -1;
+    } else if (!wasLimiting ||
+               c.topV > st.filter.cellV[static_cast<std::size_t>(st.limitingCell)] + kLimitingSwitchV) {
+        st.limitingCell = static_cast<int>(c.topIndex);
+    }
+    if (st.mode == ChargeMode::Absorption || st.mode == ChargeMode::Equalize) {
+        const double left = config_.absorptionMaxTimeS - (st.mode == ChargeMode::Absorption ? st.absorptionS
+                                                                                           : st.absorptionTotalS);
+        text += ' ';
+        text += std::to_string(static_cast<long long>(std::ceil(std::max(0.0, left) / 60)));
+        text += " min left";
+    }
+    if (st.limitingCell >= 0) text += " (cell " + std::to_string(st.limitingCell + 1) + " limiting)";
+    return text;
+}
+
+ChargeEngine::Limit ChargeEngine::chargeLimit(const domain::BatterySnapshot& s, const domain::CellStats& raw,
+                                              const Conditioned& c, double maxA, double& increaseA) const {
+    const auto& p = anchored_.profile;
     Limit best{maxA, "Max charge current"};
-    auto consider = [&best](double amps, std::string name) {
-        if (amps < best.amps) best = Limit{std::max(0.0, amps), std::move(name)};
+    auto consider = [&best](double amps, std::string_view name) {
+        if (amps < best.amps) best = Limit{std::max(0.0, amps), name};
     };
-    consider(maxA * config_.chargeCellV.at(stats.maxV), "Cell voltage");
-    const double tempFraction = temperatureFraction(config_.chargeTemperatureC, s);
-    if (!s.temperatures.empty()) consider(maxA * tempFraction, "Temperature");
+    // Cell voltage: the filtered highest cell (IR included: the BMS trips on what it measures);
+    // a cell really above the target, unfiltered.
+    double cellA = maxA * p.chargeCellV.at(c.topV);
+    if (raw.maxV >= anchored_.targetV + config_.hardMarginV) cellA = std::min(cellA, maxA * p.chargeCellV.at(raw.maxV));
+    consider(cellA, "Cell voltage");
+    // Temperatures: our table, and the BMS's own limits with a margin inside them.
+    const double tableFraction = temperatureFraction(config_.chargeTemperatureC, s);
+    const double bmsFraction = bmsTemperatureFraction(s.settings.chargeUtpC, s.settings.chargeOtpC, s,
+                                                      config_.temperatureMarginC, config_.temperatureRampC);
+    if (!s.temperatures.empty()) consider(maxA * tableFraction, "Temperature");
+    consider(maxA * bmsFraction, "BMS temperature limit");
     if (s.mosfetTemperatureC) consider(maxA * config_.mosfetTemperatureC.at(*s.mosfetTemperatureC), "MOSFET temperature");
     if (!config_.chargeSoc.points.empty() && s.socPercent) consider(maxA * config_.chargeSoc.at(*s.socPercent), "SoC");
-    if (s.switches.chargeMos == false) consider(-1, "BMS charge switch off");
-    if (s.alarms.has(Alarm::CellHighVoltage) || s.alarms.has(Alarm::HighVoltage) ||
-        s.alarms.has(Alarm::HighChargeCurrent) || s.alarms.has(Alarm::HighChargeTemperature) ||
-        s.alarms.has(Alarm::LowChargeTemperature) || s.alarms.has(Alarm::InternalFailure))
-        consider(-1, "BMS alarm");
-    // Cold pack with its heater on: let the chargers feed the heater, not the cells.
-    if (config_.heaterPassthrough && s.heating.value_or(false) && tempFraction <= 0 &&
-        best.name == "Temperature") {
-        const double heaterA = s.heatingCurrentA && *s.heatingCurrentA > 0 ? *s.heatingCurrentA : config_.heaterMaxA;
-        best = Limit{std::min({heaterA, config_.heaterMaxA, maxA}), "Heater"};
+    // Cold: the table or the BMS's limit at 0 on the cold side, or the BMS's cold alarm.
+    bool cold = s.alarms.has(Alarm::LowChargeTemperature);
+    if (!s.temperatures.empty()) {
+        const double coldest = std::min_element(s.temperatures.begin(), s.temperatures.end(),
+                                                [](const auto& a, const auto& b) { return a.celsius < b.celsius; })
+                                   ->celsius;
+        cold = cold || (coldest < 20 && (config_.chargeTemperatureC.at(coldest) <= 0 ||
+                                         (s.settings.chargeUtpC &&
+                                          coldest <= *s.settings.chargeUtpC + config_.temperatureMarginC)));
     }
+    if (config_.heaterPassthrough && s.heating.value_or(false) && cold) {
+        // Cold pack with its heater on: the chargers feed the heater, not the cells - whatever
+        // the temperature limits, the BMS's cold alarm or its charge FET (held off while cold)
+        // say; any other alarm still stops it.
+        const double heaterA = s.heatingCurrentA && *s.heatingCurrentA > 0 ? *s.heatingCurrentA : config_.heaterMaxA;
+        const bool temperatureOnly = best.name == "Temperature" || best.name == "BMS temperature limit";
+        if (temperatureOnly || best.amps >= heaterA) best = Limit{std::min({heaterA, config_.heaterMaxA, maxA}), "Heater"};
+        if (chargeAlarm(s, false)) best = Limit{0, "BMS alarm"};
+        increaseA = best.amps;
+        return best;
+    }
+    if (s.switches.chargeMos == false) consider(-1, "BMS charge switch off");
+    if (chargeAlarm(s, true)) consider(-1, "BMS alarm");
+    // How far an increase may go: where the cells' IR rise at the higher current keeps the
+    // cell-voltage table at or above it.
+    const double from = std::max(0.0, state_.ccl);
+    increaseA = best.amps;
+    if (best.amps > from)
+        increaseA = std::min(best.amps, predictedIncrease(p.chargeCellV, maxA, c.topV, std::max(0.0, c.currentA),
+                                                          c.resistanceOhm, +1, from, best.amps));
     return best;
 }
 
-ChargeEngine::Limit ChargeEngine::dischargeLimit(const domain::BatterySnapshot& s, const domain::CellStats& stats,
-                                                 double maxA) const {
+ChargeEngine::Limit ChargeEngine::dischargeLimit(const domain::BatterySnapshot& s, const domain::CellStats& raw,
+                                                 const Conditioned& c, double maxA, double& increaseA) const {
+    const auto& p = anchored_.profile;
     Limit best{maxA, "Max discharge current"};
-    auto consider = [&best](double amps, std::string name) {
-        if (amps < best.amps) best = Limit{std::max(0.0, amps), std::move(name)};
+    auto consider = [&best](double amps, std::string_view name) {
+        if (amps < best.amps) best = Limit{std::max(0.0, amps), name};
     };
-    consider(maxA * config_.dischargeCellV.at(stats.minV), "Cell voltage");
+    // Cell voltage: the filtered lowest cell under load (the BMS trips on what it measures);
+    // unfiltered close to the table's end.
+    double cellA = maxA * p.dischargeCellV.at(c.minV);
+    const double end = p.dischargeCellV.points.empty() ? anchored_.uvpV : p.dischargeCellV.points.back().first;
+    if (raw.minV <= end + kUvpHardBandV) cellA = std::min(cellA, maxA * p.dischargeCellV.at(raw.minV));
+    consider(cellA, "Cell voltage");
     if (!s.temperatures.empty())
         consider(maxA * temperatureFraction(config_.dischargeTemperatureC, s), "Temperature");
+    consider(maxA * bmsTemperatureFraction(s.settings.dischargeUtpC, s.settings.dischargeOtpC, s,
+                                           config_.temperatureMarginC, config_.temperatureRampC),
+             "BMS temperature limit");
     if (s.mosfetTemperatureC) consider(maxA * config_.mosfetTemperatureC.at(*s.mosfetTemperatureC), "MOSFET temperature");
     if (!config_.dischargeSoc.points.empty() && s.socPercent) consider(maxA * config_.dischargeSoc.at(*s.socPercent), "SoC");
     if (s.switches.dischargeMos == false) consider(-1, "BMS discharge switch off");
@@ -250,23 +562,77 @@ ChargeEngine::Limit ChargeEngine::dischargeLimit(const domain::BatterySnapshot& 
         s.alarms.has(Alarm::HighDischargeCurrent) || s.alarms.has(Alarm::HighTemperature) ||
         s.alarms.has(Alarm::LowTemperature) || s.alarms.has(Alarm::InternalFailure))
         consider(-1, "BMS alarm");
+    const double from = std::max(0.0, state_.dcl);
+    increaseA = best.amps;
+    if (best.amps > from)
+        increaseA = std::min(best.amps, predictedIncrease(p.dischargeCellV, maxA, c.minV, std::max(0.0, -c.currentA),
+                                                          c.resistanceOhm, -1, from, best.amps));
     return best;
 }
 
-double ChargeEngine::shape(double target, double& last, double& holdS, double maxA, double dtS) const {
-    // A reduction: at once, whatever its size. (holdS restarts: see below.)
-    if (last < 0 || target < last) {
-        last = target;
+void ChargeEngine::updateWarnings(const domain::BatterySnapshot& s, const Conditioned& c) {
+    auto& w = state_.warnings;
+    // On at `on`, off only once `off` holds (a band between them: no chatter).
+    auto latch = [&w](Alarm a, bool on, bool off) {
+        if (on) w.set(a);
+        else if (off) w.clear(a);
+    };
+    constexpr double kBandV = 0.05;
+    const double target = activeTargetV();
+    const double high = std::max(anchored_.ovpV - 0.05, target + 0.05);
+    constexpr double kTol = 0.0005;  // filtered values approach whole-millivolt readings from one side
+    latch(Alarm::CellHighVoltage, c.topV >= high - kTol, c.topV < high - kBandV);
+    const double minV = anchored_.profile.minV;
+    const double low = anchored_.reportedUvpV ? std::max(*anchored_.reportedUvpV + 0.10, minV) : minV;
+    latch(Alarm::CellLowVoltage, c.minV <= low + kTol, c.minV > low + kBandV);
+    const double n = static_cast<double>(s.cellVoltagesV.size());
+    latch(Alarm::LowVoltage, c.sumV <= n * (minV + kTol), c.sumV > n * (minV + kBandV));
+    if (config_.lowSocPercent > 0 && s.socPercent)
+        latch(Alarm::LowSoc, *s.socPercent <= config_.lowSocPercent, *s.socPercent >= config_.lowSocPercent + 5);
+    else
+        w.clear(Alarm::LowSoc);
+}
+
+double ChargeEngine::shape(Limit target, double increaseA, double maxA, double dtS, double& last, double& holdS,
+                           bool& rising, std::string_view& cause, std::string& reason) const {
+    const double deadband = std::max(kReductionDeadband * maxA, 0.2);
+    target.amps = round1(target.amps);
+    increaseA = std::min(round1(increaseA), target.amps);
+    const bool reduce = last < 0 || (target.amps <= 0 ? last > 0 : target.amps < last - deadband);
+    if (reduce) {
+        // A reduction: at once (0 always; otherwise when it is more than the deadband).
+        last = target.amps;
+        cause = target.name;
         holdS = 0;
-        return last;
+        rising = false;
+    } else if (rising) {
+        // An increase under way goes on until it lands exactly on its target.
+        if (increaseA > last) last = std::min(increaseA, last + config_.increaseAps * dtS);
+        if (last >= increaseA) rising = false;
+    } else if (increaseA > last + config_.hysteresisFraction * maxA) {
+        // An increase only once the target has stayed above the band for recovery_hold
+        // without interruption; then rate-limited. A reduction is never delayed by it.
+        holdS += dtS;
+        if (holdS >= config_.recoveryHoldS) {
+            rising = true;
+            last = std::min(increaseA, last + config_.increaseAps * dtS);
+            if (last >= increaseA) rising = false;
+        }
+    } else {
+        holdS = 0;
     }
-    // An increase only once the target has stayed above the hysteresis band for recovery_hold
-    // without interruption; then rate-limited. Cell voltages move with the current's IR drop
-    // and hover around table breakpoints, so without this the limit and the load chase each
-    // other (flapping). A reduction is never delayed by it.
-    if (target > last + config_.hysteresisFraction * maxA) holdS += dtS;
-    else holdS = 0;
-    if (holdS >= config_.recoveryHoldS) last = std::min(target, last + config_.increaseAps * dtS);
+    last = round1(last);
+    // The reason in force: the limiter that sets the value, or - while a limit is held below
+    // its target or still rising - what brought it down.
+    if ((rising || holdS > 0) && last + 0.05 < increaseA) {
+        reason = "Recovery (";
+        reason += cause.empty() ? target.name : cause;
+        reason += ')';
+    } else if (increaseA + 0.05 < target.amps) {
+        reason = "Cell voltage";
+    } else {
+        reason = target.name;
+    }
     return last;
 }
 

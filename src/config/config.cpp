@@ -277,65 +277,108 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
     }
     if (auto s = p.section(root, "charge")) {
         auto& e = c.charge.engine;
-        p.onlyKeys(s, "charge", {"enabled", "state_dir", "cell", "absorption", "float", "equalize", "cvl", "current", "tables",
-                                       "warnings"});
+        p.onlyKeys(s, "charge", {"enabled", "state_dir", "chemistry", "cell", "absorption", "float", "equalize", "cvl",
+                                 "filter", "current", "protection_margins", "tables", "warnings"});
         p.boolean(s, "enabled", c.charge.enabled);
         p.string(s, "state_dir", c.charge.stateDir);
+        {
+            std::string chemistry{charge::chemistryName(e.chemistry)};
+            p.oneOf(s, "chemistry", chemistry, {"auto", "lfp", "nmc", "lto"});
+            for (auto k : {charge::Chemistry::Auto, charge::Chemistry::Lfp, charge::Chemistry::Nmc, charge::Chemistry::Lto})
+                if (chemistry == charge::chemistryName(k)) e.chemistry = k;
+        }
+        // A per-chemistry value: absent keeps the chemistry's default.
+        auto optionalReal = [&p](const YAML::Node& n, const char* key, std::optional<double>& out, double lo, double hi) {
+            if (!n[key]) return;
+            double v = lo;
+            p.real(n, key, v, lo, hi);
+            out = v;
+        };
         if (auto n = p.section(s, "cell")) {
             p.onlyKeys(n, "charge.cell", {"bulk_voltage", "float_voltage", "min_voltage"});
-            p.real(n, "bulk_voltage", e.bulkCellV, 2.0, 4.35);
-            p.real(n, "float_voltage", e.floatCellV, 2.0, 4.35);
-            p.real(n, "min_voltage", e.minCellV, 1.5, 4.0);
+            optionalReal(n, "bulk_voltage", e.bulkCellV, 1.5, 4.35);
+            optionalReal(n, "float_voltage", e.floatCellV, 1.5, 4.35);
+            optionalReal(n, "min_voltage", e.minCellV, 1.5, 4.0);
         }
         if (auto n = p.section(s, "absorption")) {
-            p.onlyKeys(n, "charge.absorption", {"max_time", "tail_current", "tail_time", "max_cell_spread"});
+            p.onlyKeys(n, "charge.absorption", {"max_time", "tail_current", "tail_time", "timer_current",
+                                                "max_cell_spread", "charger_shortfall"});
             p.seconds(n, "max_time", e.absorptionMaxTimeS, 24h);
             p.real(n, "tail_current", e.tailCurrentC, 0, 1);
             p.seconds(n, "tail_time", e.tailTimeS, 1h);
-            p.real(n, "max_cell_spread", e.maxCellSpreadV, 0.001, 0.5);
+            p.real(n, "timer_current", e.timerCurrentC, 0, 1);
+            optionalReal(n, "max_cell_spread", e.maxCellSpreadV, 0.001, 0.5);
+            p.real(n, "charger_shortfall", e.chargerShortfallV, 0, 5);
         }
         if (auto n = p.section(s, "float")) {
-            p.onlyKeys(n, "charge.float", {"rebulk_soc", "rebulk_cell_spread", "transition_rate"});
+            p.onlyKeys(n, "charge.float", {"rebulk_cell_voltage", "rebulk_cell_spread", "rebulk_soc", "rebulk_time",
+                                           "min_time", "transition_rate"});
+            optionalReal(n, "rebulk_cell_voltage", e.rebulkCellV, 1.5, 4.35);
+            optionalReal(n, "rebulk_cell_spread", e.rebulkCellSpreadV, 0.001, 1);
             p.real(n, "rebulk_soc", e.rebulkSocPercent, 0, 100);
-            p.real(n, "rebulk_cell_spread", e.rebulkCellSpreadV, 0.001, 1);
+            p.seconds(n, "rebulk_time", e.rebulkTimeS, 24h);
+            p.seconds(n, "min_time", e.floatMinTimeS, 24h);
             p.real(n, "transition_rate", e.floatTransitionVps, 0.0001, 1);
         }
         if (auto n = p.section(s, "equalize")) {
             p.onlyKeys(n, "charge.equalize", {"every_days", "cell_voltage"});
             p.real(n, "every_days", e.equalizeEveryDays, 0, 365);
-            p.real(n, "cell_voltage", e.equalizeCellV, 2.0, 4.35);
+            p.real(n, "cell_voltage", e.equalizeCellV, 1.5, 4.35);
         }
         if (auto n = p.section(s, "warnings")) {
             p.onlyKeys(n, "charge.warnings", {"low_soc"});
             p.real(n, "low_soc", e.lowSocPercent, 0, 95);
         }
         if (auto n = p.section(s, "cvl")) {
-            p.onlyKeys(n, "charge.cvl", {"offset", "recovery_rate", "kp", "ki"});
+            p.onlyKeys(n, "charge.cvl", {"offset", "recovery_rate", "kp", "ki", "windup_band", "hard_margin"});
             p.real(n, "offset", e.cvlOffsetV, -2, 2);
             p.real(n, "recovery_rate", e.recoveryVps, 0.0001, 1);
             p.real(n, "kp", e.regulatorKp, 0, 10);
             p.real(n, "ki", e.regulatorKiPerS, 0, 10);
+            p.real(n, "windup_band", e.windupBandV, 0, 0.5);
+            p.real(n, "hard_margin", e.hardMarginV, 0.005, 0.5);
+        }
+        if (auto n = p.section(s, "filter")) {
+            p.onlyKeys(n, "charge.filter", {"cell_time", "current_time"});
+            p.seconds(n, "cell_time", e.cellFilterS, 5min);
+            p.seconds(n, "current_time", e.currentFilterS, 5min);
         }
         if (auto n = p.section(s, "current")) {
             p.onlyKeys(n, "charge.current", {"max_charge", "max_discharge", "increase_rate", "recovery_hold",
-                                             "hysteresis", "heater_passthrough"});
+                                             "hysteresis", "heater_passthrough", "cell_resistance"});
             p.real(n, "max_charge", e.maxChargeA, 0, 2000);
             p.real(n, "max_discharge", e.maxDischargeA, 0, 2000);
             p.real(n, "increase_rate", e.increaseAps, 0.1, 1000);
             p.seconds(n, "recovery_hold", e.recoveryHoldS, 1h);
             p.real(n, "hysteresis", e.hysteresisFraction, 0, 0.5);
             p.boolean(n, "heater_passthrough", e.heaterPassthrough);
+            p.real(n, "cell_resistance", e.resistanceOhmAh, 0.001, 10);
+        }
+        if (auto n = p.section(s, "protection_margins")) {
+            p.onlyKeys(n, "charge.protection_margins", {"cell_ovp", "cell_uvp", "temperature", "temperature_ramp"});
+            p.real(n, "cell_ovp", e.ovpMarginV, 0, 0.5);
+            p.real(n, "cell_uvp", e.uvpMarginV, 0, 0.5);
+            p.real(n, "temperature", e.temperatureMarginC, 0, 20);
+            p.real(n, "temperature_ramp", e.temperatureRampC, 0.5, 30);
         }
         if (auto n = p.section(s, "tables")) {
             p.onlyKeys(n, "charge.tables", {"mode", "charge_cell_voltage", "discharge_cell_voltage", "charge_temperature",
                                             "discharge_temperature", "mosfet_temperature", "charge_soc", "discharge_soc"});
             std::string mode = "linear";
             p.oneOf(n, "mode", mode, {"linear", "step"});
-            for (charge::Table* t : {&e.chargeCellV, &e.dischargeCellV, &e.chargeTemperatureC, &e.dischargeTemperatureC,
-                                     &e.mosfetTemperatureC, &e.chargeSoc, &e.dischargeSoc})
-                t->step = mode == "step";
-            p.table(n, "charge_cell_voltage", e.chargeCellV);
-            p.table(n, "discharge_cell_voltage", e.dischargeCellV);
+            e.tableStepMode = mode == "step";
+            for (charge::Table* t : {&e.chargeTemperatureC, &e.dischargeTemperatureC, &e.mosfetTemperatureC, &e.chargeSoc,
+                                     &e.dischargeSoc})
+                t->step = e.tableStepMode;
+            auto optionalTable = [&p, &e](const YAML::Node& section, const char* key, std::optional<charge::Table>& out) {
+                if (!section[key]) return;
+                charge::Table t;
+                t.step = e.tableStepMode;
+                p.table(section, key, t);
+                out = std::move(t);
+            };
+            optionalTable(n, "charge_cell_voltage", e.chargeCellV);
+            optionalTable(n, "discharge_cell_voltage", e.dischargeCellV);
             p.table(n, "charge_temperature", e.chargeTemperatureC);
             p.table(n, "discharge_temperature", e.dischargeTemperatureC);
             p.table(n, "mosfet_temperature", e.mosfetTemperatureC);

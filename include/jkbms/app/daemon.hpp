@@ -115,6 +115,7 @@ private:
         std::string statePath;
         std::chrono::steady_clock::time_point lastSaved{};
         bool saveWarned = false;
+        std::string chargeNotes;  // the engine's notes last logged
     };
 
     Pack& pack(std::uint8_t address);

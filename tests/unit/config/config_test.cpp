@@ -40,35 +40,45 @@ TEST(Config, DefaultYamlParsesAndMatchesTheStructDefaults) {
     const charge::ChargeConfig d;
     EXPECT_EQ(r.config.charge.enabled, defaults.charge.enabled);
     EXPECT_EQ(r.config.charge.stateDir, defaults.charge.stateDir);
-    EXPECT_DOUBLE_EQ(e.bulkCellV, d.bulkCellV);
-    EXPECT_DOUBLE_EQ(e.floatCellV, d.floatCellV);
-    EXPECT_DOUBLE_EQ(e.minCellV, d.minCellV);
+    EXPECT_EQ(e.chemistry, d.chemistry);
+    // Per-chemistry values are commented out in default.yaml: absent, the profile's defaults.
+    EXPECT_FALSE(e.bulkCellV || e.floatCellV || e.minCellV || e.maxCellSpreadV || e.rebulkCellV ||
+                 e.rebulkCellSpreadV || e.chargeCellV || e.dischargeCellV);
     EXPECT_DOUBLE_EQ(e.absorptionMaxTimeS, d.absorptionMaxTimeS);
     EXPECT_DOUBLE_EQ(e.tailCurrentC, d.tailCurrentC);
     EXPECT_DOUBLE_EQ(e.tailTimeS, d.tailTimeS);
-    EXPECT_DOUBLE_EQ(e.maxCellSpreadV, d.maxCellSpreadV);
+    EXPECT_DOUBLE_EQ(e.timerCurrentC, d.timerCurrentC);
+    EXPECT_DOUBLE_EQ(e.chargerShortfallV, d.chargerShortfallV);
     EXPECT_DOUBLE_EQ(e.rebulkSocPercent, d.rebulkSocPercent);
-    EXPECT_DOUBLE_EQ(e.rebulkCellSpreadV, d.rebulkCellSpreadV);
+    EXPECT_DOUBLE_EQ(e.rebulkTimeS, d.rebulkTimeS);
+    EXPECT_DOUBLE_EQ(e.floatMinTimeS, d.floatMinTimeS);
     EXPECT_DOUBLE_EQ(e.floatTransitionVps, d.floatTransitionVps);
     EXPECT_DOUBLE_EQ(e.cvlOffsetV, d.cvlOffsetV);
     EXPECT_DOUBLE_EQ(e.recoveryVps, d.recoveryVps);
     EXPECT_DOUBLE_EQ(e.regulatorKp, d.regulatorKp);
     EXPECT_DOUBLE_EQ(e.regulatorKiPerS, d.regulatorKiPerS);
+    EXPECT_DOUBLE_EQ(e.windupBandV, d.windupBandV);
+    EXPECT_DOUBLE_EQ(e.hardMarginV, d.hardMarginV);
+    EXPECT_DOUBLE_EQ(e.cellFilterS, d.cellFilterS);
+    EXPECT_DOUBLE_EQ(e.currentFilterS, d.currentFilterS);
     EXPECT_DOUBLE_EQ(e.increaseAps, d.increaseAps);
     EXPECT_DOUBLE_EQ(e.recoveryHoldS, d.recoveryHoldS);
     EXPECT_DOUBLE_EQ(e.hysteresisFraction, d.hysteresisFraction);
-    EXPECT_EQ(e.chargeCellV.points, d.chargeCellV.points);
-    EXPECT_EQ(e.dischargeCellV.points, d.dischargeCellV.points);
+    EXPECT_DOUBLE_EQ(e.resistanceOhmAh, d.resistanceOhmAh);
+    EXPECT_DOUBLE_EQ(e.ovpMarginV, d.ovpMarginV);
+    EXPECT_DOUBLE_EQ(e.uvpMarginV, d.uvpMarginV);
+    EXPECT_DOUBLE_EQ(e.temperatureMarginC, d.temperatureMarginC);
+    EXPECT_DOUBLE_EQ(e.temperatureRampC, d.temperatureRampC);
     EXPECT_EQ(e.chargeTemperatureC.points, d.chargeTemperatureC.points);
     EXPECT_EQ(e.dischargeTemperatureC.points, d.dischargeTemperatureC.points);
     EXPECT_EQ(e.mosfetTemperatureC.points, d.mosfetTemperatureC.points);
     EXPECT_TRUE(e.chargeSoc.points.empty());
-    EXPECT_EQ(e.chargeCellV.step, d.chargeCellV.step);
+    EXPECT_EQ(e.tableStepMode, d.tableStepMode);
 }
 
 TEST(Config, ChargeSectionIsValidated) {
     auto r = parseConfig("charge:\n"                                      // 1
-                         "  cell:\n"                                      // 2
+                         "  chemistry: lfp\n  cell:\n"                    // 2
                          "    bulk_voltage: 3.50\n"                       // 3
                          "  tables:\n"                                    // 4
                          "    charge_cell_voltage: [[3.40, 1.0], [3.48, 0.0]]\n"  // 5
@@ -79,16 +89,26 @@ TEST(Config, ChargeSectionIsValidated) {
     std::vector<std::string> lines;
     for (const auto& e : r.errors) lines.push_back(e.text());
     ASSERT_EQ(lines.size(), 3U) << (lines.empty() ? "" : lines[0]);
-    EXPECT_EQ(lines[0], "c.yaml:8: max_charge: expected a number, got 'lots'");
-    EXPECT_EQ(lines[1], "c.yaml:6: discharge_cell_voltage: x values must rise (or fall) strictly");
+    EXPECT_EQ(lines[0], "c.yaml:9: max_charge: expected a number, got 'lots'");
+    EXPECT_EQ(lines[1], "c.yaml:7: discharge_cell_voltage: x values must rise (or fall) strictly");
     EXPECT_NE(lines[2].find("c.yaml:2: charge: charge cell-voltage table reaches 0 A at or below the bulk voltage"),
               std::string::npos) << lines[2];
+    // Per-cell voltages differ by chemistry: refused without one.
+    auto noChemistry = parseConfig("charge:\n  cell:\n    bulk_voltage: 3.50\n", "c.yaml");
+    ASSERT_EQ(noChemistry.errors.size(), 1U);
+    EXPECT_NE(noChemistry.errors[0].text().find("set chemistry (lfp, nmc or lto)"), std::string::npos)
+        << noChemistry.errors[0].text();
+    auto nmc = parseConfig("charge:\n  chemistry: nmc\n  cell:\n    bulk_voltage: 4.05\n", "c.yaml");
+    ASSERT_TRUE(nmc.ok()) << nmc.errors[0].text();
+    EXPECT_EQ(nmc.config.charge.engine.chemistry, charge::Chemistry::Nmc);
+    EXPECT_DOUBLE_EQ(nmc.config.charge.engine.resolve(charge::Chemistry::Nmc).bulkV, 4.05);
+    EXPECT_DOUBLE_EQ(nmc.config.charge.engine.resolve(charge::Chemistry::Nmc).floatV, 4.00) << "the profile's";
 }
 
 TEST(Config, TablesInStepMode) {
     auto r = parseConfig("charge:\n  tables:\n    mode: step\n");
     ASSERT_TRUE(r.ok()) << r.errors[0].text();
-    const auto& t = r.config.charge.engine.chargeCellV;
+    const auto t = r.config.charge.engine.resolve(charge::Chemistry::Lfp).chargeCellV;
     EXPECT_TRUE(t.step);
     EXPECT_TRUE(r.config.charge.engine.mosfetTemperatureC.step);
     EXPECT_DOUBLE_EQ(t.at(3.42), 0.5) << "between 3.40 (1.0) and 3.45 (0.5): the safe side";
