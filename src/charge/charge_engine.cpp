@@ -207,6 +207,7 @@ ChargeEngine::Conditioned ChargeEngine::condition(const domain::BatterySnapshot&
     c.avgV = c.sumV / static_cast<double>(n);
     c.spreadV = c.topV - c.minV;
     c.currentA = f.currentA;
+    c.rawCurrentA = current;
     // Prediction errs on the safe side: twice the measured average (cells differ up to 2x and
     // polarisation adds to the ohmic part), never below the assumed value.
     const double assumed = capacityAh > 0 ? config_.resistanceOhmAh / capacityAh : 0.002;
@@ -532,7 +533,8 @@ ChargeEngine::Limit ChargeEngine::chargeLimit(const domain::BatterySnapshot& s, 
     const double from = std::max(0.0, state_.ccl);
     increaseA = best.amps;
     if (best.amps > from)
-        increaseA = std::min(best.amps, predictedIncrease(p.chargeCellV, maxA, c.topV, std::max(0.0, c.currentA),
+        increaseA = std::min(best.amps, predictedIncrease(p.chargeCellV, maxA, c.topV,
+                                                          std::max(0.0, std::min(c.currentA, c.rawCurrentA)),
                                                           c.resistanceOhm, +1, from, best.amps));
     return best;
 }
@@ -565,7 +567,8 @@ ChargeEngine::Limit ChargeEngine::dischargeLimit(const domain::BatterySnapshot& 
     const double from = std::max(0.0, state_.dcl);
     increaseA = best.amps;
     if (best.amps > from)
-        increaseA = std::min(best.amps, predictedIncrease(p.dischargeCellV, maxA, c.minV, std::max(0.0, -c.currentA),
+        increaseA = std::min(best.amps, predictedIncrease(p.dischargeCellV, maxA, c.minV,
+                                                          std::max(0.0, std::min(-c.currentA, -c.rawCurrentA)),
                                                           c.resistanceOhm, -1, from, best.amps));
     return best;
 }

@@ -114,6 +114,8 @@ public:
         double topV = 0, minV = 0, sumV = 0, avgV = 0, spreadV = 0;
         std::size_t topIndex = 0, minIndex = 0;
         double currentA = 0;      // filtered, > 0 charging
+        double rawCurrentA = 0;   // this reading's; increases are predicted from the smaller
+                                  // of the two (the filter lags a current just cut)
         double resistanceOhm = 0; // per cell, used to predict IR rises (conservative)
     };
 
