@@ -219,6 +219,7 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     domain::ChargeLimits out;
     const auto raw = s.cellStats();
     if (!raw) return out;  // no cells: nothing to decide on
+    if (!std::isfinite(raw->sumV) || raw->minV <= 0) return out;  // not a reading to act on
     dtS = std::isfinite(dtS) ? std::clamp(dtS, 0.0, 3600.0) : 0.0;
     const double n = static_cast<double>(s.cellVoltagesV.size());
     const double capacityAh = capacityOf(s);

@@ -387,6 +387,15 @@ TEST(ChargeEngine, NoCellsNoLimits) {
     auto l = e.step(BatterySnapshot{}, 1);
     EXPECT_FALSE(l.maxChargeVoltageV);
     EXPECT_FALSE(l.maxChargeCurrentA);
+    // A cell that is not a number (or 0 V) is no reading to act on - and leaves no trace in
+    // the filters for the next one.
+    auto bad = pack(3.30, 3.30);
+    bad.cellVoltagesV[4] = std::nan("");
+    EXPECT_FALSE(e.step(bad, 1).maxChargeVoltageV);
+    bad.cellVoltagesV[4] = 0;
+    EXPECT_FALSE(e.step(bad, 1).maxChargeVoltageV);
+    EXPECT_NEAR(*e.step(pack(3.30, 3.30), 1).maxChargeVoltageV, 16 * 3.45, 1e-9);
+    EXPECT_FALSE(e.step(pack(3.30, 3.30), std::nan("")).maxChargeVoltageV == std::nullopt) << "a bad dt is 0";
 }
 
 TEST(ChargeEngine, TablesAnchoredToTheBmsProtectionSettings) {
