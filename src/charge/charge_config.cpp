@@ -110,6 +110,11 @@ std::vector<std::string> ChargeConfig::validate() const {
     if (recoveryVps <= 0 || floatTransitionVps <= 0 || increaseAps <= 0)
         errors.push_back("rates must be positive");
     if (cellFilterS < 0 || currentFilterS < 0) errors.push_back("filter time constants must not be negative");
+    for (double a : {maxChargeA, maxDischargeA})
+        if (!std::isfinite(a) || a < 0 || a > 5000) {
+            errors.push_back("current maxima must lie in 0..5000 A");
+            break;
+        }
     const std::pair<const char*, const Table*> tables[] = {
         {"charge cell-voltage table", &p.chargeCellV}, {"discharge cell-voltage table", &p.dischargeCellV},
         {"charge temperature table", &chargeTemperatureC}, {"discharge temperature table", &dischargeTemperatureC},

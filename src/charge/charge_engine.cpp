@@ -12,6 +12,7 @@ using domain::Alarm;
 
 constexpr double kAbsorptionEntryMarginV = 0.010;  // highest (filtered) cell this close to the target
 constexpr double kDefaultMaxA = 50;                // nothing known about the BMS's limits
+constexpr double kMaxPlausibleA = 5000;            // a BMS setting above this is not believed
 constexpr double kFilterGapS = 30;                 // a longer gap restarts the filters
 constexpr double kHardCutCellV = 0.005;            // hard path: CVL this far (per cell) below the sum
 constexpr double kRiseFreeCellV = 0.005;           // CVL may rise at once to sum + cells x this
@@ -42,13 +43,12 @@ Table anchorTable(Table t, double limitX) {
     return t;
 }
 
-// A temperature table at the coldest and the warmest sensor: the smaller fraction; 1 without
-// sensors.
+// A temperature table at every (finite) sensor: the smallest fraction; 1 without sensors.
 double temperatureFraction(const Table& table, const domain::BatterySnapshot& s) {
-    if (s.temperatures.empty()) return 1;
-    auto [lo, hi] = std::minmax_element(s.temperatures.begin(), s.temperatures.end(),
-                                        [](const auto& a, const auto& b) { return a.celsius < b.celsius; });
-    return std::min(table.at(lo->celsius), table.at(hi->celsius));
+    double f = 1;
+    for (const auto& t : s.temperatures)
+        if (std::isfinite(t.celsius)) f = std::min(f, table.at(t.celsius));
+    return f;
 }
 
 // The BMS's own temperature protection with our margin inside it: 0 within `margin` of a
@@ -57,6 +57,7 @@ double bmsTemperatureFraction(std::optional<double> lowC, std::optional<double> 
                               double margin, double ramp) {
     double f = 1;
     for (const auto& t : s.temperatures) {
+        if (!std::isfinite(t.celsius)) continue;
         if (lowC) f = std::min(f, std::clamp((t.celsius - (*lowC + margin)) / ramp, 0.0, 1.0));
         if (highC) f = std::min(f, std::clamp(((*highC - margin) - t.celsius) / ramp, 0.0, 1.0));
     }
@@ -241,7 +242,7 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     auto maximum = [&](double configured, std::initializer_list<std::optional<double>> known, const char* what) {
         double cap = 0;
         for (const auto& k : known)
-            if (k && std::isfinite(*k) && *k > 0) cap = cap == 0 ? *k : std::min(cap, *k);
+            if (k && std::isfinite(*k) && *k > 0 && *k <= kMaxPlausibleA) cap = cap == 0 ? *k : std::min(cap, *k);
         const double rating = modelRatingA(s.identity.model);
         if (rating > 0) cap = cap == 0 ? rating : std::min(cap, rating);
         if (configured > 0) {

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     const fs::path corpus = argv[2];
-    for (const char* t : {"nw", "ble", "pb", "decode"}) fs::create_directories(corpus / t);
+    for (const char* t : {"nw", "ble", "pb", "decode", "charge"}) fs::create_directories(corpus / t);
     std::error_code ec;
     if (!fs::is_directory(argv[1], ec)) {
         std::cout << "no vectors in " << argv[1] << ": fuzzing from an empty corpus\n";
