@@ -42,6 +42,13 @@ std::unique_ptr<transport::SerialLink> openSerial(boost::asio::io_context& io, c
     auto link = std::make_unique<transport::SerialLink>(io, transport::SerialLink::Options{path});
     try {
         link->open();
+    } catch (const transport::PortInUse& e) {
+        std::string what = path + " is in use";
+        what += e.pid > 0 ? " by " + (e.holder.empty() ? std::string{"another process"} : e.holder) + " (pid " +
+                                std::to_string(e.pid) + ")"
+                          : " by another process";
+        if (e.holder == "dbus-jkbms") what += ": use `jkbms watch --dbus` while it runs (or stop it first: svc -d)";
+        throw NoAnswer(what);
     } catch (const std::system_error& e) {
         throw NoAnswer("cannot open " + path + ": " + e.code().message());
     }
