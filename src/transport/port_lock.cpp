@@ -47,7 +47,7 @@ pid_t flockedBy(const fs::path& device) {
 }
 
 // A process other than us that has `device` open (only looked for when the port is taken).
-pid_t openedBy(const fs::path& device) {
+pid_t openedBy(const fs::path& device) try {
     std::error_code ec;
     for (const auto& proc : fs::directory_iterator("/proc", ec)) {
         const std::string name = proc.path().filename().string();
@@ -60,6 +60,8 @@ pid_t openedBy(const fs::path& device) {
             if (fs::read_symlink(fd.path(), linkEc) == device) return pid;
         }
     }
+    return 0;
+} catch (const std::exception&) {  // a process that went away under the walk: nobody found
     return 0;
 }
 
