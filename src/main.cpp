@@ -1,8 +1,9 @@
 // dbus-jkbms: JK-BMS battery service for Victron Venus OS.
 
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <spdlog/cfg/env.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "jkbms/app/daemon.hpp"
+#include "jkbms/app/log_sink.hpp"
 
 #ifndef JKBMS_VERSION
 #define JKBMS_VERSION "dev"
@@ -114,7 +116,9 @@ int main(int argc, char** argv) {
         return usageError("no serial port or BLE address given (or use --simulate)");
 
     // Logging: one line per state change, for a person reading multilog output.
-    auto logger = spdlog::stdout_logger_st("dbus-jkbms");
+    // Never blocks the loop: a stalled reader makes it drop lines, counted (log_sink.hpp).
+    auto sink = std::make_shared<jkbms::app::NonBlockingSink>(STDOUT_FILENO);
+    auto logger = std::make_shared<spdlog::logger>("dbus-jkbms", sink);
     spdlog::set_default_logger(logger);
     spdlog::set_pattern(timestamps || config.log.timestamps ? "%Y-%m-%d %H:%M:%S.%e %l %v" : "%l %v");
     spdlog::set_level(spdlog::level::from_str(config.log.level));
@@ -124,12 +128,20 @@ int main(int argc, char** argv) {
     spdlog::flush_on(spdlog::level::trace);  // multilog reads a pipe: no buffering
 
     boost::asio::io_context io;
+    sink->attach(io);
+    struct Detach {
+        jkbms::app::NonBlockingSink& sink;
+        ~Detach() { sink.detach(); }  // before io goes
+    } detach{*sink};
     jkbms::app::Daemon daemon(io, jkbms::app::DaemonOptions{config, simulate, JKBMS_VERSION});
     try {
         daemon.start();
     } catch (const jkbms::app::StartError& e) {
         spdlog::error("cannot start: {}", e.what());
         return static_cast<int>(e.code);
+    } catch (const jkbms::transport::PortInUse& e) {
+        spdlog::error("cannot start: {}", e.what());  // "<port> is in use by <name> (pid N): ..."
+        return static_cast<int>(ExitCode::PortFailed);
     } catch (const std::system_error& e) {
         spdlog::error("cannot open {}: {}", config.serial.port.empty() ? std::string{"the simulator"} : config.serial.port,
                       e.code().message());

@@ -121,6 +121,8 @@ void Daemon::startPower() {
             }
         }
         publishPower();
+        for (auto& [a, each] : packs_)
+            if (!each.gone && each.service) updateState(a, each);
     });
     spdlog::info("power: the BMS's display-port button is {}{}", power_->describe(),
                  cfg.wake.attempts > 0 ? " (wakes the BMS when it falls silent)" : "");
@@ -187,7 +189,7 @@ void Daemon::startPb(bool probing) {
     PbPoller::Options o{options_.config.serial.addresses, poll.interval, probing ? kPbProbeTimeout : poll.timeout,
                         poll.pacing};
     pbPoller_ = std::make_unique<PbPoller>(io_, *link_, o);
-    pbPoller_->onFrame([this](std::uint8_t a, util::ByteView f) { onJkFrame(a, f); });
+    pbPoller_->onFrame([this](std::uint8_t a, util::ByteView f) { return onJkFrame(a, f); });
     pbPoller_->onMiss([this](std::uint8_t a, const std::string& why) { onMiss(a, why); });
     pbPoller_->onDiscovered([this](const std::vector<std::uint8_t>& found) {
         if (found.empty() && pressOnAtStart()) {
@@ -315,14 +317,14 @@ void Daemon::onNwReading(const codec::nw::ReadAll& reply) {
     onReading(0, p);
 }
 
-void Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
+bool Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
     Pack& p = pack(address);
-    if (p.gone) return;
+    if (p.gone) return true;  // answered all the same: the poller's job is done
     if (!p.frames) p.frames.emplace(ble_ ? domain::Protocol::Ble : domain::Protocol::Pb, pb_);
     const auto merged = p.frames->merge(p.snapshot, frame);
     if (!merged.applied) {
         if (merged.type) spdlog::debug("{}: {}", name(address), util::describe(merged.error));
-        return;
+        return false;
     }
     if (merged.deviceInfo && merged.first) {
         const auto& di = *merged.deviceInfo;
@@ -330,7 +332,11 @@ void Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
                      di.softwareVersion, di.serialNumber,
                      pb_ ? "" : std::string{", "} + (di.variant ? std::string{ble::variantName(*di.variant)} : "unknown") + " frames");
     }
-    if (*merged.type != ble::FrameType::CellInfo) return;
+    if (*merged.type != ble::FrameType::CellInfo) return true;
+    if (p.snapshot->cellVoltagesV.empty() && p.snapshot->packVoltageV.value_or(0) <= 0) {
+        spdlog::debug("{}: a cell-info frame with no cells and no pack voltage is no reading", name(address));
+        return false;
+    }
     if (merged.first)
         spdlog::info("connected: JK BMS on {} ({}), {} cells", name(address), ble::variantName(*merged.variant),
                      p.snapshot->cellVoltagesV.size());
@@ -339,6 +345,7 @@ void Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
         bleResends_ = 0;
     }
     onReading(address, p);
+    return true;
 }
 
 void Daemon::onReading(std::uint8_t address, Pack& p) {
@@ -346,10 +353,9 @@ void Daemon::onReading(std::uint8_t address, Pack& p) {
     p.monitor.onReading(now);
     startMonitor_.onReading(now);
     if (power_) power_->onReading(now);
-    if (p.lastState != domain::CommsState::Ok)
-        spdlog::info("restored: {} answers again after {} missed polls", name(address), p.missedInRow);
+    if (p.service) updateState(address, p);  // before the reset: the line says how many were missed
+    else p.lastState = commsState(p, now);
     p.missedInRow = 0;
-    p.lastState = domain::CommsState::Ok;
     if (!p.service) {
         startService(address, p);  // steps the charge engine and publishes the first reading
         return;
@@ -467,11 +473,28 @@ void Daemon::evaluate(std::uint8_t address, Pack& p) {
         if (p.service) p.service->release();
         return;
     }
-    const auto state = p.monitor.state(now);
+    updateState(address, p);
+}
+
+domain::CommsState Daemon::commsState(const Pack& p, Clock::time_point now) const {
+    if (power_ && (power_->switchedOff() || power_->running() == power::Press::Off)) return domain::CommsState::Off;
+    return p.monitor.state(now);
+}
+
+void Daemon::updateState(std::uint8_t address, Pack& p) {
+    using domain::CommsState;
+    const auto state = commsState(p, Clock::now());
     if (state == p.lastState) return;
-    if (state == domain::CommsState::Stale)
+    if (state == CommsState::Off)
+        spdlog::info("{}: switched off on request: values and limits invalidated", name(address));
+    else if (state == CommsState::Ok)
+        spdlog::info("restored: {} answers again{}", name(address),
+                     p.lastState == CommsState::Off ? "" : " after " + std::to_string(p.missedInRow) + " missed polls");
+    else if (p.lastState == CommsState::Off)
+        spdlog::info("{}: no longer switched off; waiting for its answer", name(address));
+    else if (state == CommsState::Stale)
         spdlog::warn("lost contact: no answer from {} for {} polls", name(address), p.missedInRow);
-    else if (state == domain::CommsState::Lost)
+    else if (state == CommsState::Lost)
         spdlog::error("BMS lost: {}: values and limits invalidated after {} missed polls", name(address), p.missedInRow);
     p.lastState = state;
     publish(p);
@@ -489,13 +512,19 @@ bool Daemon::switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) {
                                                           : ble::Switch::Balancer;
     auto done = [this, address, what](bool answered, const std::string& why) {
         if (answered) spdlog::info("{}: {} sent; the BMS answered", name(address), what);
+        else if (why.starts_with("replaced")) spdlog::debug("{}: {} {}", name(address), what, why);
         else spdlog::warn("{}: {} not answered: {}", name(address), what, why);
     };
+    auto full = [&] {
+        spdlog::warn("{}: {} asked on D-Bus refused: too many writes waiting", name(address), what);
+        return false;
+    };
     if (nwPoller_) {
-        auto frame = codec::nw::encodeWrite(*codec::nw::switchId(sw), on ? 1 : 0);
+        const std::uint8_t dataId = *codec::nw::switchId(sw);
+        auto frame = codec::nw::encodeWrite(dataId, on ? 1 : 0);
         if (!frame) return false;
+        if (!nwPoller_->write(dataId, std::move(*frame), done)) return full();
         spdlog::info("{}: {} asked on D-Bus", name(address), what);
-        nwPoller_->write(std::move(*frame), done);
         return true;
     }
     if (pbPoller_) {
@@ -503,8 +532,8 @@ bool Daemon::switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) {
             spdlog::warn("{}: {} asked on D-Bus refused: a BMS master drives this bus, we only listen", name(address), what);
             return false;
         }
+        if (!pbPoller_->write(address, *codec::pb::switchRegister(sw), on ? 1 : 0, done)) return full();
         spdlog::info("{}: {} asked on D-Bus", name(address), what);
-        pbPoller_->write(address, *codec::pb::switchRegister(sw), on ? 1 : 0, done);
         return true;
     }
     if (ble_) {
@@ -552,6 +581,9 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
                 return false;
             }
             publishPower();
+            // An off press takes the values and limits out of DVCC now, not when the BMS falls silent.
+            for (auto& [a, each] : packs_)
+                if (!each.gone) updateState(a, each);
             return true;
         };
     }
@@ -579,7 +611,7 @@ void Daemon::publish(Pack& p) {
     if (!p.service) return;
     if (power_) p.service->setPower(powerItem(p));
     // Lost communication invalidates the limits in the mapping itself (one batch).
-    p.service->publish(p.snapshot, p.limits, p.monitor.state(Clock::now()));
+    p.service->publish(p.snapshot, p.limits, commsState(p, Clock::now()));
 }
 
 void Daemon::stop(ExitCode code, const std::string& why) {

@@ -2,9 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "jkbms/util/hex.hpp"
 
 namespace jkbms::app {
+
+namespace nw = codec::nw;
 
 NwPoller::NwPoller(boost::asio::io_context& io, transport::SerialLink& link, config::PollConfig poll)
     : io_(io), link_(link), config_(poll), interval_(io), deadline_(io) {
@@ -21,68 +25,73 @@ void NwPoller::stop() {
     running_ = false;
     interval_.cancel();
     deadline_.cancel();
+    out_ = Out::None;
+    readDue_ = false;
     writing_.reset();
     writes_.clear();
 }
 
-void NwPoller::write(std::vector<std::uint8_t> frame, WriteDone done) {
-    writes_.push_back(PendingWrite{std::move(frame), std::move(done)});
-    if (running_ && !awaiting_ && !writing_) sendWrite();
+bool NwPoller::write(std::uint8_t dataId, std::vector<std::uint8_t> frame, WriteDone done) {
+    auto same = std::find_if(writes_.begin(), writes_.end(), [dataId](const PendingWrite& w) { return w.dataId == dataId; });
+    if (same != writes_.end()) {
+        // The last wish wins: the older write never goes out.
+        auto older = std::move(same->done);
+        same->frame = std::move(frame);
+        same->done = std::move(done);
+        if (older) older(false, "replaced by a later write");
+    } else {
+        if (writes_.size() >= kMaxPendingWrites) return false;
+        writes_.push_back(PendingWrite{dataId, std::move(frame), std::move(done)});
+    }
+    if (running_ && out_ == Out::None) sendWrite();
+    return true;
 }
 
-void NwPoller::sendWrite() {
-    writing_ = std::move(writes_.front());
-    writes_.pop_front();
-    if (!link_.isOpen()) {
-        auto w = std::move(*writing_);
-        writing_.reset();
-        if (w.done) w.done(false, "port closed");
-        return;
-    }
-    link_.discardInput();
+void NwPoller::send(const std::vector<std::uint8_t>& frame) {
+    link_.discardInput();  // stale bytes of an earlier, late answer
     framer_.reset();
-    link_.send(writing_->frame);
-    if (spdlog::should_log(spdlog::level::trace)) spdlog::trace("serial: > {}", util::toHex(writing_->frame));
+    rejected_.clear();
+    sent_ = frame;
+    link_.send(frame);
+    if (spdlog::should_log(spdlog::level::trace)) spdlog::trace("serial: > {}", util::toHex(frame));
     deadline_.expires_after(config_.timeout);
     deadline_.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || !writing_) return;
-        auto w = std::move(*writing_);
-        writing_.reset();
-        if (w.done) w.done(false, "no answer within " + std::to_string(config_.timeout.count()) + " ms");
-        pollNow();
+        if (!ec) onDeadline();
     });
 }
 
-// A read-all right away (after a write), the fixed rate starting over from now.
-void NwPoller::pollNow() {
-    if (!running_) return;
-    interval_.cancel();
-    nextPoll_ = std::chrono::steady_clock::now() - config_.interval;
-    poll();
+void NwPoller::sendWrite() {
+    if (writes_.empty()) return;
+    writing_ = std::move(writes_.front());
+    writes_.pop_front();
+    if (!link_.isOpen()) {
+        out_ = Out::Write;
+        miss("port closed");
+        return;
+    }
+    out_ = Out::Write;
+    send(writing_->frame);
+}
+
+void NwPoller::sendRead() {
+    ++polls_;
+    out_ = Out::Read;
+    if (!link_.isOpen()) {
+        miss("port closed");
+        return;
+    }
+    send(request_);
 }
 
 void NwPoller::poll() {
     if (!running_) return;
     scheduleNext();
-    if (awaiting_ || writing_) return;  // a request is out (cannot happen with timeout < interval)
-    if (!writes_.empty()) {
-        sendWrite();  // its answer brings the read-all
+    if (out_ == Out::Write) {
+        readDue_ = true;  // the read keeps its slot: it goes as soon as the write has ended
         return;
     }
-    ++polls_;
-    if (!link_.isOpen()) {
-        miss("port closed");
-        return;
-    }
-    link_.discardInput();  // stale bytes of an earlier, late answer
-    framer_.reset();
-    awaiting_ = true;
-    link_.send(request_);
-    if (spdlog::should_log(spdlog::level::trace)) spdlog::trace("serial: > {}", util::toHex(request_));
-    deadline_.expires_after(config_.timeout);
-    deadline_.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec && awaiting_) miss("no answer within " + std::to_string(config_.timeout.count()) + " ms");
-    });
+    if (out_ == Out::Read) return;  // cannot happen with timeout < interval
+    sendRead();
 }
 
 void NwPoller::scheduleNext() {
@@ -96,49 +105,93 @@ void NwPoller::scheduleNext() {
     });
 }
 
-void NwPoller::onBytes(util::ByteView bytes) {
-    if (writing_) {
-        framer_.push(bytes);
-        for (auto ev = framer_.next(); ev.status != codec::FramerStatus::NeedMore; ev = framer_.next()) {
-            if (ev.status != codec::FramerStatus::Frame) continue;
-            auto env = codec::nw::parseFrame(ev.frame);
-            if (!env || env->command != static_cast<std::uint8_t>(codec::nw::Command::Write)) continue;
-            deadline_.cancel();
-            auto w = std::move(*writing_);
-            writing_.reset();
-            if (w.done) w.done(true, {});
-            pollNow();
-            return;
-        }
-        return;
+bool NwPoller::answers(util::ByteView frame, std::optional<nw::ReadAll>& reading) {
+    if (std::equal(frame.begin(), frame.end(), sent_.begin(), sent_.end())) {
+        rejected_ = "only the echo of our own request";
+        return false;
     }
-    if (!awaiting_) return;  // unsolicited or late bytes: the next poll discards them
+    if (out_ == Out::Write) {
+        // The BMS answers a write with command 0x02 and the id (jk-protocols.md 1.3).
+        auto env = nw::parseFrame(frame);
+        if (!env || env->command != static_cast<std::uint8_t>(nw::Command::Write) ||
+            env->transmissionType == static_cast<std::uint8_t>(nw::TransmissionType::Request)) {
+            rejected_ = "a frame that is no answer to the write";
+            return false;
+        }
+        return true;
+    }
+    auto reply = nw::decodeReadAll(frame);
+    if (!reply) {
+        rejected_ = util::describe(reply.error());
+        return false;
+    }
+    if (const auto why = nw::whyNotAReading(*reply); !why.empty()) {
+        rejected_ = std::string{why};
+        return false;
+    }
+    reading = std::move(*reply);
+    return true;
+}
+
+void NwPoller::onBytes(util::ByteView bytes) {
+    if (out_ == Out::None) return;  // unsolicited or late bytes: the next request discards them
     framer_.push(bytes);
     for (auto ev = framer_.next(); ev.status != codec::FramerStatus::NeedMore; ev = framer_.next()) {
         if (ev.status == codec::FramerStatus::Bad) {
-            miss(util::describe(ev.error));
-            return;
+            // Stray bytes or a broken frame: the framer resynchronises, the answer may follow.
+            rejected_ = util::describe(ev.error);
+            continue;
         }
         if (spdlog::should_log(spdlog::level::trace)) spdlog::trace("serial: < {}", util::toHex(ev.frame));
-        auto reply = codec::nw::decodeReadAll(ev.frame);
-        if (!reply) {
-            miss(util::describe(reply.error()));
-            return;
-        }
-        awaiting_ = false;
+        std::optional<nw::ReadAll> reading;
+        if (!answers(ev.frame, reading)) continue;
         deadline_.cancel();
-        if (onReading_) onReading_(*reply);
-        if (running_ && !writes_.empty() && !writing_ && !awaiting_) sendWrite();
+        const Out ended = out_;
+        out_ = Out::None;
+        if (ended == Out::Write) {
+            auto w = std::move(*writing_);
+            writing_.reset();
+            readDue_ = true;  // a read at once shows what the BMS made of the write
+            if (w.done) w.done(true, {});
+        } else if (onReading_) {
+            onReading_(*reading);
+        }
+        next(ended);
         return;
     }
 }
 
+void NwPoller::onDeadline() {
+    if (out_ == Out::None) return;
+    std::string why = "no answer within " + std::to_string(config_.timeout.count()) + " ms";
+    if (!rejected_.empty()) why += " (got " + rejected_ + ")";
+    miss(why);
+}
+
 void NwPoller::miss(const std::string& why) {
-    awaiting_ = false;
     deadline_.cancel();
+    const Out ended = out_;
+    out_ = Out::None;
     ++misses_;
-    spdlog::debug("serial: poll missed: {}", why);
+    spdlog::debug("serial: {} missed: {}", ended == Out::Write ? "write" : "poll", why);
+    if (ended == Out::Write && writing_) {
+        auto w = std::move(*writing_);
+        writing_.reset();
+        if (w.done) w.done(false, why);
+    }
     if (onMiss_) onMiss_(why);
+    next(ended);
+}
+
+void NwPoller::next(Out ended) {
+    if (!running_ || out_ != Out::None) return;
+    if (readDue_) {
+        readDue_ = false;
+        sendRead();
+        return;
+    }
+    // One write after a read, never two writes in a row: the next read slot comes first.
+    if (ended == Out::Read && !writes_.empty()) sendWrite();
 }
 
 }  // namespace jkbms::app

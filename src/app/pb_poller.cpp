@@ -41,15 +41,24 @@ void PbPoller::stop() {
     inFlight_.reset();
 }
 
-void PbPoller::write(std::uint8_t address, std::uint16_t reg, std::uint32_t value, WriteDone done) {
-    if (!running_ || listening_) {
-        if (done) done(false, listening_ ? "another master drives this bus; only listening" : "not polling");
-        return;
+bool PbPoller::write(std::uint8_t address, std::uint16_t reg, std::uint32_t value, WriteDone done) {
+    if (!running_ || listening_) return false;
+    std::size_t queued = 0;
+    for (Job& job : queue_) {
+        if (!job.write) continue;
+        ++queued;
+        if (job.address == address && job.write->reg == reg) {
+            // The last wish wins: the older value never goes out.
+            auto older = std::move(job.write->done);
+            job.write = std::make_shared<Write>(Write{reg, value, std::move(done)});
+            if (older) older(false, "replaced by a later write");
+            return true;
+        }
     }
-    queue_.push_front(Job{address, pb::Trigger::Settings});
+    if (queued >= kMaxPendingWrites) return false;
     queue_.push_front(Job{address, pb::Trigger::Settings, std::make_shared<Write>(Write{reg, value, std::move(done)})});
-    settingsDue_[address] = Clock::now() + options_.settingsEvery;
     next();
+    return true;
 }
 
 void PbPoller::scheduleCycle() {
@@ -89,8 +98,15 @@ void PbPoller::next() {
         if (discovering_) finishDiscovery();
         return;
     }
-    Job job = queue_.front();
-    queue_.pop_front();
+    // Never two writes in a row: a read job (the front-most) goes between them.
+    auto pick = queue_.begin();
+    if (lastWasWrite_) {
+        auto read = std::find_if(queue_.begin(), queue_.end(), [](const Job& j) { return !j.write; });
+        if (read != queue_.end()) pick = read;
+    }
+    Job job = *pick;
+    queue_.erase(pick);
+    lastWasWrite_ = job.write != nullptr;
     send(job);
 }
 
@@ -167,8 +183,12 @@ void PbPoller::handle(const pb::BusEvent& ev) {
     }
     if (!address) return;
     auto header = codec::ble::checkFrame(ev.frame);
+    const bool taken = onFrame_ && onFrame_(*address, ev.frame);
+    if (!taken) {
+        spdlog::debug("rs485: a frame from address {} that is no reading: still waiting", *address);
+        return;
+    }
     if (header && header->type == static_cast<std::uint8_t>(codec::ble::FrameType::DeviceInfo)) haveAbout_[*address] = true;
-    if (onFrame_) onFrame_(*address, ev.frame);
     if (!listening_ && inFlight_) finishJob(true, {});
 }
 
@@ -177,7 +197,15 @@ void PbPoller::finishJob(bool answered, const std::string& why) {
     inFlight_.reset();
     jobTimer_.cancel();
     if (job.write) {
+        if (answered) {
+            // Read the switches back, unless a settings read of this pack is queued already.
+            const bool queued = std::any_of(queue_.begin(), queue_.end(), [&job](const Job& j) {
+                return !j.write && j.address == job.address && j.trigger == pb::Trigger::Settings;
+            });
+            if (!queued) queue_.push_front(Job{job.address, pb::Trigger::Settings});
+        }
         if (job.write->done) job.write->done(answered, why);
+        if (!answered && !discovering_ && onMiss_) onMiss_(job.address, "write: " + why);
     } else if (discovering_) {
         if (answered) found_.push_back(job.address);
     } else if (!answered && job.trigger == pb::Trigger::CellInfo && onMiss_) {

@@ -3,6 +3,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <algorithm>
 #include <optional>
 #include <system_error>
 #include <vector>
@@ -42,6 +43,13 @@ std::unique_ptr<transport::SerialLink> openSerial(boost::asio::io_context& io, c
     auto link = std::make_unique<transport::SerialLink>(io, transport::SerialLink::Options{path});
     try {
         link->open();
+    } catch (const transport::PortInUse& e) {
+        std::string what = path + " is in use";
+        what += e.pid > 0 ? " by " + (e.holder.empty() ? std::string{"another process"} : e.holder) + " (pid " +
+                                std::to_string(e.pid) + ")"
+                          : " by another process";
+        if (e.holder == "dbus-jkbms") what += ": use `jkbms watch --dbus` while it runs (or stop it first: svc -d)";
+        throw NoAnswer(what);
     } catch (const std::system_error& e) {
         throw NoAnswer("cannot open " + path + ": " + e.code().message());
     }
@@ -58,9 +66,16 @@ public:
             framer_.push(bytes);
             for (auto ev = framer_.next(); ev.status != codec::FramerStatus::NeedMore; ev = framer_.next()) {
                 if (ev.status != codec::FramerStatus::Frame) continue;
+                // Many RS485 adapters echo what we send: our own request is no answer, nor is a
+                // read-all "reply" that carries no reading (as in the daemon's NwPoller).
+                if (std::equal(ev.frame.begin(), ev.frame.end(), sent_.begin(), sent_.end())) continue;
                 auto env = codec::nw::parseFrame(ev.frame);
-                if (env && awaited_ && env->command == static_cast<std::uint8_t>(*awaited_))
-                    reply_.assign(ev.frame.begin(), ev.frame.end());
+                if (!env || !awaited_ || env->command != static_cast<std::uint8_t>(*awaited_)) continue;
+                if (*awaited_ == codec::nw::Command::ReadAll) {
+                    auto reading = codec::nw::decodeReadAll(ev.frame);
+                    if (reading && !codec::nw::whyNotAReading(*reading).empty()) continue;
+                }
+                reply_.assign(ev.frame.begin(), ev.frame.end());
             }
         });
     }
@@ -100,6 +115,7 @@ private:
             framer_.reset();
             link_->discardInput();
             awaited_ = expect;
+            sent_ = bytes;
             link_->send(bytes);
             if (pumpUntil(io_, [this] { return !reply_.empty(); }, timeout_)) {
                 awaited_.reset();
@@ -116,6 +132,7 @@ private:
     std::chrono::milliseconds timeout_;
     std::unique_ptr<transport::SerialLink> link_;
     codec::nw::Framer framer_;
+    std::vector<std::uint8_t> sent_;  // the request out (its echo is no answer)
     std::optional<codec::nw::Command> awaited_;
     std::vector<std::uint8_t> reply_;
 };

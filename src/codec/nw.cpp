@@ -267,6 +267,15 @@ util::Result<ReadAll> decodeReadAll(ByteView frame) {
     return out;
 }
 
+std::string_view whyNotAReading(const ReadAll& reply) {
+    if (reply.transmissionType == static_cast<std::uint8_t>(TransmissionType::Request))
+        return "a request (our own, echoed by the adapter)";
+    if (reply.present.none())
+        return reply.unknownId ? "a frame whose first data id is unknown" : "a frame with an empty payload";
+    if (reply.cellVoltagesV.empty() && !reply.has(id::kTotalVoltage)) return "a frame with no cells and no pack voltage";
+    return {};
+}
+
 std::vector<std::uint8_t> encodeFrame(Command command, Source source, TransmissionType type,
                                       ByteView payload) {
     const std::size_t len = payload.size() + kMinFrameSize - 2;
@@ -377,7 +386,19 @@ FramerEvent Framer::next() {
     if (total < kMinFrameSize || total > kMaxFrameSize)
         return bad(makeError(DecodeError::BadLength, 2, kMaxFrameSize - 2,
                              static_cast<std::uint32_t>(len)));
-    if (avail.size() < total) return ev;  // NeedMore
+    if (avail.size() < total) {
+        // A false header (stray bytes such as `4E 57 01 00`) claims more than has come; when a
+        // complete, valid frame starts after it, that frame is not held back by the claim.
+        for (std::size_t i = 1; i + kMinFrameSize <= avail.size(); ++i) {
+            if (avail[i] != kStart0 || avail[i + 1] != kStart1) continue;
+            const std::size_t innerTotal = static_cast<std::size_t>((avail[i + 2] << 8) | avail[i + 3]) + 2;
+            if (innerTotal < kMinFrameSize || innerTotal > kMaxFrameSize || i + innerTotal > avail.size()) continue;
+            if (parseFrame(avail.subspan(i, innerTotal)))
+                return bad(makeError(DecodeError::BadLength, 2, static_cast<std::uint32_t>(i - 2),
+                                     static_cast<std::uint32_t>(len)));
+        }
+        return ev;  // NeedMore
+    }
 
     const ByteView candidate = avail.first(total);
     if (auto env = parseFrame(candidate); !env) return bad(env.error());

@@ -1,5 +1,7 @@
 #include "jkbms/dbus/asio_sdbus_loop.hpp"
 
+#include "jkbms/util/callback_guard.hpp"
+
 #include <poll.h>
 
 #include <boost/asio/post.hpp>
@@ -42,7 +44,14 @@ void AsioSdbusLoop::process() {
         // Bounded, so a flood of messages cannot starve the serial port and timers: after a
         // batch, the rest is handled in a posted continuation.
         for (int i = 0; i < 32; ++i) {
-            if (!connection_.processPendingEvent()) {
+            const bool more = connection_.processPendingEvent();
+            // What a callback threw (sdbus-c++ would have dropped it): fatal, with its reason.
+            if (auto failure = util::takeCallbackFailure()) {
+                stop();
+                if (onFatal_) onFatal_(*failure);
+                return;
+            }
+            if (!more) {
                 arm();
                 return;
             }

@@ -108,9 +108,10 @@ PathTable batteryPaths(const ServiceIdentity& id, const std::optional<BatterySna
 void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot>& snap,
                   const domain::ChargeLimits& limits, CommsState comms, PathTable& t) {
     Builder b(t);
-    // Everything read from the BMS is published only while communication is not lost; after
-    // that the same paths exist but are invalid, so DVCC stops using stale values.
-    const BatterySnapshot* s = snap && comms != CommsState::Lost ? &*snap : nullptr;
+    // Everything read from the BMS is published only while communication is not lost and the
+    // BMS was not switched off on request; then the same paths exist but are invalid, so DVCC
+    // stops using stale values.
+    const BatterySnapshot* s = snap && comms != CommsState::Lost && comms != CommsState::Off ? &*snap : nullptr;
 
     // 5.1 identity
     b.put("/Mgmt/ProcessName", id.processName);
@@ -263,7 +264,8 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
         }
         b.put(std::string{row.path}, std::move(v));
     }
-    const std::int32_t cable = comms == CommsState::Ok ? 0 : comms == CommsState::Stale ? 1 : 2;
+    // Switched off on request is no communication fault.
+    const std::int32_t cable = comms == CommsState::Ok || comms == CommsState::Off ? 0 : comms == CommsState::Stale ? 1 : 2;
     b.put("/Alarms/BmsCable", snap ? Value{cable} : Value{Invalid{}});
 
     // 5.7 history from the BMS's own counters (Ah values negative, Victron convention).

@@ -1,5 +1,7 @@
 #include "jkbms/dbus/battery_service.hpp"
 
+#include "jkbms/util/callback_guard.hpp"
+
 #include <sdbus-c++/sdbus-c++.h>
 #include <spdlog/spdlog.h>
 
@@ -27,7 +29,7 @@ BatteryService::BatteryService(boost::asio::io_context& io, std::unique_ptr<sdbu
                                     sdbus::ObjectPath{"/org/freedesktop/DBus"});
     loop_ = std::make_unique<AsioSdbusLoop>(io_, *connection_, [this](const std::string& error) {
         state_ = State::Failed;
-        if (onRegistered_) onRegistered_(false, "D-Bus connection failed: " + error);
+        if (onRegistered_) onRegistered_(false, "D-Bus failed: " + error);
     });
 }
 
@@ -107,7 +109,7 @@ void BatteryService::requestName() {
     busDaemon_->callMethodAsync("RequestName")
         .onInterface(kBusDaemonInterface)
         .withArguments(busName_, kDoNotQueue)
-        .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::uint32_t reply) {
+        .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::uint32_t reply) { util::guarded("bus name", [&] {
             if (error || (reply != kPrimaryOwner && reply != kAlreadyOwner)) {
                 state_ = State::Failed;
                 const std::string why = error ? error->getMessage() : "the name is owned by another process";
@@ -119,6 +121,7 @@ void BatteryService::requestName() {
                          persisted_ ? "" : " (not persisted: no localsettings)");
             if (onRegistered_) onRegistered_(true, {});
         });
+        });
 }
 
 void BatteryService::release(std::function<void()> done) {
@@ -126,9 +129,10 @@ void BatteryService::release(std::function<void()> done) {
     busDaemon_->callMethodAsync("ReleaseName")
         .onInterface(kBusDaemonInterface)
         .withArguments(busName_)
-        .uponReplyInvoke([done = std::move(done)](std::optional<sdbus::Error> error, std::uint32_t) {
+        .uponReplyInvoke([done = std::move(done)](std::optional<sdbus::Error> error, std::uint32_t) { util::guarded("bus name", [&] {
             if (error) spdlog::warn("releasing the bus name failed: {}", error->getMessage());
             if (done) done();
+        });
         });
 }
 

@@ -3,6 +3,9 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include <cstring>
+#include <optional>
+
+#include "jkbms/util/utf8.hpp"
 
 namespace jkbms::dbus {
 namespace {
@@ -106,7 +109,18 @@ const Item* BusItemService::find(std::string_view path) const {
 std::size_t BusItemService::update(const PathTable& batch) {
     std::vector<const std::pair<const std::string, Item>*> changed;
     changed.reserve(batch.size());
-    for (const auto& [path, item] : batch) {
+    for (const auto& [path, raw] : batch) {
+        // sd-bus refuses a string that is not UTF-8 (a port path, a BMS's text): made valid here.
+        const Item* source = &raw;
+        std::optional<Item> valid;
+        const auto* text = std::get_if<std::string>(&raw.value);
+        if ((text && !util::isValidUtf8(*text)) || !util::isValidUtf8(raw.text)) {
+            valid = raw;
+            if (text) valid->value = util::toValidUtf8(*text);
+            valid->text = util::toValidUtf8(raw.text);
+            source = &*valid;
+        }
+        const Item& item = *source;
         auto it = items_.find(path);
         if (it == items_.end()) {
             it = items_.emplace(path, item).first;

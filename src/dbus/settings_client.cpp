@@ -1,5 +1,7 @@
 #include "jkbms/dbus/settings_client.hpp"
 
+#include "jkbms/util/callback_guard.hpp"
+
 #include <sdbus-c++/sdbus-c++.h>
 #include <spdlog/spdlog.h>
 
@@ -53,7 +55,7 @@ void SettingsClient::callAddSettings() {
         .onInterface(kSettingsInterface)
         .withTimeout(kCallTimeout)
         .withArguments(defs)
-        .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::vector<Dict> results) {
+        .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::vector<Dict> results) { util::guarded("localsettings", [&] {
             if (error) {
                 if (std::chrono::steady_clock::now() + kRetryPeriod < giveUpAt_) {
                     retry_.expires_after(kRetryPeriod);
@@ -83,6 +85,7 @@ void SettingsClient::callAddSettings() {
             subscribe();
             finish(std::move(s));
         });
+        });
 }
 
 void SettingsClient::finish(DeviceSettings settings) {
@@ -99,7 +102,7 @@ void SettingsClient::subscribe() {
     instanceProxy_ = sdbus::createProxy(connection_, service, sdbus::ObjectPath{settingPath("ClassAndVrmInstance")});
     nameProxy_ = sdbus::createProxy(connection_, service, sdbus::ObjectPath{settingPath("CustomName")});
     chargeStateProxy_ = sdbus::createProxy(connection_, service, sdbus::ObjectPath{settingPath("ChargeState")});
-    instanceProxy_->uponSignal("PropertiesChanged").onInterface(kItemInterface).call([this](const Dict& changes) {
+    instanceProxy_->uponSignal("PropertiesChanged").onInterface(kItemInterface).call([this](const Dict& changes) { util::guarded("localsettings", [&] {
         auto value = stringOf(changes, "Value");
         if (!value) return;
         auto n = parseClassAndVrmInstance(*value);
@@ -107,11 +110,13 @@ void SettingsClient::subscribe() {
         current_.instance = *n;
         if (onChange_) onChange_(current_);
     });
-    nameProxy_->uponSignal("PropertiesChanged").onInterface(kItemInterface).call([this](const Dict& changes) {
+    });
+    nameProxy_->uponSignal("PropertiesChanged").onInterface(kItemInterface).call([this](const Dict& changes) { util::guarded("localsettings", [&] {
         auto value = stringOf(changes, "Value");
         if (!value || *value == current_.customName) return;
         current_.customName = *value;
         if (onChange_) onChange_(current_);
+    });
     });
 }
 
@@ -122,9 +127,10 @@ void SettingsClient::storeCustomName(const std::string& name) {
         .onInterface(kItemInterface)
         .withTimeout(kCallTimeout)
         .withArguments(sdbus::Variant{name})
-        .uponReplyInvoke([](std::optional<sdbus::Error> error, std::int32_t result) {
+        .uponReplyInvoke([](std::optional<sdbus::Error> error, std::int32_t result) { util::guarded("localsettings", [&] {
             if (error) spdlog::warn("storing the custom name failed: {}", error->getMessage());
             else if (result != 0) spdlog::warn("localsettings refused the custom name ({})", result);
+        });
         });
 }
 
@@ -135,12 +141,13 @@ bool SettingsClient::storeChargeState(const std::string& text) {
         .onInterface(kItemInterface)
         .withTimeout(kCallTimeout)
         .withArguments(sdbus::Variant{text})
-        .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::int32_t result) {
+        .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::int32_t result) { util::guarded("localsettings", [&] {
             if ((error || result != 0) && !chargeStateWarned_) {
                 chargeStateWarned_ = true;
                 spdlog::warn("storing the charge state in localsettings failed: {}",
                              error ? error->getMessage() : "refused (" + std::to_string(result) + ")");
             }
+        });
         });
     return true;
 }

@@ -1,5 +1,7 @@
 #include "jkbms/dbus/venus_relay.hpp"
 
+#include "jkbms/util/callback_guard.hpp"
+
 #include <sdbus-c++/sdbus-c++.h>
 #include <spdlog/spdlog.h>
 
@@ -50,15 +52,16 @@ VenusRelay::~VenusRelay() = default;
 std::string VenusRelay::describe() const { return "GX relay " + std::to_string(relay_ + 1) + " (" + statePath_ + ")"; }
 
 void VenusRelay::start() {
-    functionProxy_->uponSignal("PropertiesChanged").onInterface(kItemInterface).call([this](const Dict& changes) {
+    functionProxy_->uponSignal("PropertiesChanged").onInterface(kItemInterface).call([this](const Dict& changes) { util::guarded("GX relay", [&] {
         auto it = changes.find("Value");
         if (it == changes.end()) return;
         if (auto f = intOf(it->second)) onFunction(*f);
     });
+    });
     functionProxy_->callMethodAsync("GetValue")
         .onInterface(kItemInterface)
         .withTimeout(kCallTimeout)
-        .uponReplyInvoke([this](std::optional<sdbus::Error> error, sdbus::Variant value) {
+        .uponReplyInvoke([this](std::optional<sdbus::Error> error, sdbus::Variant value) { util::guarded("GX relay", [&] {
             if (error) {
                 spdlog::warn("power: cannot read the function of {} ({} in localsettings: {}); checked again "
                              "when it changes",
@@ -67,14 +70,16 @@ void VenusRelay::start() {
             }
             if (auto f = intOf(value)) onFunction(*f);
         });
+        });
     // Is the relay there at all (systemcalc publishes one path per relay it found)?
     stateProxy_->callMethodAsync("GetValue")
         .onInterface(kItemInterface)
         .withTimeout(kCallTimeout)
-        .uponReplyInvoke([this](std::optional<sdbus::Error> error, sdbus::Variant) {
+        .uponReplyInvoke([this](std::optional<sdbus::Error> error, sdbus::Variant) { util::guarded("GX relay", [&] {
             if (error)
                 spdlog::warn("power: {} is not available from com.victronenergy.system yet: {}", describe(),
                              error->getMessage());
+        });
         });
 }
 
@@ -98,12 +103,13 @@ void VenusRelay::set(bool closed) {
         .onInterface(kItemInterface)
         .withTimeout(kCallTimeout)
         .withArguments(sdbus::Variant{value})
-        .uponReplyInvoke([this, value](std::optional<sdbus::Error> error, std::int32_t result) {
+        .uponReplyInvoke([this, value](std::optional<sdbus::Error> error, std::int32_t result) { util::guarded("GX relay", [&] {
             if (error)
                 failed(describe() + ": com.victronenergy.system: " + error->getMessage());
             else if (result != 0)
                 failed(describe() + ": com.victronenergy.system refused " + statePath_ + " = " + std::to_string(value) +
                        " (result " + std::to_string(result) + ")");
+        });
         });
 }
 

@@ -9,6 +9,7 @@ std::string_view commsStateName(CommsState state) {
         case CommsState::Ok: return "ok";
         case CommsState::Stale: return "stale";
         case CommsState::Lost: return "lost";
+        case CommsState::Off: return "off";
     }
     return "?";
 }

@@ -34,6 +34,7 @@ constexpr std::string_view kUsage =
     "  alarms WORD | charge on|off | discharge on|off | live on|off\n"
     "  power on|off (off: asleep, answers nothing until switched on or woken)\n"
     "  fault none|silence|garbage|truncated|checksum|late | unplug | plug | status\n"
+    "  echo on|off (an RS485 adapter that echoes every byte sent; with fault silence: only that)\n"
     "\n"
     "examples:\n"
     "  jkbms-sim --link /tmp/jkbms0 &  dbus-jkbms /tmp/jkbms0\n"
@@ -109,12 +110,17 @@ std::string command(Packs& packs, PtyServer& pty, const std::string& line) {
         auto f = jkbms::sim::parseFault(name);
         if (!f) return "unknown fault '" + name + "'";
         pty.setFault(*f);
+    } else if (cmd == "echo") {
+        bool on = pty.echo();
+        auto r = onOff(on);
+        pty.setEcho(on);
+        return r;
     } else if (cmd == "unplug") pty.unplug();
     else if (cmd == "plug") pty.plug();
     else if (cmd == "status") {
         std::ostringstream out;
         out << "port " << pty.path() << (pty.plugged() ? "" : " (unplugged)") << ", fault "
-            << jkbms::sim::faultName(pty.fault()) << ", pack " << int{packs.selected} << ": " << bms.packVoltageV()
+            << jkbms::sim::faultName(pty.fault()) << (pty.echo() ? ", echo" : "") << ", pack " << int{packs.selected} << ": " << bms.packVoltageV()
             << " V, " << (bms.powered() ? "on" : "off") << ", " << s.currentA
             << " A, SoC " << s.socPercent << " %, requests " << pty.requests() << ", answers " << pty.answers();
         return out.str();

@@ -88,6 +88,11 @@ void PtyServer::startRead() {
     master_.async_read_some(asio::buffer(readBuffer_), [this, life = std::weak_ptr<int>(alive_), gen = generation_](
                                                            const boost::system::error_code& ec, std::size_t n) {
         if (ec || life.expired() || gen != generation_) return;  // gone, unplugged, or the client side is gone
+        if (echo_) {
+            // Not counted as an answer: the adapter, not the BMS, sends it.
+            auto owned = std::make_shared<std::vector<std::uint8_t>>(readBuffer_.begin(), readBuffer_.begin() + static_cast<std::ptrdiff_t>(n));
+            asio::async_write(master_, asio::buffer(*owned), [owned](const boost::system::error_code&, std::size_t) {});
+        }
         batch_.clear();
         responder_.feed(util::ByteView{readBuffer_.data(), n}, batch_);
         for (Answer& a : batch_) {
@@ -99,6 +104,7 @@ void PtyServer::startRead() {
 }
 
 void PtyServer::answer(Answer reply) {
+    if (!noise_.empty() && fault_ != Fault::Silence) reply.insert(reply.begin(), noise_.begin(), noise_.end());
     switch (fault_) {
         case Fault::None: break;
         case Fault::Silence: return;
@@ -106,7 +112,7 @@ void PtyServer::answer(Answer reply) {
         case Fault::Truncated: reply.resize(reply.size() / 2); break;
         case Fault::BadChecksum:
             // NW: the sum16 trailer ends the answer; JK-PB: the frame's sum8 at 299.
-            reply[reply.size() > 300 ? 299 : reply.size() - 1] ^= 0x5A;
+            reply[reply.size() > 300 ? noise_.size() + 299 : reply.size() - 1] ^= 0x5A;
             break;
         case Fault::Late:
             lateTimer_.expires_after(options_.lateBy);

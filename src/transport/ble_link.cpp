@@ -1,5 +1,7 @@
 #include "jkbms/transport/ble_link.hpp"
 
+#include "jkbms/util/callback_guard.hpp"
+
 #include <boost/asio/post.hpp>
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -68,7 +70,7 @@ void BleLink::find() {
     state_ = State::Finding;
     root_->callMethodAsync("GetManagedObjects")
         .onInterface(kObjectManager)
-        .uponReplyInvoke([this, attempt = attempt_](std::optional<sdbus::Error> error, ManagedObjects objects) {
+        .uponReplyInvoke([this, attempt = attempt_](std::optional<sdbus::Error> error, ManagedObjects objects) { util::guarded("BlueZ", [&] {
             if (attempt != attempt_) return;
             if (error) {
                 fail("BlueZ is not reachable: " + error->getMessage());
@@ -87,6 +89,7 @@ void BleLink::find() {
             }
             discover();
         });
+        });
 }
 
 void BleLink::discover() {
@@ -95,7 +98,7 @@ void BleLink::discover() {
     // lives as long as this discovery (a slot), so retries do not pile up handlers.
     discoverySlot_ = root_->uponSignal("InterfacesAdded")
         .onInterface(kObjectManager)
-        .call([this, attempt = attempt_](const sdbus::ObjectPath& path, const Interfaces& interfaces) {
+        .call([this, attempt = attempt_](const sdbus::ObjectPath& path, const Interfaces& interfaces) { util::guarded("BlueZ", [&] {
             if (attempt != attempt_ || state_ != State::Discovering) return;
             auto dev = interfaces.find(std::string{kDevice1});
             if (dev == interfaces.end()) return;
@@ -109,12 +112,13 @@ void BleLink::discover() {
                 discoverySlot_.reset();  // not from inside its own handler
                 connect();
             });
-        }, sdbus::return_slot);
+        });}, sdbus::return_slot);
     adapter_->callMethodAsync("StartDiscovery")
         .onInterface(kAdapter1)
-        .uponReplyInvoke([this, attempt = attempt_](std::optional<sdbus::Error> error) {
+        .uponReplyInvoke([this, attempt = attempt_](std::optional<sdbus::Error> error) { util::guarded("BlueZ", [&] {
             if (attempt != attempt_) return;
             if (error) fail("discovery failed: " + error->getMessage());
+        });
         });
     timer_.expires_after(options_.discoveryTime);
     timer_.async_wait([this, attempt = attempt_](const boost::system::error_code& ec) {
@@ -129,7 +133,7 @@ void BleLink::connect() {
     device_ = sdbus::createProxy(bus_, kBluez, sdbus::ObjectPath{devicePath_});
     device_->uponSignal("PropertiesChanged")
         .onInterface(kProperties)
-        .call([this, attempt = attempt_](const std::string& iface, const Properties& changed, const std::vector<std::string>&) {
+        .call([this, attempt = attempt_](const std::string& iface, const Properties& changed, const std::vector<std::string>&) { util::guarded("BlueZ", [&] {
             if (attempt != attempt_ || iface != kDevice1) return;
             if (auto connected = property<bool>(changed, "Connected"); connected && !*connected &&
                                                                        state_ != State::Waiting) {
@@ -140,10 +144,11 @@ void BleLink::connect() {
                                                                              state_ == State::Connecting)
                 afterConnect();
         });
+        });
     device_->callMethodAsync("Connect")
         .onInterface(kDevice1)
         .withTimeout(options_.connectTimeout)
-        .uponReplyInvoke([this, attempt = attempt_](std::optional<sdbus::Error> error) {
+        .uponReplyInvoke([this, attempt = attempt_](std::optional<sdbus::Error> error) { util::guarded("BlueZ", [&] {
             if (attempt != attempt_) return;
             if (error) {
                 fail("connect failed: " + error->getMessage());
@@ -152,7 +157,7 @@ void BleLink::connect() {
             // ServicesResolved may already be true (no signal then): look.
             root_->callMethodAsync("GetManagedObjects")
                 .onInterface(kObjectManager)
-                .uponReplyInvoke([this, attempt](std::optional<sdbus::Error> e, ManagedObjects objects) {
+                .uponReplyInvoke([this, attempt](std::optional<sdbus::Error> e, ManagedObjects objects) { util::guarded("BlueZ", [&] {
                     if (attempt != attempt_ || e || state_ != State::Connecting) return;
                     auto it = objects.find(sdbus::ObjectPath{devicePath_});
                     if (it == objects.end()) return;
@@ -160,6 +165,8 @@ void BleLink::connect() {
                     if (dev != it->second.end() && property<bool>(dev->second, "ServicesResolved").value_or(false))
                         afterConnect();
                 });
+                });
+        });
         });
     timer_.expires_after(options_.connectTimeout);
     timer_.async_wait([this, attempt = attempt_](const boost::system::error_code& ec) {
@@ -172,7 +179,7 @@ void BleLink::afterConnect() {
     timer_.cancel();
     root_->callMethodAsync("GetManagedObjects")
         .onInterface(kObjectManager)
-        .uponReplyInvoke([this, attempt = attempt_](std::optional<sdbus::Error> error, ManagedObjects objects) {
+        .uponReplyInvoke([this, attempt = attempt_](std::optional<sdbus::Error> error, ManagedObjects objects) { util::guarded("BlueZ", [&] {
             if (attempt != attempt_) return;
             if (error) {
                 fail(error->getMessage());
@@ -196,6 +203,7 @@ void BleLink::afterConnect() {
             }
             subscribe();
         });
+        });
 }
 
 void BleLink::subscribe() {
@@ -203,17 +211,19 @@ void BleLink::subscribe() {
     write_ = notifyPath_ == writePath_ ? nullptr : sdbus::createProxy(bus_, kBluez, sdbus::ObjectPath{writePath_});
     notify_->uponSignal("PropertiesChanged")
         .onInterface(kProperties)
-        .call([this, attempt = attempt_](const std::string& iface, const Properties& changed, const std::vector<std::string>&) {
+        .call([this, attempt = attempt_](const std::string& iface, const Properties& changed, const std::vector<std::string>&) { util::guarded("BlueZ", [&] {
             if (attempt != attempt_ || iface != kCharacteristic1 || state_ != State::Ready) return;
             if (auto value = property<std::vector<std::uint8_t>>(changed, "Value"); value && onData_)
                 onData_(util::ByteView{*value});
         });
+        });
     notify_->callMethodAsync("StartNotify")
         .onInterface(kCharacteristic1)
-        .uponReplyInvoke([this, attempt = attempt_](std::optional<sdbus::Error> error) {
+        .uponReplyInvoke([this, attempt = attempt_](std::optional<sdbus::Error> error) { util::guarded("BlueZ", [&] {
             if (attempt != attempt_) return;
             if (error) fail("StartNotify failed: " + error->getMessage());
             else setReady();
+        });
         });
 }
 
@@ -230,8 +240,9 @@ bool BleLink::send(const std::vector<std::uint8_t>& bytes) {
     target.callMethodAsync("WriteValue")
         .onInterface(kCharacteristic1)
         .withArguments(bytes, options)
-        .uponReplyInvoke([this, attempt = attempt_](std::optional<sdbus::Error> error) {
+        .uponReplyInvoke([this, attempt = attempt_](std::optional<sdbus::Error> error) { util::guarded("BlueZ", [&] {
             if (attempt == attempt_ && error) fail("write failed: " + error->getMessage());
+        });
         });
     return true;
 }

@@ -19,6 +19,8 @@ SerialLink::~SerialLink() { close(); }
 void SerialLink::open() {
     try {
         openPort();
+    } catch (const PortInUse&) {
+        throw;
     } catch (const boost::system::system_error& e) {
         throw std::system_error(e.code().value(), std::generic_category(), options_.path);
     }
@@ -31,6 +33,13 @@ void SerialLink::openPort() {
         const int err = errno;
         port_.close();
         throw boost::system::system_error(err, boost::system::system_category(), "TIOCEXCL");
+    }
+    try {
+        lock_ = std::make_unique<PortLock>(port_.native_handle(), options_.path, options_.lockDir);
+    } catch (const PortInUse&) {
+        boost::system::error_code ignored;
+        port_.close(ignored);
+        throw;
     }
     using base = asio::serial_port_base;
     port_.set_option(base::baud_rate(options_.baud));
@@ -51,6 +60,7 @@ void SerialLink::close() {
     ++generation_;
     boost::system::error_code ignored;
     if (port_.is_open()) port_.close(ignored);
+    lock_.reset();
 }
 
 bool SerialLink::send(std::vector<std::uint8_t> bytes) {
@@ -99,6 +109,7 @@ void SerialLink::fail(const std::string& detail) {
     ++generation_;
     boost::system::error_code ignored;
     port_.close(ignored);
+    lock_.reset();
     writing_ = false;
     writeQueue_.clear();
     if (onState_) onState_(false, detail);
@@ -113,7 +124,7 @@ void SerialLink::scheduleReopen() {
         try {
             openPort();
             if (onState_) onState_(true, "reopened");
-        } catch (const boost::system::system_error&) {
+        } catch (const std::exception&) {  // gone still, or taken by another process meanwhile
             backoff_ = std::min(backoff_ * 2, options_.reopenMax);
             scheduleReopen();
         }

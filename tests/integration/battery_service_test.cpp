@@ -355,5 +355,39 @@ TEST_F(BatteryServiceTest, ATakenNameIsReported) {
     EXPECT_EQ(second->state(), BatteryService::State::Failed);
 }
 
+// What a callback run by sdbus-c++ throws must not vanish (sdbus-c++ hands it to sd-bus, which
+// drops it): the service fails at once with the reason, so the daemon exits (issue 14 item 9).
+TEST_F(BatteryServiceTest, AnExceptionInACallbackFailsTheServiceWithItsReason) {
+    test::FakeSettings settings(io, PrivateBus::address());  // its reply runs the callback
+    auto service = makeService("ttyThrows0", "jkbms_throws");
+    service->onNegotiated([](const DeviceSettings&) { throw std::runtime_error("a bad value from the BMS"); });
+    bool finished = false;
+    bool ok = true;
+    std::string error;
+    service->start([&](bool result, const std::string& e) {
+        finished = true;
+        ok = result;
+        error = e;
+    });
+    ASSERT_TRUE(pumpUntil(io, [&] { return finished; }, 3s)) << "the exception vanished";
+    EXPECT_FALSE(ok);
+    EXPECT_TRUE(has(error, "a bad value from the BMS")) << error;
+    EXPECT_EQ(service->state(), BatteryService::State::Failed);
+}
+
+// Text that is not UTF-8 (a port path, a BMS's ASCII field with stray bytes) goes on the bus
+// made valid, instead of failing inside sd-bus.
+TEST_F(BatteryServiceTest, TextThatIsNotUtf8IsMadeValid) {
+    BatteryServiceConfig config;
+    config.busNameSuffix = "ttyBytes0";
+    config.uniqueId = "jkbms_bytes";
+    config.settingsWait = 300ms;
+    config.identity.connection = "Serial tty\xff\xfe" "0";
+    config.identity.processVersion = "test";
+    auto service = std::make_unique<BatteryService>(io, connectBus(PrivateBus::address()), std::move(config));
+    startAndWait(*service);
+    EXPECT_EQ(call(service->busName(), "/Mgmt/Connection", "GetValue"), "v s \"Serial tty\\357\\277\\275\\357\\277\\2750\"\n");
+}
+
 }  // namespace
 }  // namespace jkbms::dbus

@@ -93,6 +93,19 @@ TEST_F(CliDeviceTest, ReadsAnNwBmsAsATableAndAsJson) {
     EXPECT_DOUBLE_EQ(j["settings"]["cell_ovp_v"].as<double>(), 3.65);
 }
 
+// Behind an adapter that echoes: the echo of the read-all is no reading, the BMS's reply is
+// (issue 14 item 1, as in the daemon).
+TEST_F(CliDeviceTest, AnEchoingAdapterIsNoReading) {
+    serveNw();
+    pty->setEcho(true);
+    pty->setFault(sim::Fault::Late);  // the echo at once, the reply 400 ms later: two reads
+    auto r = run(runRead, {"--serial", link, "--protocol", "nw", "--json"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const YAML::Node j = YAML::Load(r.out);
+    EXPECT_EQ(j["cells"]["voltages_v"].size(), 16U) << r.out;
+    EXPECT_DOUBLE_EQ(j["pack"]["current_a"].as<double>(), -12.34);
+}
+
 TEST_F(CliDeviceTest, ReadsAJkPbPackByAddress) {
     servePb();
     // No protocol said: NW is tried first (no answer), then JK-PB at the address.

@@ -38,6 +38,9 @@ public:
     const std::string& out() const { return out_; }
     const std::string& err() const { return err_; }
     int exitCode() const { return exitCode_; }
+    pid_t pid() const { return pid_; }
+    // The read end of the child's standard output (tests that leave it unread).
+    int outFd() const { return outFd_; }
 
 private:
     void drain(int& fd, std::string& into);

@@ -94,6 +94,7 @@ public:
     const dbus::BatteryService* service(std::uint8_t address = 0) const;
     sim::SimulatedBms* simulatedBms() { return simBms_.get(); }
     const PbPoller* pbPoller() const { return pbPoller_.get(); }
+    const NwPoller* nwPoller() const { return nwPoller_.get(); }
     const PowerControl* power() const { return power_.get(); }
 
 private:
@@ -134,11 +135,17 @@ private:
 
     void simTick();
     void onNwReading(const codec::nw::ReadAll& reply);
-    // A 55 AA frame from a JK-PB on RS485 or a BMS over BLE.
-    void onJkFrame(std::uint8_t address, util::ByteView frame);
+    // A 55 AA frame from a JK-PB on RS485 or a BMS over BLE; false when it is no reading (it
+    // did not decode, or a cell-info frame without cells and pack voltage).
+    bool onJkFrame(std::uint8_t address, util::ByteView frame);
     void onReading(std::uint8_t address, Pack& p);
     void onMiss(std::uint8_t address, const std::string& why);
     void evaluate(std::uint8_t address, Pack& p);
+    // The state published: the monitor's, or Off from the moment an off press is accepted
+    // until the BMS answers again or is pressed on (power::PowerControl::switchedOff).
+    domain::CommsState commsState(const Pack& p, Clock::time_point now) const;
+    // Logs a change of the published state (one line) and publishes it.
+    void updateState(std::uint8_t address, Pack& p);
     void startService(std::uint8_t address, Pack& p);
     // A /Bms/*Switch write: sent on the transport between polls; false when refused.
     bool switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on);

@@ -9,7 +9,14 @@
 //   listening    a request we did not send showed up (a BMS at address 0 is the bus master):
 //                nothing is sent any more; every answer on the bus is attributed by address
 //
-// It only frames and routes; the daemon decodes what it gets.
+// It only frames and routes; the daemon decodes what it gets and says whether a frame was a
+// reading. Our own request echoed by the adapter, a frame the daemon does not take and an
+// echoed write are no answer: the job waits for the real one until its deadline.
+//
+// Switch writes: queued ahead of the reads but never two in a row (a read job goes between
+// two writes, so the reads keep their slots), one per pack and register (a newer value
+// replaces a queued one: the last wish wins), and an unanswered write is a miss of that pack
+// like an unanswered cell-info request.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -36,9 +43,10 @@ public:
         std::chrono::milliseconds pacing{120};
         std::chrono::milliseconds settingsEvery{std::chrono::minutes(10)};
     };
-    // A checksum-valid 300-byte 55 AA frame from the pack at `address`.
-    using FrameHandler = std::function<void(std::uint8_t address, util::ByteView frame)>;
-    // A cell-info request to `address` went unanswered.
+    // A checksum-valid 300-byte 55 AA frame from the pack at `address`; true when the daemon
+    // took it as an answer (false: not a reading, the job goes on waiting).
+    using FrameHandler = std::function<bool(std::uint8_t address, util::ByteView frame)>;
+    // A cell-info request or a write to `address` went unanswered.
     using MissHandler = std::function<void(std::uint8_t address, const std::string& why)>;
 
     PbPoller(boost::asio::io_context& io, transport::SerialLink& link, Options options);
@@ -51,12 +59,16 @@ public:
     }
     void start();
     void stop();
+    // At most this many writes wait (one per pack and register).
+    static constexpr std::size_t kMaxPendingWrites = 16;
     // An FC16 write of one u32 (a switch register, jk-protocols.md 3.4) to the pack at
-    // `address`, sent before anything else queued, followed by a settings trigger that reads
-    // the switches back. `done` gets whether the pack ACKed it. Nothing is sent while
-    // listening (a BMS master drives the bus): done(false) at once.
+    // `address`, sent before the reads queued but never right after another write; once
+    // ACKed, a settings trigger reads the switches back. `done` gets whether the pack ACKed
+    // it; a write still queued when a newer one for the same pack and register comes gets
+    // done(false, "replaced ..."). Nothing is sent while listening (a BMS master drives the
+    // bus) or when kMaxPendingWrites wait: false, and `done` is not called.
     using WriteDone = std::function<void(bool acked, const std::string& why)>;
-    void write(std::uint8_t address, std::uint16_t reg, std::uint32_t value, WriteDone done);
+    bool write(std::uint8_t address, std::uint16_t reg, std::uint32_t value, WriteDone done);
     bool listening() const { return listening_; }
     const std::vector<std::uint8_t>& addresses() const { return addresses_; }
 
@@ -98,6 +110,7 @@ private:
     std::map<std::uint8_t, std::chrono::steady_clock::time_point> settingsDue_;
     bool discovering_ = false;
     bool listening_ = false;
+    bool lastWasWrite_ = false;  // the job sent last was a write: a read goes next
     bool running_ = false;
     FrameHandler onFrame_;
     MissHandler onMiss_;

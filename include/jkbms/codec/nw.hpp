@@ -190,6 +190,12 @@ struct ReadAll {
 // Decodes a complete, validated frame carrying data ids (read-all or read-one reply).
 util::Result<ReadAll> decodeReadAll(util::ByteView frame);
 
+// Whether a decoded frame is a BMS reading: "" when it is, else why not. Many RS485 adapters
+// echo every byte sent, so our own read-all request comes back first (transmission type 0,
+// payload `00`: an unknown first id); a frame with an empty payload or one whose walk stops
+// at its first id carries nothing either. A reading has cell voltages or the pack voltage.
+std::string_view whyNotAReading(const ReadAll& reply);
+
 // Scales defined by the spec.
 double decodeCurrent(std::uint16_t raw, std::uint8_t protocolVersion);
 std::optional<double> decodeTemperature(std::uint16_t raw);  // nullopt above 140 (invalid)
@@ -230,7 +236,9 @@ private:
 
 // Incremental framer: push() received bytes, then call next() until NeedMore. Garbage before
 // a header is skipped and counted; a candidate with a bad length, end mark or checksum is
-// reported as Bad and scanning resumes one byte after its start.
+// reported as Bad and scanning resumes one byte after its start. A candidate still waiting
+// for bytes is reported Bad at once when a complete valid frame starts inside it (stray
+// bytes that look like a header never hold back the reply behind them).
 class Framer {
 public:
     void push(util::ByteView bytes) { buffer_.push(bytes); }

@@ -24,7 +24,8 @@ namespace jkbms::dbus {
 class AsioSdbusLoop {
 public:
     // `onFatal` is called (once) when sd-bus reports an error on the connection, e.g. the
-    // bus went away; the owner decides whether to exit.
+    // bus went away, or when a callback run by sdbus-c++ threw (util::guarded); the owner
+    // decides whether to exit.
     AsioSdbusLoop(boost::asio::io_context& io, sdbus::IConnection& connection,
                   std::function<void(const std::string&)> onFatal = {});
     ~AsioSdbusLoop();

@@ -40,7 +40,8 @@ struct ServiceIdentity {
 
 // Communication with the BMS (domain::CommsMonitor): Stale sets /Alarms/BmsCable = 1 and
 // keeps the values; Lost makes everything from the BMS invalid, /Connected = 0 and
-// /Alarms/BmsCable = 2 - in one batch.
+// /Alarms/BmsCable = 2 - in one batch. Off (switched off on request) invalidates the same,
+// with /Alarms/BmsCable = 0: no fault.
 using domain::CommsState;
 
 // `snapshot` absent: no reading yet (all BMS values invalid, /Connected = 0).

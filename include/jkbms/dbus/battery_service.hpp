@@ -6,8 +6,8 @@
 //              latest reading if one was published), then claim the bus name - so a client's
 //              first GetItems already has /DeviceInstance (surprise 1)
 //   publish()  the reading, limits and communication state, mapped by batteryPaths() and
-//              announced in one ItemsChanged; CommsState::Lost invalidates measurements and
-//              /Info/* together with /Connected = 0 (surprise 2)
+//              announced in one ItemsChanged; CommsState::Lost (and Off) invalidates
+//              measurements and /Info/* together with /Connected = 0 (surprise 2)
 //   /CustomName writes (strings only) are stored in localsettings; changes made there come
 //   back as updates; a changed ClassAndVrmInstance re-registers the service under the new
 //   instance (systemcalc caches the instance from its first scan).

@@ -20,9 +20,11 @@ enum class CommsState : std::uint8_t {
     Ok,     // readings arrive
     Stale,  // no reading for stale_after: values kept, warning
     Lost,   // no reading for invalidate_after: nothing from the BMS may be used
+    Off,    // switched off on request (an off press): nothing from the BMS may be used, at
+            // once, and no fault (/Alarms/BmsCable 0). Set by the daemon, never by the monitor.
 };
 
-std::string_view commsStateName(CommsState state);  // "ok", "stale", "lost"
+std::string_view commsStateName(CommsState state);  // "ok", "stale", "lost", "off"
 
 struct CommsTimes {
     std::chrono::milliseconds staleAfter{std::chrono::seconds(5)};

@@ -47,6 +47,12 @@ public:
 
     void setFault(Fault fault) { fault_ = fault; }
     Fault fault() const { return fault_; }
+    // An echoing RS485 adapter: every byte the client sends comes back at once, ahead of any
+    // answer (with Fault::Silence: a port that only echoes).
+    void setEcho(bool echo) { echo_ = echo; }
+    bool echo() const { return echo_; }
+    // Line noise: these bytes go out in front of every answer, in the same write.
+    void setNoise(std::vector<std::uint8_t> before) { noise_ = std::move(before); }
     // The port disappears (the symlink goes, reads on the client side fail) / comes back.
     void unplug();
     void plug();
@@ -73,6 +79,8 @@ private:
     std::array<std::uint8_t, 256> readBuffer_{};
     std::vector<Answer> batch_;  // answers to the bytes just read
     Fault fault_ = Fault::None;
+    bool echo_ = false;
+    std::vector<std::uint8_t> noise_;
     std::uint64_t generation_ = 0;
     std::uint64_t requests_ = 0;
     std::uint64_t answers_ = 0;

@@ -1,6 +1,6 @@
 #pragma once
-// SerialLink: one serial port on the daemon's io_context. Opens exclusively (TIOCEXCL) in raw
-// 8N1, hands every received chunk to onData, sends whole buffers it owns, and when the port
+// SerialLink: one serial port on the daemon's io_context. Opens exclusively (TIOCEXCL, and a
+// PortLock: flock plus serial-starter's lock file, which also stop root) in raw 8N1, hands every received chunk to onData, sends whole buffers it owns, and when the port
 // fails (a USB adapter unplugged) closes it and reopens it with a doubling backoff, reporting
 // each change through onState.
 
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "jkbms/transport/port_lock.hpp"
 #include "jkbms/util/byte_reader.hpp"
 
 namespace jkbms::transport {
@@ -27,6 +28,7 @@ public:
         std::uint32_t baud = 115200;
         std::chrono::milliseconds reopenFirst{500};
         std::chrono::milliseconds reopenMax{std::chrono::seconds(10)};
+        std::string lockDir = PortLock::kSerialStarterDir;  // "" = flock only
     };
     using DataHandler = std::function<void(util::ByteView)>;
     // open = true after (re)opening; false with the reason after a failure.
@@ -40,7 +42,8 @@ public:
     void onData(DataHandler handler) { onData_ = std::move(handler); }
     void onState(StateHandler handler) { onState_ = std::move(handler); }
 
-    // Opens the port; throws std::system_error when it cannot (a start-up error).
+    // Opens the port; throws std::system_error when it cannot (a start-up error), PortInUse
+    // (an EBUSY std::system_error naming the holder) when another process has it.
     void open();
     // Queues `bytes` for sending; false when the port is closed.
     bool send(std::vector<std::uint8_t> bytes);
@@ -60,6 +63,7 @@ private:
     boost::asio::io_context& io_;
     Options options_;
     boost::asio::serial_port port_;
+    std::unique_ptr<PortLock> lock_;  // while the port is open
     boost::asio::steady_timer reopenTimer_;
     std::chrono::milliseconds backoff_;
     std::array<std::uint8_t, 512> readBuffer_{};

@@ -297,6 +297,33 @@ TEST(NwFramer, AFalseHeaderInsideGarbageDoesNotHideTheRealFrame) {
     EXPECT_EQ(events[1].frame.size(), good.size());
 }
 
+TEST(NwFramer, AFalseHeaderClaimingMoreDoesNotHoldBackTheFrameBehindIt) {
+    // "4E 57 01 00" claims 258 bytes; the real reply follows at once and nothing after it.
+    Framer f;
+    const auto good = NwReply().cells({3300, 3301}).value(id::kTotalVoltage, 660).frame();
+    f.push(test::concat({hex("4E 57 01 00"), good}));
+    auto events = drain(f);
+    ASSERT_EQ(events.size(), 2U);
+    EXPECT_EQ(events[0].status, FramerStatus::Bad);
+    EXPECT_EQ(events[1].status, FramerStatus::Frame);
+    EXPECT_EQ(events[1].frame.size(), good.size());
+}
+
+// An echoing adapter hands back our own request; other frames carry nothing to publish.
+TEST(NwReading, RequestsAndEmptyFramesAreNoReading) {
+    auto why = [](const std::vector<std::uint8_t>& frame) {
+        auto r = decodeReadAll(frame);
+        EXPECT_TRUE(r.ok());
+        return r ? std::string{whyNotAReading(*r)} : std::string{"?"};
+    };
+    EXPECT_NE(why(encodeReadAll()).find("request"), std::string::npos);
+    EXPECT_NE(why(NwReply().frame()).find("empty payload"), std::string::npos);
+    EXPECT_NE(why(NwReply().raw({0x01, 0x02, 0x03}).frame()).find("first data id is unknown"), std::string::npos);
+    EXPECT_NE(why(NwReply().value(id::kSoc, 50).frame()).find("no cells and no pack voltage"), std::string::npos);
+    EXPECT_EQ(why(NwReply().cells({3300}).frame()), "");
+    EXPECT_EQ(why(NwReply().value(id::kTotalVoltage, 5280).frame()), "");
+}
+
 TEST(NwFramer, TwoFramesInOnePush) {
     Framer f;
     f.push(test::concat({encodeReadAll(), fullReply().frame()}));
