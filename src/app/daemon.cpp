@@ -367,14 +367,20 @@ void Daemon::startCharge(std::uint8_t address, Pack& p, const dbus::DeviceSettin
     const auto wallNow = std::chrono::system_clock::now();
     std::optional<charge::EngineState> restored;
     std::string from;
-    if (!settings.chargeState.empty()) {
-        restored = parseChargeState(settings.chargeState, wallNow);
-        from = "localsettings";
-    }
-    if (!restored && !p.statePath.empty()) {
-        restored = loadChargeState(p.statePath);
-        from = p.statePath;
-    }
+    // One warning per source with every problem in it; an unusable state is replaced at the
+    // next save.
+    auto take = [&](ChargeStateRead read, const std::string& source) {
+        if (!read.problems.empty()) {
+            std::string list;
+            for (const auto& problem : read.problems) list += (list.empty() ? "" : "; ") + problem;
+            spdlog::warn("{}: charge state in {} {}: {}", name(address), source,
+                         read.state ? "read, with notes" : "not used (starting in Bulk)", list);
+        }
+        restored = std::move(read.state);
+        from = source;
+    };
+    if (!settings.chargeState.empty()) take(parseChargeState(settings.chargeState, wallNow), "localsettings");
+    if (!restored && !p.statePath.empty()) take(loadChargeState(p.statePath, wallNow), p.statePath);
     if (restored) {
         p.engine->restore(*restored);
         spdlog::info("{}: charge state restored from {}: {}", name(address), from,
