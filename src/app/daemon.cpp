@@ -10,6 +10,7 @@
 #include "jkbms/codec/ble.hpp"
 #include "jkbms/dbus/bus_address.hpp"
 #include "jkbms/dbus/names.hpp"
+#include "jkbms/domain/plausible_ranges.hpp"
 #include "jkbms/domain/snapshot_mapping.hpp"
 #include "jkbms/dbus/venus_relay.hpp"
 #include "jkbms/gpio/gpiod_relay.hpp"
@@ -581,6 +582,19 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
 
 void Daemon::publish(Pack& p) {
     if (!p.service) return;
+    // Values outside their plausible range are published invalid (batteryPaths); said once
+    // when they appear and once when they are back, not at every poll.
+    if (p.snapshot && p.monitor.state(Clock::now()) != domain::CommsState::Lost) {
+        std::set<std::string> now;
+        for (const auto& bad : domain::outOfRangeValues(*p.snapshot)) {
+            if (!p.outOfRange.contains(bad.what))
+                spdlog::warn("{}: {}: published invalid", p.service->busName(), bad.text());
+            now.insert(bad.what);
+        }
+        for (const auto& was : p.outOfRange)
+            if (!now.contains(was)) spdlog::info("{}: {} is back in range", p.service->busName(), was);
+        p.outOfRange = std::move(now);
+    }
     if (power_) p.service->setPower(powerItem(p));
     // Lost communication invalidates the limits in the mapping itself (one batch).
     p.service->publish(p.snapshot, p.limits, p.monitor.state(Clock::now()));

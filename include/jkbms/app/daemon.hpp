@@ -35,6 +35,7 @@
 #include "jkbms/dbus/asio_sdbus_loop.hpp"
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -115,6 +116,7 @@ private:
         std::string statePath;
         std::chrono::steady_clock::time_point lastSaved{};
         bool saveWarned = false;
+        std::set<std::string> outOfRange;  // what is published invalid as implausible (logged once)
     };
 
     Pack& pack(std::uint8_t address);
