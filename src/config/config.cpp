@@ -1,5 +1,6 @@
 #include "jkbms/config/config.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -243,46 +245,56 @@ namespace {
 
 void parseRoot(const YAML::Node& root, Parser& p, Config& c);
 
-// The line of the '---' that starts the second document (the first one's own '---' is
-// optional); 0 when there is none.
-int secondDocumentLine(const std::string& text) {
-    int line = 1, markers = 0, contentBefore = 0;
-    for (std::size_t i = 0; i < text.size();) {
-        const std::size_t end = std::min(text.find('\n', i), text.size());
-        const std::string_view l{text.data() + i, end - i};
-        if (l.starts_with("---")) {
-            if (++markers == 2 || contentBefore > 0) return line;
-        } else if (!l.empty() && l[0] != '#' && l.find_first_not_of(" \t\r") != std::string_view::npos) {
-            ++contentBefore;
-        }
-        i = end + 1;
-        ++line;
-    }
-    return 0;
-}
+// Counts the documents of a YAML text with yaml-cpp's own parser, and notices when it stops
+// making progress: yaml-cpp 0.7 reports a new, empty document at the same place for ever on
+// a stray ',' outside brackets (YAML::LoadAll never returns; YAML::Load reads it as empty).
+class DocumentCounter : public YAML::EventHandler {
+public:
+    std::vector<YAML::Mark> starts;
+    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+};
 
 }  // namespace
 
 LoadResult parseConfig(const std::string& yamlText, const std::string& fileName) {
     LoadResult result;
     Parser p(fileName);
-    std::vector<YAML::Node> documents;
+    YAML::Node root;
     try {
-        documents = YAML::LoadAll(yamlText);
+        // How many documents (at most two are looked at), then the first one as nodes.
+        std::istringstream in(yamlText);
+        YAML::Parser parser(in);
+        DocumentCounter counter;
+        for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+        }
+        const auto& starts = counter.starts;
+        if (starts.size() >= 2 && starts[1].pos == starts[0].pos) {
+            const auto pos = static_cast<std::size_t>(std::max(0, starts[0].pos));
+            const char c = pos < yamlText.size() ? yamlText[pos] : '?';
+            result.errors.push_back(ConfigError{fileName, starts[0].line + 1,
+                                                std::string{"unexpected '"} + (std::isprint(static_cast<unsigned char>(c)) ? c : '?') +
+                                                    "' (YAML syntax)"});
+            return result;
+        }
+        if (starts.size() >= 2) {
+            // yaml-cpp would read the first and drop the rest without a word.
+            result.errors.push_back(ConfigError{fileName, starts[1].line + 1,
+                                                "a second YAML document ('---'): the configuration is one document"});
+            return result;
+        }
+        root = YAML::Load(yamlText);
     } catch (const YAML::Exception& e) {  // ParserException, DeepRecursion
         result.errors.push_back(ConfigError{fileName, e.mark.is_null() ? 0 : e.mark.line + 1, e.msg});
         return result;
     }
-    if (documents.size() > 1) {
-        // yaml-cpp would read the first and drop the rest without a word.
-        const YAML::Mark at = documents[1].Mark();
-        int line = secondDocumentLine(yamlText);
-        if (line == 0 && !at.is_null()) line = at.line + 1;
-        result.errors.push_back(ConfigError{fileName, line,
-                                            "a second YAML document ('---'): the configuration is one document"});
-        return result;
-    }
-    const YAML::Node root = documents.empty() ? YAML::Node{} : documents[0];
     if (root.IsNull()) return result;  // empty file: all defaults
     if (!root.IsMap()) {
         result.errors.push_back(ConfigError{fileName, root.Mark().line + 1, "expected sections such as 'serial:'"});

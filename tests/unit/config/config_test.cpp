@@ -314,6 +314,17 @@ TEST(ConfigHostile, ASecondDocumentIsAnError) {
     EXPECT_TRUE(parseConfig("---\nlog:\n  level: debug\n...\n").ok()) << "one document with its markers";
 }
 
+// Found by fuzz_config: yaml-cpp 0.7 never finishes YAML::LoadAll on a stray ',' (an empty
+// document at the same place for ever), and YAML::Load reads "," as an empty file.
+TEST(ConfigHostile, AStrayCommaIsASyntaxErrorNotAHangOrDefaults) {
+    auto r = parseConfig(",", "c.yaml");
+    ASSERT_EQ(r.errors.size(), 1U);
+    EXPECT_EQ(r.errors[0].text(), "c.yaml:1: unexpected ',' (YAML syntax)");
+    r = parseConfig("log:\n  level: info\n,#\n", "c.yaml");
+    ASSERT_EQ(r.errors.size(), 1U);
+    EXPECT_EQ(r.errors[0].line, 3);
+}
+
 class ConfigFiles : public ::testing::Test {
 protected:
     void SetUp() override {
