@@ -214,6 +214,37 @@ TEST(Item, WriteChecks) {
     EXPECT_FALSE(acceptWrite(customNameSpec(), Value{std::string{"a\nb"}})) << "no control characters";
 }
 
+// SetValue's pure part: what comes off the bus as which Value (the service only reads the
+// variant into a WireValue).
+TEST(Item, ValuesFromTheWire) {
+    auto wire = [](char type, std::int64_t i = 0, std::uint64_t u = 0) {
+        WireValue w;
+        w.type = type;
+        w.integer = i;
+        w.unsignedInteger = u;
+        return w;
+    };
+    EXPECT_EQ(valueFromWire(wire('i', -7)), Value{std::int32_t{-7}});
+    EXPECT_EQ(valueFromWire(wire('u', 4294967295LL)), std::nullopt) << "beyond int32";
+    EXPECT_EQ(valueFromWire(wire('x', -2147483648LL)), Value{std::int32_t{INT32_MIN}});
+    EXPECT_EQ(valueFromWire(wire('x', 2147483648LL)), std::nullopt);
+    EXPECT_EQ(valueFromWire(wire('t', 0, 1)), Value{std::int32_t{1}});
+    EXPECT_EQ(valueFromWire(wire('t', 0, 1ULL << 40)), std::nullopt);
+    EXPECT_EQ(valueFromWire(wire('b', 1)), std::nullopt) << "booleans are not values we store";
+    WireValue s;
+    s.type = 's';
+    s.text = "Bank 1";
+    EXPECT_EQ(valueFromWire(s), Value{std::string{"Bank 1"}});
+}
+
+// A hex text of a value an unsigned int cannot hold was a float-to-unsigned cast (undefined).
+TEST(Item, HexTextOfAnyNumber) {
+    EXPECT_EQ(formatText(Value{std::int32_t{0xBA77}}, Unit::Hex), "0xBA77");
+    EXPECT_EQ(formatText(Value{-5.0}, Unit::Hex), "-5");
+    EXPECT_EQ(formatText(Value{1e300}, Unit::Hex), "1e+300");
+    EXPECT_EQ(formatText(Value{std::int32_t{-1}}, Unit::Hex), "-1");
+}
+
 
 // Issue 14 item 6: values no JK battery can have are published invalid, never as numbers.
 TEST(BatteryPathsRanges, OutOfRangeValuesArePublishedInvalid) {
