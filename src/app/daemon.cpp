@@ -10,6 +10,7 @@
 #include "jkbms/codec/ble.hpp"
 #include "jkbms/dbus/bus_address.hpp"
 #include "jkbms/dbus/names.hpp"
+#include "jkbms/domain/plausible_ranges.hpp"
 #include "jkbms/domain/snapshot_mapping.hpp"
 #include "jkbms/dbus/venus_relay.hpp"
 #include "jkbms/gpio/gpiod_relay.hpp"
@@ -373,14 +374,20 @@ void Daemon::startCharge(std::uint8_t address, Pack& p, const dbus::DeviceSettin
     const auto wallNow = std::chrono::system_clock::now();
     std::optional<charge::EngineState> restored;
     std::string from;
-    if (!settings.chargeState.empty()) {
-        restored = parseChargeState(settings.chargeState, wallNow);
-        from = "localsettings";
-    }
-    if (!restored && !p.statePath.empty()) {
-        restored = loadChargeState(p.statePath);
-        from = p.statePath;
-    }
+    // One warning per source with every problem in it; an unusable state is replaced at the
+    // next save.
+    auto take = [&](ChargeStateRead read, const std::string& source) {
+        if (!read.problems.empty()) {
+            std::string list;
+            for (const auto& problem : read.problems) list += (list.empty() ? "" : "; ") + problem;
+            spdlog::warn("{}: charge state in {} {}: {}", name(address), source,
+                         read.state ? "read, with notes" : "not used (starting in Bulk)", list);
+        }
+        restored = std::move(read.state);
+        from = source;
+    };
+    if (!settings.chargeState.empty()) take(parseChargeState(settings.chargeState, wallNow), "localsettings");
+    if (!restored && !p.statePath.empty()) take(loadChargeState(p.statePath, wallNow), p.statePath);
     if (restored) {
         p.engine->restore(*restored);
         spdlog::info("{}: charge state restored from {}: {}", name(address), from,
@@ -609,6 +616,19 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
 
 void Daemon::publish(Pack& p) {
     if (!p.service) return;
+    // Values outside their plausible range are published invalid (batteryPaths); said once
+    // when they appear and once when they are back, not at every poll.
+    if (p.snapshot && p.monitor.state(Clock::now()) != domain::CommsState::Lost) {
+        std::set<std::string> now;
+        for (const auto& bad : domain::outOfRangeValues(*p.snapshot)) {
+            if (!p.outOfRange.contains(bad.what))
+                spdlog::warn("{}: {}: published invalid", p.service->busName(), bad.text());
+            now.insert(bad.what);
+        }
+        for (const auto& was : p.outOfRange)
+            if (!now.contains(was)) spdlog::info("{}: {} is back in range", p.service->busName(), was);
+        p.outOfRange = std::move(now);
+    }
     if (power_) p.service->setPower(powerItem(p));
     // Lost communication invalidates the limits in the mapping itself (one batch).
     p.service->publish(p.snapshot, p.limits, commsState(p, Clock::now()));

@@ -12,11 +12,15 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: jkbms decode [--protocol nw|ble|pb] [--variant JK02_24S|JK02_32S|JK04] [--compact] [HEX...]\n"
     "\n"
-    "Decodes one JK frame given as hex (arguments, or standard input when none; lines\n"
-    "starting with # are skipped) and prints it as one JSON object. Without --protocol the\n"
-    "protocol is detected: NW frames start 4E 57, BLE frames 55 AA EB 90 (commands\n"
-    "AA 55 90 EB), JK-PB bus captures carry a 55 AA frame followed by a Modbus ACK, or\n"
-    "are a single Modbus frame. Exit code 2 and a one-line message on bad input.\n"
+    "Decodes the JK frames given as hex (arguments, or standard input when none; lines\n"
+    "starting with # are skipped). One frame alone is printed as one JSON object; anything\n"
+    "more (several frames, or bytes that are not part of a frame) as a JSON array with one\n"
+    "element per frame and per skipped span, in input order, each with its \"offset\"; skipped\n"
+    "bytes are also noted on stderr. Each frame is recognised by its own bytes, wherever it\n"
+    "starts: NW 4E 57, BLE frames 55 AA EB 90 (commands AA 55 90 EB), Modbus frames (JK-PB);\n"
+    "a 55 AA frame followed by an FC16 ACK or preceded by a trigger is a JK-PB answer\n"
+    "(JK02_32S), otherwise its variant is detected from the frame. Exit code 2 and a\n"
+    "one-line message when no frame decodes.\n"
     "\n"
     "examples:\n"
     "  jkbms decode 4e5700130000000006030000000000006800000129\n"
@@ -24,15 +28,7 @@ constexpr std::string_view kUsage =
     "  xxd -p capture.bin | jkbms decode --protocol ble --variant JK02_24S\n"
     "  jkbms decode < tests/samples/nw_16s_lfp_charging.hex\n";
 
-std::string_view protocolLabel(const std::optional<Protocol>& p) {
-    if (!p) return "frame";
-    switch (*p) {
-        case Protocol::Nw: return "nw";
-        case Protocol::Ble: return "ble";
-        case Protocol::Pb: return "pb";
-    }
-    return "frame";
-}
+std::string_view protocolLabel(Protocol p) { return protocolName(p); }
 
 }  // namespace
 
@@ -96,19 +92,32 @@ int runDecode(std::span<const std::string_view> args, std::istream& in, std::ost
         err << "jkbms decode: no input (give the frame as hex)\n";
         return 2;
     }
-    auto json = decodeToJson(*bytes, options);
-    if (!json) {
-        const auto detected = options.protocol ? options.protocol : detectProtocol(*bytes);
-        if (!detected) {
+    const StreamDecode stream = decodeStream(*bytes, options);
+    if (stream.frameCount() == 0) {
+        if (!stream.firstError) {
             err << "jkbms decode: not a JK frame: starts with " << util::toHex(util::ByteView{*bytes}.first(std::min<std::size_t>(bytes->size(), 4)))
                 << " (expected 4e57, 55aaeb90, aa5590eb or a Modbus frame)\n";
         } else {
-            err << "jkbms decode: " << protocolLabel(detected) << ": "
-                << util::describe(json.error()) << '\n';
+            err << "jkbms decode: " << protocolLabel(stream.firstError->first) << ": "
+                << util::describe(stream.firstError->second) << '\n';
         }
         return 2;
     }
-    out << json->dump(compact ? -1 : 2) << '\n';
+    // One frame and nothing else: its object, as always. Anything more: the whole input as an
+    // array, frames and skipped bytes in order, and a note per skipped span on stderr.
+    if (stream.parts.size() == 1) {
+        out << stream.parts[0].frame->dump(compact ? -1 : 2) << '\n';
+        return 0;
+    }
+    for (const StreamPart& p : stream.parts) {
+        if (p.frame) continue;
+        err << "jkbms decode: skipped " << p.size << " byte" << (p.size == 1 ? "" : "s") << " at offset " << p.offset
+            << " (" << util::toHex(util::ByteView{*bytes}.subspan(p.offset, std::min<std::size_t>(p.size, 16)))
+            << (p.size > 16 ? "..." : "") << ")";
+        if (p.error) err << ": " << protocolLabel(p.error->first) << ": " << util::describe(p.error->second);
+        err << '\n';
+    }
+    out << stream.toJson(*bytes).dump(compact ? -1 : 2) << '\n';
     return 0;
 }
 

@@ -170,82 +170,190 @@ util::Result<Json> decodeBle(ByteView bytes, std::optional<Variant> variant) {
     return decodeBleFrame(bytes, variant);
 }
 
-// JK-PB: run the bus framer over the capture; the first 55 AA frame (with its ACK) wins,
-// otherwise the first Modbus frame.
-util::Result<Json> decodePb(ByteView bytes, std::optional<Variant> variant) {
-    pb::BusFramer framer;
-    framer.push(bytes);
-    std::optional<util::Error> firstError;
-    for (int pass = 0; pass < 2; ++pass) {
-        for (;;) {
-            pb::BusEvent ev = pass == 0 ? framer.next() : framer.flush();
-            if (ev.kind == pb::BusEvent::Kind::NeedMore) break;
-            if (ev.kind == pb::BusEvent::Kind::Bad) {
-                if (!firstError) firstError = ev.error;
-                continue;
-            }
-            if (ev.kind == pb::BusEvent::Kind::Modbus) return describe(ev.modbus, ev.frame);
-            auto frame = decodeBleFrame(ev.frame, variant.value_or(Variant::Jk02_32S));
-            if (!frame) return frame.error();
-            Json out = Json::object();
-            if (ev.ack) {
-                Json ack = Json::object();
-                ack.set("address", ev.ack->address);
-                ack.set("function", ev.ack->function);
-                ack.set("register", ev.ack->reg);
-                ack.set("count", ev.ack->quantity);
-                ack.set("crc_ok", true);
-                ack.set("hex", util::toHex(ev.ackFrame));
-                out.set("pb_ack", std::move(ack));
-            }
-            if (ev.address) out.set("address", *ev.address);
-            const Json& f = *frame;
-            for (std::size_t i = 0; i < f.size(); ++i) out.set(f.keyAt(i), f.at(i));
-            out.set("leading_bytes_skipped", ev.skippedBytes);
-            return out;
-        }
+// A JK-PB answer: the 55 AA frame in the JK02_32S layout (every JK-PB on RS485), with the
+// FC16 ACK that followed it, the pack's address, and the bytes skipped right before it.
+Json describePbAnswer(const Json& frame, const std::optional<pb::ModbusFrame>& ack, ByteView ackBytes,
+                      std::optional<std::uint8_t> address, std::size_t skippedBefore) {
+    Json out = Json::object();
+    if (ack) {
+        Json a = Json::object();
+        a.set("address", ack->address);
+        a.set("function", ack->function);
+        a.set("register", ack->reg);
+        a.set("count", ack->quantity);
+        a.set("crc_ok", true);
+        a.set("hex", util::toHex(ackBytes));
+        out.set("pb_ack", std::move(a));
     }
-    if (firstError) return *firstError;
-    return makeError(DecodeError::BadHeader, 0, 0, bytes.empty() ? 0U : bytes[0]);
+    if (address) out.set("address", *address);
+    for (std::size_t i = 0; i < frame.size(); ++i) out.set(frame.keyAt(i), frame.at(i));
+    out.set("leading_bytes_skipped", skippedBefore);
+    return out;
+}
+
+constexpr std::uint8_t kNwStart[] = {0x4E, 0x57};
+constexpr std::size_t kMaxAckPads = 8;  // 00 bytes some packs send between a frame and its ACK
+
+bool startsWith(ByteView b, std::span<const std::uint8_t> magic) {
+    return b.size() >= magic.size() && std::equal(magic.begin(), magic.end(), b.begin());
+}
+
+// A Modbus frame (JK-PB) at the start of `b`: the lengths its function code allows, each
+// checked by its CRC. Only addresses 0-15 and the functions JK uses (03, 10 and their
+// exceptions), so stray bytes rarely pass.
+std::optional<std::pair<pb::ModbusFrame, std::size_t>> modbusAt(ByteView b) {
+    if (b.size() < 5 || b[0] > pb::kMaxAddress) return std::nullopt;
+    std::size_t lengths[2] = {0, 0};
+    switch (b[1]) {
+        case pb::kFcReadHolding: lengths[0] = 8; lengths[1] = 5U + b[2]; break;
+        case pb::kFcWriteMultiple: lengths[0] = 8; lengths[1] = b.size() > 6 ? 9U + b[6] : 0; break;
+        case pb::kFcReadHolding | 0x80:
+        case pb::kFcWriteMultiple | 0x80: lengths[0] = 5; break;
+        default: return std::nullopt;
+    }
+    for (std::size_t len : lengths)
+        if (len >= 5 && len <= b.size())
+            if (auto m = pb::decodeModbus(b.first(len))) return std::make_pair(*m, len);
+    return std::nullopt;
+}
+
+// What starts at the beginning of `rest`: nullopt when no frame starts there; otherwise the
+// frame's protocol, its size and its JSON, or why bytes that start like a frame did not decode.
+struct Candidate {
+    Protocol protocol = Protocol::Nw;
+    std::size_t size = 0;
+    util::Result<Json> json;
+    std::optional<std::uint8_t> triggerAddress;  // a JK-PB trigger: the address it asked
+};
+
+std::optional<Candidate> frameAt(ByteView rest, const DecodeOptions& options,
+                                 std::optional<std::uint8_t> afterTrigger, std::size_t skippedBefore) {
+    auto allow = [&options](Protocol p) { return !options.protocol || *options.protocol == p; };
+    if (allow(Protocol::Nw) && startsWith(rest, kNwStart)) {
+        if (rest.size() < 4) return Candidate{Protocol::Nw, 0, decodeNw(rest), {}};
+        const std::size_t total = ((std::size_t{rest[2]} << 8) | rest[3]) + 2;
+        if (total > rest.size()) return Candidate{Protocol::Nw, 0, decodeNw(rest), {}};
+        return Candidate{Protocol::Nw, total, decodeNw(rest.first(total)), {}};
+    }
+    if (allow(Protocol::Ble) && startsWith(rest, ble::kCommandHeader)) {
+        const std::size_t size = std::min(rest.size(), ble::kCommandSize);
+        return Candidate{Protocol::Ble, size, decodeBle(rest.first(size), options.variant), {}};
+    }
+    if ((allow(Protocol::Ble) || allow(Protocol::Pb)) && startsWith(rest, ble::kFrameHeader)) {
+        const Protocol guess = allow(Protocol::Ble) ? Protocol::Ble : Protocol::Pb;
+        if (rest.size() < ble::kFrameSize) return Candidate{guess, 0, decodeBleFrame(rest, options.variant), {}};
+        const ByteView frame = rest.first(ble::kFrameSize);
+        if (auto header = ble::checkFrame(frame); !header) return Candidate{guess, 0, header.error(), {}};
+        // A JK-PB answer is told by what is around it, never by where it is: the FC16 ACK
+        // after it (00 pads allowed), or the trigger just before it. Anything else is read by
+        // the frame's own looks (BLE rules: variant detection).
+        std::size_t pads = 0;
+        while (pads < kMaxAckPads && ble::kFrameSize + pads < rest.size() && rest[ble::kFrameSize + pads] == 0) ++pads;
+        std::optional<pb::ModbusFrame> ack;
+        ByteView ackBytes;
+        for (std::size_t p : {std::size_t{0}, pads}) {
+            const ByteView after = rest.subspan(ble::kFrameSize + p);
+            if (auto m = modbusAt(after); m && m->first.kind == pb::ModbusKind::WriteAck) {
+                ack = m->first;
+                ackBytes = after.first(m->second);
+                pads = p;
+                break;
+            }
+        }
+        const bool pbAnswer = allow(Protocol::Pb) && (!allow(Protocol::Ble) || ack || afterTrigger);
+        if (!pbAnswer) return Candidate{Protocol::Ble, ble::kFrameSize, decodeBleFrame(frame, options.variant), {}};
+        auto json = decodeBleFrame(frame, options.variant.value_or(Variant::Jk02_32S));
+        if (!json) return Candidate{Protocol::Pb, 0, json.error(), {}};
+        const std::optional<std::uint8_t> address = ack ? std::optional<std::uint8_t>{ack->address} : afterTrigger;
+        return Candidate{Protocol::Pb, ble::kFrameSize + (ack ? pads + ackBytes.size() : 0),
+                         describePbAnswer(*json, ack, ackBytes, address, skippedBefore), {}};
+    }
+    if (allow(Protocol::Pb))
+        if (auto m = modbusAt(rest)) {
+            Candidate c{Protocol::Pb, m->second, describe(m->first, rest.first(m->second)), {}};
+            if (m->first.isTrigger()) c.triggerAddress = m->first.address;
+            return c;
+        }
+    return std::nullopt;
 }
 
 }  // namespace
 
-std::optional<Protocol> detectProtocol(ByteView b) {
-    auto startsWith = [&b](std::span<const std::uint8_t> magic) {
-        return b.size() >= magic.size() && std::equal(magic.begin(), magic.end(), b.begin());
-    };
-    constexpr std::uint8_t kNw[] = {0x4E, 0x57};
-    if (startsWith(kNw)) return Protocol::Nw;
-    if (startsWith(ble::kCommandHeader)) return Protocol::Ble;
-    if (startsWith(ble::kFrameHeader)) {
-        // A 55 AA frame followed by an FC16 ACK is a JK-PB bus answer.
-        if (b.size() > ble::kFrameSize) {
-            pb::BusFramer framer;
-            framer.push(b);
-            pb::BusEvent ev = framer.next();
-            if (ev.kind == pb::BusEvent::Kind::JkFrame && ev.ack) return Protocol::Pb;
-        }
-        return Protocol::Ble;
+std::string_view protocolName(Protocol p) {
+    switch (p) {
+        case Protocol::Nw: return "nw";
+        case Protocol::Ble: return "ble";
+        case Protocol::Pb: return "pb";
     }
-    const auto header = std::search(b.begin(), b.end(), ble::kFrameHeader.begin(),
-                                    ble::kFrameHeader.end());
-    if (header != b.end()) return Protocol::Pb;  // a bus capture with traffic before a frame
-    if (b.size() >= 5 && pb::decodeModbus(b)) return Protocol::Pb;
+    return "?";
+}
+
+std::size_t StreamDecode::frameCount() const {
+    return static_cast<std::size_t>(
+        std::count_if(parts.begin(), parts.end(), [](const StreamPart& p) { return p.frame.has_value(); }));
+}
+
+Json StreamDecode::toJson(ByteView input) const {
+    Json out = Json::array();
+    for (const StreamPart& p : parts) {
+        Json o = Json::object();
+        o.set("offset", p.offset);
+        if (p.frame) {
+            for (std::size_t i = 0; i < p.frame->size(); ++i) o.set(p.frame->keyAt(i), p.frame->at(i));
+        } else {
+            o.set("skipped_bytes", p.size);
+            o.set("hex", util::toHex(input.subspan(p.offset, p.size)));
+            if (p.error)
+                o.set("not_decoded", std::string{protocolName(p.error->first)} + ": " + util::describe(p.error->second));
+        }
+        out.push(std::move(o));
+    }
+    return out;
+}
+
+StreamDecode decodeStream(ByteView bytes, const DecodeOptions& options) {
+    StreamDecode out;
+    std::size_t pos = 0, gapStart = 0;
+    std::optional<std::pair<Protocol, util::Error>> gapError;
+    std::optional<std::uint8_t> afterTrigger;
+    auto closeGap = [&](std::size_t end) {
+        if (end > gapStart) out.parts.push_back(StreamPart{gapStart, end - gapStart, std::nullopt, std::nullopt, gapError});
+        gapError.reset();
+    };
+    while (pos < bytes.size()) {
+        auto c = frameAt(bytes.subspan(pos), options, afterTrigger, pos - gapStart);
+        if (!c || !c->json || c->size == 0) {
+            if (c && !c->json) {
+                if (!gapError) gapError = std::make_pair(c->protocol, c->json.error());
+                if (!out.firstError) out.firstError = std::make_pair(c->protocol, c->json.error());
+            }
+            ++pos;  // no frame starts here: look again one byte on
+            continue;
+        }
+        closeGap(pos);
+        out.parts.push_back(StreamPart{pos, c->size, std::move(*c->json), c->protocol, std::nullopt});
+        afterTrigger = c->triggerAddress;
+        pos += c->size;
+        gapStart = pos;
+    }
+    closeGap(bytes.size());
+    return out;
+}
+
+std::optional<Protocol> detectProtocol(ByteView b) {
+    const StreamDecode s = decodeStream(b, DecodeOptions{});
+    for (const StreamPart& p : s.parts)
+        if (p.frame) return p.protocol;
+    if (s.firstError) return s.firstError->first;
     return std::nullopt;
 }
 
 util::Result<Json> decodeToJson(ByteView bytes, const DecodeOptions& options) {
-    const std::optional<Protocol> protocol =
-        options.protocol ? options.protocol : detectProtocol(bytes);
-    if (!protocol)
-        return makeError(DecodeError::BadHeader, 0, 0, bytes.empty() ? 0U : bytes[0]);
-    switch (*protocol) {
-        case Protocol::Nw: return decodeNw(bytes);
-        case Protocol::Ble: return decodeBle(bytes, options.variant);
-        case Protocol::Pb: return decodePb(bytes, options.variant);
-    }
-    return makeError(DecodeError::UnknownType, 0);
+    StreamDecode s = decodeStream(bytes, options);
+    for (StreamPart& p : s.parts)
+        if (p.frame) return std::move(*p.frame);
+    if (s.firstError) return s.firstError->second;
+    return makeError(DecodeError::BadHeader, 0, 0, bytes.empty() ? 0U : bytes[0]);
 }
 
 Json describe(const nw::ReadAll& r) {

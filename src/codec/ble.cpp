@@ -130,11 +130,18 @@ Variant detectCellInfoVariant(ByteView frame) {
     return Variant::Jk02_32S;  // every current BMS generation
 }
 
+// Settings frames (not in the spec's section 2.5, which covers cell info): JK04 when the
+// power-off voltage (f32 at 38) is plausible; else byte 287 ("data field enable control 0",
+// defined on JK02_32S only) tells the JK02 layouts apart: non-zero on every JK02_32S capture
+// (0xFE; 0x7C on one B2A8S20P firmware), 0x00 on JK02_24S and JK04 (checked against every
+// settings capture in shared/vectors; dbus-serialbattery uses the same byte).
 std::optional<Variant> detectSettingsVariant(ByteView frame) {
     ByteReader r(frame);
     const float powerOff = r.f32leAt(38);
-    if (r.ok() && powerOff >= 0.5F && powerOff <= 5.0F) return Variant::Jk04;
-    return std::nullopt;
+    const std::uint8_t dataFieldEnable = r.u8At(287);
+    if (!r.ok()) return std::nullopt;
+    if (powerOff >= 0.5F && powerOff <= 5.0F) return Variant::Jk04;
+    return dataFieldEnable != 0 ? Variant::Jk02_32S : Variant::Jk02_24S;
 }
 
 std::optional<Variant> variantFromVersions(std::string_view model, std::string_view hardware,

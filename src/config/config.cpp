@@ -1,17 +1,47 @@
 #include "jkbms/config/config.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace jkbms::config {
 namespace {
+
+enum class DurationRead : std::uint8_t { Ok, Malformed, TooLarge };
+
+// "<whole number><unit>"; TooLarge when it does not fit in milliseconds (no wrap-around).
+DurationRead readDuration(const std::string& text, std::chrono::milliseconds& out) {
+    long long n = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ptr == text.data() || (ec != std::errc{} && ec != std::errc::result_out_of_range) || text[0] == '-')
+        return DurationRead::Malformed;
+    const std::string unit{ptr, text.data() + text.size()};
+    long long perUnit = 0;  // milliseconds
+    if (unit.empty() && n == 0 && ec == std::errc{}) perUnit = 1;  // "0": off / never
+    else if (unit == "ms") perUnit = 1;
+    else if (unit == "s") perUnit = 1000;
+    else if (unit == "m" || unit == "min") perUnit = 60'000;
+    else if (unit == "h") perUnit = 3'600'000;
+    else return DurationRead::Malformed;
+    if (ec == std::errc::result_out_of_range || n > std::numeric_limits<long long>::max() / perUnit)
+        return DurationRead::TooLarge;
+    out = std::chrono::milliseconds(n * perUnit);
+    return DurationRead::Ok;
+}
 
 // Collects errors with their YAML line while the explicit parse functions walk the tree.
 class Parser {
@@ -23,10 +53,24 @@ public:
     }
     void error(int line, const std::string& message) { errors_.push_back(ConfigError{file_, line, message}); }
 
-    // Rejects keys the section does not know (a typo must not silently fall back to a default).
+    // Rejects keys the section does not know (a typo must not silently fall back to a default),
+    // keys that are not plain names (`? [a, b]`), and a key given twice (yaml-cpp keeps both,
+    // and a lookup would silently take the first).
     void onlyKeys(const YAML::Node& section, const std::string& name, std::set<std::string> known) {
+        std::map<std::string, int> seen;  // key -> its first line
         for (const auto& kv : section) {
-            const auto key = kv.first.as<std::string>();
+            if (!kv.first.IsScalar()) {
+                error(kv.first, std::string{"a key in "} + name + " must be a plain name, not " +
+                                    (kv.first.IsSequence() ? "a list" : kv.first.IsMap() ? "a mapping" : "empty"));
+                continue;
+            }
+            const std::string& key = kv.first.Scalar();
+            const int line = kv.first.Mark().line + 1;
+            if (auto [first, inserted] = seen.emplace(key, line); !inserted) {
+                error(kv.first, "'" + key + "' is given twice in " + name + " (first at line " +
+                                    std::to_string(first->second) + ")");
+                continue;
+            }
             if (!known.contains(key)) error(kv.first, "unknown key '" + key + "' in " + name);
         }
     }
@@ -143,12 +187,13 @@ public:
         const YAML::Node n = section[key];
         if (!n) return;
         std::chrono::milliseconds v{};
-        if (!n.IsScalar() || !parseDuration(n.Scalar(), v)) {
+        const DurationRead read = n.IsScalar() ? readDuration(n.Scalar(), v) : DurationRead::Malformed;
+        if (read == DurationRead::Malformed) {
             error(n, std::string{key} + ": expected a duration such as 500ms, 5s, 2m, got '" +
                          (n.IsScalar() ? n.Scalar() : std::string{"a structure"}) + "'");
             return;
         }
-        if (v < min || v > max) {
+        if (read == DurationRead::TooLarge || v < min || v > max) {
             error(n, std::string{key} + ": " + n.Scalar() + " is out of range");
             return;
         }
@@ -193,27 +238,61 @@ bool validMac(const std::string& mac) {
 }
 
 bool parseDuration(const std::string& text, std::chrono::milliseconds& out) {
-    long long n = 0;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (ec != std::errc{} || ptr == text.data() || n < 0) return false;
-    const std::string unit{ptr, text.data() + text.size()};
-    if (unit.empty() && n == 0) out = std::chrono::milliseconds(0);  // "0": off / never
-    else if (unit == "ms") out = std::chrono::milliseconds(n);
-    else if (unit == "s") out = std::chrono::seconds(n);
-    else if (unit == "m" || unit == "min") out = std::chrono::minutes(n);
-    else if (unit == "h") out = std::chrono::hours(n);
-    else return false;
-    return true;
+    return readDuration(text, out) == DurationRead::Ok;
 }
+
+namespace {
+
+void parseRoot(const YAML::Node& root, Parser& p, Config& c);
+
+// Counts the documents of a YAML text with yaml-cpp's own parser, and notices when it stops
+// making progress: yaml-cpp 0.7 reports a new, empty document at the same place for ever on
+// a stray ',' outside brackets (YAML::LoadAll never returns; YAML::Load reads it as empty).
+class DocumentCounter : public YAML::EventHandler {
+public:
+    std::vector<YAML::Mark> starts;
+    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+};
+
+}  // namespace
 
 LoadResult parseConfig(const std::string& yamlText, const std::string& fileName) {
     LoadResult result;
     Parser p(fileName);
     YAML::Node root;
     try {
+        // How many documents (at most two are looked at), then the first one as nodes.
+        std::istringstream in(yamlText);
+        YAML::Parser parser(in);
+        DocumentCounter counter;
+        for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+        }
+        const auto& starts = counter.starts;
+        if (starts.size() >= 2 && starts[1].pos == starts[0].pos) {
+            const auto pos = static_cast<std::size_t>(std::max(0, starts[0].pos));
+            const char c = pos < yamlText.size() ? yamlText[pos] : '?';
+            result.errors.push_back(ConfigError{fileName, starts[0].line + 1,
+                                                std::string{"unexpected '"} + (std::isprint(static_cast<unsigned char>(c)) ? c : '?') +
+                                                    "' (YAML syntax)"});
+            return result;
+        }
+        if (starts.size() >= 2) {
+            // yaml-cpp would read the first and drop the rest without a word.
+            result.errors.push_back(ConfigError{fileName, starts[1].line + 1,
+                                                "a second YAML document ('---'): the configuration is one document"});
+            return result;
+        }
         root = YAML::Load(yamlText);
-    } catch (const YAML::ParserException& e) {
-        result.errors.push_back(ConfigError{fileName, e.mark.line + 1, e.msg});
+    } catch (const YAML::Exception& e) {  // ParserException, DeepRecursion
+        result.errors.push_back(ConfigError{fileName, e.mark.is_null() ? 0 : e.mark.line + 1, e.msg});
         return result;
     }
     if (root.IsNull()) return result;  // empty file: all defaults
@@ -221,7 +300,18 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
         result.errors.push_back(ConfigError{fileName, root.Mark().line + 1, "expected sections such as 'serial:'"});
         return result;
     }
-    Config& c = result.config;
+    try {
+        parseRoot(root, p, result.config);
+    } catch (const YAML::Exception& e) {  // a conversion the checks above did not foresee: still a clean error
+        p.error(e.mark.is_null() ? 0 : e.mark.line + 1, e.msg);
+    }
+    result.errors = p.take();
+    return result;
+}
+
+namespace {
+
+void parseRoot(const YAML::Node& root, Parser& p, Config& c) {
     p.onlyKeys(root, "the file", {"serial", "ble", "poll", "comms", "dbus", "charge", "relay", "log"});
 
     if (auto s = p.section(root, "serial")) {
@@ -448,20 +538,38 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
         p.oneOf(s, "level", c.log.level, {"trace", "debug", "info", "warn", "error"});
         p.boolean(s, "timestamps", c.log.timestamps);
     }
-    result.errors = p.take();
-    return result;
 }
 
+}  // namespace
+
 LoadResult loadConfig(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) {
-        LoadResult r;
-        r.errors.push_back(ConfigError{path, 0, "cannot be read"});
+    LoadResult r;
+    auto fail = [&](const std::string& why) {
+        r.errors.push_back(ConfigError{path, 0, why});
         return r;
+    };
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return fail(std::string{"cannot be read: "} + std::strerror(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) return fail("is a directory, not a configuration file");
+    // Read to the end (a /proc or pipe file says size 0), but never more than the cap.
+    std::string text;
+    char buf[8192];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(std::string{"cannot be read: "} + std::strerror(errno));
+        if (n == 0) break;
+        if (text.size() + static_cast<std::size_t>(n) > kMaxConfigBytes)
+            return fail("is larger than 1 MiB (" + std::to_string(kMaxConfigBytes) +
+                        " bytes): not a configuration file");
+        text.append(buf, static_cast<std::size_t>(n));
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return parseConfig(text.str(), path);
+    return parseConfig(text, path);
 }
 
 }  // namespace jkbms::config

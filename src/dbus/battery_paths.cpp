@@ -1,5 +1,7 @@
 #include "jkbms/dbus/battery_paths.hpp"
 
+#include "jkbms/domain/plausible_ranges.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -17,6 +19,14 @@ Value opt(const std::optional<T>& v) {
     if constexpr (std::is_same_v<T, bool>) return static_cast<std::int32_t>(*v ? 1 : 0);
     else if constexpr (std::is_integral_v<T>) return static_cast<std::int32_t>(*v);
     else return static_cast<double>(*v);
+}
+
+// A value from the BMS, absent when outside its plausible range (domain/plausible_ranges.hpp):
+// published invalid, never as a number.
+template <class T>
+std::optional<T> ranged(const std::optional<T>& v, const domain::PlausibleRange& range) {
+    if (v && range.contains(static_cast<double>(*v))) return v;
+    return std::nullopt;
 }
 
 class Builder {
@@ -143,28 +153,40 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     }
 
     // 5.2 measurements
-    b.put("/Dc/0/Voltage", opt(s ? s->packVoltageV : std::nullopt), Unit::Volt);
-    b.put("/Dc/0/Current", opt(s ? s->currentA : std::nullopt), Unit::Amp);
+    // Every value from the BMS within its plausible range, or absent; what is derived from an
+    // implausible value is absent too.
+    namespace plausible = domain::plausible;
+    const auto none = std::optional<double>{};
+    const auto packV = s ? ranged(s->packVoltageV, plausible::kPackVoltage) : none;
+    const auto current = s ? ranged(s->currentA, plausible::kCurrent) : none;
+    const auto power = s && packV && current ? ranged(s->powerW, plausible::kPower) : none;
+    const auto fullAh = s ? ranged(s->fullCapacityAh, plausible::kCapacity) : none;
+    const auto remainingAh = s ? ranged(s->remainingCapacityAh, plausible::kCapacity) : none;
+    b.put("/Dc/0/Voltage", opt(packV), Unit::Volt);
+    b.put("/Dc/0/Current", opt(current), Unit::Amp);
     // systemcalc does not derive the power; without it /Dc/Battery/Power stays null.
-    b.put("/Dc/0/Power", opt(s ? s->powerW : std::nullopt), Unit::Watt);
+    b.put("/Dc/0/Power", opt(power), Unit::Watt);
+    // Battery temperature sensors: an implausible one is left out (the others still count).
+    util::FixedVector<const domain::Temperature*, BatterySnapshot::kMaxTemperatures> temps;
+    if (s)
+        for (const auto& tmp : s->temperatures)
+            if (plausible::kTemperature.contains(tmp.celsius)) temps.push_back(&tmp);
     std::optional<double> batteryTemp;
-    if (s && !s->temperatures.empty()) {
+    if (!temps.empty()) {
         double sum = 0;
-        for (const auto& tmp : s->temperatures) sum += tmp.celsius;
-        batteryTemp = sum / static_cast<double>(s->temperatures.size());
+        for (const auto* tmp : temps) sum += tmp->celsius;
+        batteryTemp = sum / static_cast<double>(temps.size());
     }
     b.put("/Dc/0/Temperature", opt(batteryTemp), Unit::Celsius);
-    b.put("/Soc", opt(s ? s->socPercent : std::nullopt), Unit::Percent);
-    b.put("/Soh", opt(s ? s->sohPercent : std::nullopt), Unit::Percent);
-    b.put("/InstalledCapacity", opt(s ? s->fullCapacityAh : std::nullopt), Unit::AmpHour);
-    b.put("/Capacity", opt(s ? s->remainingCapacityAh : std::nullopt), Unit::AmpHour);
+    b.put("/Soc", opt(s ? ranged(s->socPercent, plausible::kPercent) : none), Unit::Percent);
+    b.put("/Soh", opt(s ? ranged(s->sohPercent, plausible::kPercent) : none), Unit::Percent);
+    b.put("/InstalledCapacity", opt(fullAh), Unit::AmpHour);
+    b.put("/Capacity", opt(remainingAh), Unit::AmpHour);
     std::optional<double> consumed;
-    if (s && s->fullCapacityAh && s->remainingCapacityAh)
-        consumed = std::min(0.0, *s->remainingCapacityAh - *s->fullCapacityAh);  // Victron: <= 0
+    if (fullAh && remainingAh) consumed = std::min(0.0, *remainingAh - *fullAh);  // Victron: <= 0
     b.put("/ConsumedAmphours", opt(consumed), Unit::AmpHour);
     std::optional<double> timeToGo;
-    if (s && s->currentA && s->remainingCapacityAh && *s->currentA < -0.1)
-        timeToGo = std::round(*s->remainingCapacityAh / -*s->currentA * 3600.0);
+    if (current && remainingAh && *current < -0.1) timeToGo = std::round(*remainingAh / -*current * 3600.0);
     b.put("/TimeToGo", opt(timeToGo), Unit::Second);
     // JK faults are published as alarms; a raw code here would raise Victron's BMS error
     // notifications with unrelated texts.
@@ -202,8 +224,12 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
 
     // 5.5 cells and modules
     // A plain value and a flag rather than std::optional<CellStats>: GCC 12 reports a false
-    // maybe-uninitialized on the optional's members at -O2.
-    const bool haveStats = s != nullptr && !s->cellVoltagesV.empty();
+    // maybe-uninitialized on the optional's members at -O2. One implausible cell makes the
+    // statistics (min, max, sum, spread) meaningless: they are invalid with it.
+    const bool cellsPlausible =
+        s != nullptr && std::all_of(s->cellVoltagesV.begin(), s->cellVoltagesV.end(),
+                                    [](double v) { return plausible::kCellVoltage.contains(v); });
+    const bool haveStats = cellsPlausible && !s->cellVoltagesV.empty();
     const domain::CellStats stats = s ? s->cellStats().value_or(domain::CellStats{}) : domain::CellStats{};
     b.put("/System/MinCellVoltage", haveStats ? Value{stats.minV} : Value{Invalid{}}, Unit::CellVolt);
     b.put("/System/MaxCellVoltage", haveStats ? Value{stats.maxV} : Value{Invalid{}}, Unit::CellVolt);
@@ -211,18 +237,17 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     b.put("/System/MaxVoltageCellId", haveStats ? Value{cellId(stats.maxIndex)} : Value{Invalid{}});
     const domain::Temperature* tmin = nullptr;
     const domain::Temperature* tmax = nullptr;
-    if (s) {
-        for (const auto& tmp : s->temperatures) {
-            if (!tmin || tmp.celsius < tmin->celsius) tmin = &tmp;
-            if (!tmax || tmp.celsius > tmax->celsius) tmax = &tmp;
-        }
+    for (const auto* tmp : temps) {
+        if (!tmin || tmp->celsius < tmin->celsius) tmin = tmp;
+        if (!tmax || tmp->celsius > tmax->celsius) tmax = tmp;
     }
     b.put("/System/MinCellTemperature", tmin ? Value{tmin->celsius} : Value{Invalid{}}, Unit::Celsius);
     b.put("/System/MaxCellTemperature", tmax ? Value{tmax->celsius} : Value{Invalid{}}, Unit::Celsius);
     b.put("/System/MinTemperatureCellId", tmin ? Value{std::string{tmin->name}} : Value{Invalid{}});
     b.put("/System/MaxTemperatureCellId", tmax ? Value{std::string{tmax->name}} : Value{Invalid{}});
     // dbus-serialbattery convention (its GUI add-on shows it); no Victron component reads it.
-    b.put("/System/MOSTemperature", opt(s ? s->mosfetTemperatureC : std::nullopt), Unit::Celsius);
+    b.put("/System/MOSTemperature", opt(s ? ranged(s->mosfetTemperatureC, plausible::kTemperature) : none),
+          Unit::Celsius);
     b.put("/System/NrOfModulesOnline", std::int32_t{s ? 1 : 0});
     b.put("/System/NrOfModulesOffline", std::int32_t{s ? 0 : 1});
     auto blocking = [s](const std::optional<bool>& mos) -> Value {
@@ -236,18 +261,26 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
                                                : Value{Invalid{}});
 
     // Per-cell paths (dbus-serialbattery convention). They exist for every cell of the last
-    // reading, so they stay on the bus (invalid) when communication is lost.
+    // reading, so they stay on the bus (invalid) when communication is lost. An implausible
+    // cell is invalid on its own.
+    const std::size_t cells = snap ? snap->cellVoltagesV.size() : 0;
     if (snap) {
         // The JK balancer moves charge from the highest to the lowest cell.
         const bool balancerActive = s && haveStats && s->balancing;
         const std::size_t lowest = haveStats ? stats.minIndex : SIZE_MAX;
         const std::size_t highest = haveStats ? stats.maxIndex : SIZE_MAX;
-        for (std::size_t i = 0; i < snap->cellVoltagesV.size(); ++i) {
-            b.put(cellPath("Voltages", i), s ? Value{s->cellVoltagesV[i]} : Value{Invalid{}}, Unit::CellVolt);
+        for (std::size_t i = 0; i < cells; ++i) {
+            const bool plausibleCell = s && plausible::kCellVoltage.contains(s->cellVoltagesV[i]);
+            b.put(cellPath("Voltages", i), plausibleCell ? Value{s->cellVoltagesV[i]} : Value{Invalid{}}, Unit::CellVolt);
             const bool balancing = balancerActive && (i == lowest || i == highest);
             b.put(cellPath("Balances", i), s ? Value{std::int32_t{balancing ? 1 : 0}} : Value{Invalid{}});
         }
     }
+    // Cells a previous reading had and this one has not (32 -> 16 cells, or none): their paths
+    // stay on the bus, invalid, never with the old values.
+    for (std::size_t i = cells; i < BatterySnapshot::kMaxCells; ++i)
+        for (std::string_view group : {"Voltages", "Balances"})
+            if (t.contains(cellPath(group, i))) b.put(cellPath(group, i), Invalid{});
     b.put("/Voltages/Sum", haveStats ? Value{stats.sumV} : Value{Invalid{}}, Unit::Volt);
     b.put("/Voltages/Diff", haveStats ? Value{stats.deltaV} : Value{Invalid{}}, Unit::CellVolt);
 
@@ -269,9 +302,9 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     b.put("/Alarms/BmsCable", snap ? Value{cable} : Value{Invalid{}});
 
     // 5.7 history from the BMS's own counters (Ah values negative, Victron convention).
-    b.put("/History/ChargeCycles", opt(s ? s->cycleCount : std::nullopt));
+    b.put("/History/ChargeCycles", opt(s ? ranged(s->cycleCount, plausible::kCycleCount) : std::nullopt));
     std::optional<double> drawn;
-    if (s && s->cycleCapacityAh) drawn = -*s->cycleCapacityAh;
+    if (const auto throughput = s ? ranged(s->cycleCapacityAh, plausible::kCycleCapacity) : none) drawn = -*throughput;
     b.put("/History/TotalAhDrawn", opt(drawn), Unit::AmpHour);
     b.put("/History/TimeSinceLastFullCharge", limitsLive ? opt(limits.timeSinceFullChargeS) : Value{Invalid{}}, Unit::Second);
     b.put("/History/CanBeCleared", std::int32_t{0});

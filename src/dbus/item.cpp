@@ -1,6 +1,7 @@
 #include "jkbms/dbus/item.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 namespace jkbms::dbus {
@@ -21,7 +22,11 @@ std::string formatText(const Value& value, Unit unit) {
         case Unit::Percent: std::snprintf(buf, sizeof buf, "%.1f%%", v); break;
         case Unit::AmpHour: std::snprintf(buf, sizeof buf, "%.1fAh", v); break;
         case Unit::Second: std::snprintf(buf, sizeof buf, "%.0fs", v); break;
-        case Unit::Hex: std::snprintf(buf, sizeof buf, "0x%X", static_cast<unsigned>(v)); break;
+        case Unit::Hex:
+            // Only what an unsigned int holds (a cast of anything else is undefined).
+            if (v >= 0 && v <= 4294967295.0) std::snprintf(buf, sizeof buf, "0x%X", static_cast<unsigned>(v));
+            else std::snprintf(buf, sizeof buf, "%g", v);
+            break;
         case Unit::None:
             if (std::holds_alternative<std::int32_t>(value))
                 std::snprintf(buf, sizeof buf, "%d", std::get<std::int32_t>(value));
@@ -61,6 +66,27 @@ std::optional<Value> acceptWrite(const WritableSpec& spec, const Value& value) {
         }
     }
     return std::nullopt;
+}
+
+std::optional<Value> valueFromWire(const WireValue& wire) {
+    auto integer = [](auto v) -> std::optional<Value> {
+        if (v < INT32_MIN || v > INT32_MAX) return std::nullopt;
+        return Value{static_cast<std::int32_t>(v)};
+    };
+    switch (wire.type) {
+        case 's': return Value{wire.text};
+        case 'd': return Value{wire.real};
+        case 'y':
+        case 'n':
+        case 'q':
+        case 'i':
+        case 'u':
+        case 'x': return integer(wire.integer);
+        case 't':
+            if (wire.unsignedInteger > static_cast<std::uint64_t>(INT32_MAX)) return std::nullopt;
+            return Value{static_cast<std::int32_t>(wire.unsignedInteger)};
+        default: return std::nullopt;  // booleans, arrays (invalid), structures: not a value we store
+    }
 }
 
 }  // namespace jkbms::dbus

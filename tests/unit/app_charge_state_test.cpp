@@ -1,12 +1,24 @@
 #include "jkbms/app/charge_state_file.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
+#include <fstream>
 
 namespace jkbms::app {
 namespace {
+
+const auto kNow = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+
+std::string joined(const ChargeStateRead& r) {
+    std::string out;
+    for (const auto& p : r.problems) out += p + "\n";
+    return out;
+}
 
 TEST(ChargeStateFile, RoundTrip) {
     charge::EngineState st;
@@ -15,41 +27,150 @@ TEST(ChargeStateFile, RoundTrip) {
     st.absorptionTotalS = 400;
     st.sinceFullChargeS = 3600;
     st.sinceEqualizeS = 86400;
-    const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
-    const std::string text = formatChargeState(st, now);
+    const std::string text = formatChargeState(st, kNow);
     EXPECT_EQ(text, "mode=Absorption\nabsorption_s=312.5\nabsorption_total_s=400\nequalize_at=1799913600\nfull_charge_at=1799996400\n");
-    auto back = parseChargeState(text, now + std::chrono::seconds(60));
-    ASSERT_TRUE(back);
-    EXPECT_EQ(back->mode, charge::ChargeMode::Absorption);
-    EXPECT_DOUBLE_EQ(back->absorptionS, 312.5);
-    EXPECT_DOUBLE_EQ(back->sinceFullChargeS, 3660) << "counted on while we were down";
-    EXPECT_DOUBLE_EQ(back->sinceEqualizeS, 86460);
+    auto back = parseChargeState(text, kNow + std::chrono::seconds(60));
+    ASSERT_TRUE(back.state) << joined(back);
+    EXPECT_TRUE(back.problems.empty());
+    EXPECT_EQ(back.state->mode, charge::ChargeMode::Absorption);
+    EXPECT_DOUBLE_EQ(back.state->absorptionS, 312.5);
+    EXPECT_DOUBLE_EQ(back.state->sinceFullChargeS, 3660) << "counted on while we were down";
+    EXPECT_DOUBLE_EQ(back.state->sinceEqualizeS, 86460);
     // The one-line form kept in localsettings reads the same.
     std::string oneLine = text;
     std::replace(oneLine.begin(), oneLine.end(), '\n', ';');
-    auto fromSettings = parseChargeState(oneLine, now);
-    ASSERT_TRUE(fromSettings);
-    EXPECT_EQ(fromSettings->mode, charge::ChargeMode::Absorption);
-    EXPECT_DOUBLE_EQ(fromSettings->absorptionTotalS, 400);
-    EXPECT_FALSE(parseChargeState("garbage\n", now));
-    EXPECT_FALSE(parseChargeState("mode=Float\nabsorption_s=x\n", now));
+    auto fromSettings = parseChargeState(oneLine, kNow);
+    ASSERT_TRUE(fromSettings.state) << joined(fromSettings);
+    EXPECT_EQ(fromSettings.state->mode, charge::ChargeMode::Absorption);
+    EXPECT_DOUBLE_EQ(fromSettings.state->absorptionTotalS, 400);
+    // Not known: no line, and it reads back as not known.
+    st.sinceFullChargeS = -1;
+    auto unknown = parseChargeState(formatChargeState(st, kNow), kNow);
+    ASSERT_TRUE(unknown.state);
+    EXPECT_DOUBLE_EQ(unknown.state->sinceFullChargeS, -1);
 }
 
-TEST(ChargeStateFile, SaveAndLoad) {
-    const auto dir = std::filesystem::temp_directory_path() / ("jkbms-state-unit-" + std::to_string(::getpid()));
-    const std::string path = (dir / "a" / "battery.state").string();
+// Issue 14 item 5: every field validated, every problem said, nothing overflows.
+TEST(ChargeStateFile, TimestampsBeyondTheClockRangeAreRefusedNotOverflowed) {
+    // ~9.2e9 s is where a nanosecond system_clock overflows (UBSan aborted every start).
+    for (const char* at : {"9300000000", "99999999999", "9223372036854775807", "99999999999999999999", "-5"}) {
+        const auto r = parseChargeState(std::string{"mode=Float\nequalize_at="} + at + "\n", kNow);
+        EXPECT_FALSE(r.state) << at;
+        ASSERT_EQ(r.problems.size(), 1U) << at;
+        EXPECT_NE(r.problems[0].find("equalize_at"), std::string::npos) << r.problems[0];
+    }
+    // A time in the future (the clock not set yet at boot) is "just now", never negative.
+    const auto future = parseChargeState("mode=Float\nequalize_at=1900000000\nfull_charge_at=1900000000\n", kNow);
+    ASSERT_TRUE(future.state) << joined(future);
+    EXPECT_DOUBLE_EQ(future.state->sinceEqualizeS, 0);
+    EXPECT_DOUBLE_EQ(future.state->sinceFullChargeS, 0);
+}
+
+TEST(ChargeStateFile, FormattingWildValuesStaysInRange) {
+    charge::EngineState st;
+    st.mode = charge::ChargeMode::Float;
+    for (double wild : {1e300, -1e300, std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+        st.absorptionS = st.absorptionTotalS = st.sinceEqualizeS = st.sinceFullChargeS = wild;
+        const std::string text = formatChargeState(st, kNow);
+        const auto back = parseChargeState(text, kNow);
+        EXPECT_TRUE(back.state) << text << joined(back);
+    }
+    // A clock far beyond 2100 does not write a date that cannot be read back.
+    const auto farFuture = std::chrono::system_clock::time_point(std::chrono::seconds(9'000'000'000));
+    EXPECT_TRUE(parseChargeState(formatChargeState(st, farFuture), farFuture).state);
+}
+
+TEST(ChargeStateFile, CorruptCrlfAndEmptyStatesAreReported) {
+    // CRLF (edited on Windows) and blanks: the same state.
+    const auto crlf = parseChargeState("mode=Float\r\nabsorption_s = 12\r\n", kNow);
+    ASSERT_TRUE(crlf.state) << joined(crlf);
+    EXPECT_EQ(crlf.state->mode, charge::ChargeMode::Float);
+    EXPECT_DOUBLE_EQ(crlf.state->absorptionS, 12);
+    EXPECT_TRUE(crlf.problems.empty());
+
+    struct Case {
+        const char* text;
+        const char* says;
+    };
+    for (const Case& c : {Case{"", "empty"}, Case{" \n\r\n", "empty"}, Case{"garbage\n", "not key=value"},
+                          Case{"mode=Float\nabsorption_s=x\n", "absorption_s 'x' is not a number"},
+                          Case{"mode=Float\nabsorption_s=nan\n", "not a number"},
+                          Case{"mode=Float\nabsorption_s=1e400\n", "not a number"},
+                          Case{"mode=Float\nabsorption_s=-1\n", "out of range"},
+                          Case{"mode=Float\nabsorption_s=12abc\n", "not a number"},
+                          Case{"mode=Sleeping\n", "not a charge mode"},
+                          Case{"absorption_s=1\n", "no mode"},
+                          Case{"mode=Float\nmode=Bulk\n", "'mode' is given twice"},
+                          Case{"mode=Float\nequalize_at=1.5\n", "not a Unix time"}}) {
+        const auto r = parseChargeState(c.text, kNow);
+        EXPECT_FALSE(r.state) << c.text;
+        EXPECT_NE(joined(r).find(c.says), std::string::npos) << c.text << " -> " << joined(r);
+    }
+    // A key from a newer version is noted but spoils nothing.
+    const auto newer = parseChargeState("mode=Float\nsoc_drift=3\n", kNow);
+    ASSERT_TRUE(newer.state);
+    EXPECT_NE(joined(newer).find("unknown key 'soc_drift'"), std::string::npos);
+    EXPECT_FALSE(parseChargeState(std::string(kMaxChargeStateBytes + 1, 'x'), kNow).state);
+}
+
+class ChargeStateFiles : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() / ("jkbms-state-unit-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(dir_);
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+    std::filesystem::path dir_;
+};
+
+TEST_F(ChargeStateFiles, SaveAndLoad) {
+    const std::string path = (dir_ / "a" / "battery.state").string();
     charge::EngineState st;
     st.mode = charge::ChargeMode::Float;
     std::string error;
     const auto now = std::chrono::system_clock::now();
     ASSERT_TRUE(saveChargeState(path, formatChargeState(st, now), error)) << error;
-    auto back = loadChargeState(path);
-    ASSERT_TRUE(back);
-    EXPECT_EQ(back->mode, charge::ChargeMode::Float);
-    EXPECT_FALSE(loadChargeState(path + ".missing"));
+    auto back = loadChargeState(path, now);
+    ASSERT_TRUE(back.state) << joined(back);
+    EXPECT_EQ(back.state->mode, charge::ChargeMode::Float);
+    const auto missing = loadChargeState(path + ".missing", now);
+    EXPECT_FALSE(missing.state);
+    EXPECT_TRUE(missing.problems.empty()) << "no file: a first start, nothing to say";
+    const auto directory = loadChargeState(dir_.string(), now);
+    EXPECT_FALSE(directory.state);
+    EXPECT_NE(joined(directory).find("cannot be read"), std::string::npos) << joined(directory);
     EXPECT_FALSE(saveChargeState("/proc/no/such/dir/x.state", formatChargeState(st, now), error));
     EXPECT_FALSE(error.empty());
-    std::filesystem::remove_all(dir);
+}
+
+TEST_F(ChargeStateFiles, AnEmptyFileIsReported) {
+    const std::string path = (dir_ / "empty.state").string();
+    std::ofstream{path};
+    const auto r = loadChargeState(path, kNow);
+    EXPECT_FALSE(r.state);
+    EXPECT_NE(joined(r).find("empty"), std::string::npos);
+}
+
+TEST_F(ChargeStateFiles, AFullDiskLeavesTheOldStateAndNoTmp) {
+    const std::string path = (dir_ / "battery.state").string();
+    std::string error;
+    ASSERT_TRUE(saveChargeState(path, "mode=Absorption\n", error)) << error;
+    // A file size limit makes write() fail like a full disk (EFBIG instead of ENOSPC).
+    const auto oldHandler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit old{};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+    rlimit small = old;
+    small.rlim_cur = 4;
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    const bool saved = saveChargeState(path, "mode=Float\nabsorption_s=0\n", error);
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, oldHandler);
+    EXPECT_FALSE(saved);
+    EXPECT_FALSE(error.empty());
+    EXPECT_FALSE(std::filesystem::exists(path + ".tmp")) << "a partial .tmp left behind";
+    const auto kept = loadChargeState(path, kNow);
+    ASSERT_TRUE(kept.state);
+    EXPECT_EQ(kept.state->mode, charge::ChargeMode::Absorption);
 }
 
 }  // namespace

@@ -5,27 +5,49 @@
 // fields) or, without localsettings, in one small text file per BMS. Written on each mode
 // change, once a minute while a timer runs, hourly otherwise (not every poll: flash wear).
 //
-//   mode=Absorption
-//   absorption_s=312.0
-//   absorption_total_s=400.0
-//   equalize_at=1795000000        (Unix time)
+//   mode=Absorption               (first; Bulk, Absorption, Float or Equalize)
+//   absorption_s=312              (seconds, 0 .. kMaxStateSeconds)
+//   absorption_total_s=400        (seconds, 0 .. kMaxStateSeconds)
+//   equalize_at=1795000000        (Unix time, whole seconds, 0 .. kMaxUnixTime)
 //   full_charge_at=1795170000     (Unix time; absent when not known)
+//
+// Reading is strict: a value that is not a number, out of range, a key given twice, a line
+// that is not key=value, no mode, or an empty or oversized text make the whole state unusable
+// (the engine starts afresh, as on a first start), and every problem is listed for the
+// caller to log once. CRLF line ends and blanks around keys and values are accepted; an
+// unknown key (from a newer version) is listed but does not spoil the rest. Times in the
+// future (a clock not set yet at boot) count as "just now".
 
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "jkbms/charge/charge_engine.hpp"
 
 namespace jkbms::app {
 
-std::string formatChargeState(const charge::EngineState& state, std::chrono::system_clock::time_point now);
-// nullopt when the text is not a state written by formatChargeState.
-std::optional<charge::EngineState> parseChargeState(const std::string& text, std::chrono::system_clock::time_point now);
+inline constexpr double kMaxStateSeconds = 10.0 * 365 * 86400;  // 10 years
+inline constexpr long long kMaxUnixTime = 4102444800;           // 2100-01-01
+inline constexpr std::size_t kMaxChargeStateBytes = 4096;       // a state is ~120 bytes
 
-// File I/O; false (and the reason in `error`) when it failed. The write goes through a
-// temporary file and a rename, so a power cut leaves the old state or the new one.
+// Never throws; durations and times are clamped into the ranges above (no overflow).
+std::string formatChargeState(const charge::EngineState& state, std::chrono::system_clock::time_point now);
+
+struct ChargeStateRead {
+    std::optional<charge::EngineState> state;  // nullopt: nothing usable, start afresh
+    std::vector<std::string> problems;         // "item 2: absorption_s 'x' is not a number", ...
+};
+// `text` as written by formatChargeState (lines or the ';' form). Never throws.
+ChargeStateRead parseChargeState(std::string_view text, std::chrono::system_clock::time_point now);
+
+// File I/O. The write goes to `path`.tmp, is synced and renamed over `path`, so a power cut
+// leaves the old state or the new one; on any failure (a full disk) the .tmp is removed and
+// the old state kept; false with the reason in `error`.
 bool saveChargeState(const std::string& path, const std::string& text, std::string& error);
-std::optional<charge::EngineState> loadChargeState(const std::string& path);
+// No file: no state and no problem (a first start). Otherwise as parseChargeState, plus
+// "cannot be read: ..." for a file that cannot be read (a directory, permissions).
+ChargeStateRead loadChargeState(const std::string& path, std::chrono::system_clock::time_point now);
 
 }  // namespace jkbms::app

@@ -35,6 +35,7 @@
 #include "jkbms/dbus/asio_sdbus_loop.hpp"
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -117,6 +118,7 @@ private:
         std::chrono::steady_clock::time_point lastSaved{};
         bool saveWarned = false;
         std::string chargeNotes;  // the engine's notes last logged
+        std::set<std::string> outOfRange;  // what is published invalid as implausible (logged once)
     };
 
     Pack& pack(std::uint8_t address);

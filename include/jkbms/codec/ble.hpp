@@ -73,8 +73,9 @@ private:
 
 // Variant of a cell-info frame by the heuristic of section 2.5.2.
 Variant detectCellInfoVariant(util::ByteView frame);
-// JK04 when the settings frame's power-off voltage (f32 at 38) is plausible; otherwise
-// nullopt: JK02_24S and JK02_32S settings cannot be told apart from the frame alone.
+// Variant of a settings frame: JK04 when its power-off voltage (f32 at 38) is plausible;
+// else JK02_32S when byte 287 is non-zero (0xFE, 0x7C seen), JK02_24S when it is 0x00 (a
+// rule of ours from the public captures, see the README). nullopt: shorter than 288 bytes.
 std::optional<Variant> detectSettingsVariant(util::ByteView frame);
 // Variant from the versions of a device-info frame (section 2.5.1).
 std::optional<Variant> variantFromVersions(std::string_view model, std::string_view hardware,

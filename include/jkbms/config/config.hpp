@@ -92,13 +92,23 @@ struct LoadResult {
     bool ok() const { return errors.empty(); }
 };
 
+// A configuration file is a few kilobytes: anything larger is refused, unread past this.
+inline constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
+
+// Reads and checks a configuration file; never throws. Refused (an error each, with its
+// line where there is one): a file that cannot be opened or read (with the OS's reason), a
+// directory, more than kMaxConfigBytes, YAML syntax errors, a second YAML document, a key
+// that is not a plain name or is given twice in its section, unknown keys, values of the
+// wrong shape or out of range (durations too large to represent included).
 LoadResult loadConfig(const std::string& path);
+// The same for text already read; an empty text means all defaults.
 LoadResult parseConfig(const std::string& yamlText, const std::string& fileName = "<config>");
 
 // "C8:47:8C:00:00:01"
 bool validMac(const std::string& mac);
 
-// "1s", "500ms", "2m", "1h" -> milliseconds; false when malformed.
+// "1s", "500ms", "2m", "1h" (a whole number >= 0 and a unit; "0" alone) -> milliseconds;
+// false when malformed or too large for milliseconds in 64 bits (never wraps).
 bool parseDuration(const std::string& text, std::chrono::milliseconds& out);
 
 }  // namespace jkbms::config

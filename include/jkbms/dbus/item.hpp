@@ -61,4 +61,19 @@ struct WritableSpec {
 // widened) or nullopt when refused.
 std::optional<Value> acceptWrite(const WritableSpec& spec, const Value& value);
 
+// A SetValue argument as it came off the bus, free of any D-Bus library: its signature code
+// and its content read as that type (the service fills it from the sdbus::Variant).
+struct WireValue {
+    char type = 0;              // 's', 'd', 'i', 'n', 'q', 'y', 'u', 'x', 't', 'b', ...; 0: none
+    std::int64_t integer = 0;   // y n q i u x b
+    std::uint64_t unsignedInteger = 0;  // t
+    double real = 0;            // d
+    std::string text;           // s
+};
+
+// The Value a SetValue argument stands for: strings, doubles, and integers that fit an int32
+// (y n q i, u and x and t within range); nullopt for anything else (booleans, arrays,
+// structures, 64-bit values beyond int32). Then acceptWrite() decides.
+std::optional<Value> valueFromWire(const WireValue& wire);
+
 }  // namespace jkbms::dbus

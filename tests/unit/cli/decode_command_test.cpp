@@ -5,6 +5,9 @@
 #include <sstream>
 #include <vector>
 
+#include "jkbms/cli/frame_json.hpp"
+#include "jkbms/codec/checksum.hpp"
+#include "jkbms/codec/pb_modbus.hpp"
 #include "jkbms/util/hex.hpp"
 #include "support/frame_builders.hpp"
 
@@ -82,6 +85,122 @@ TEST(DecodeCommand, Help) {
     Outcome r = decode({"--help"});
     EXPECT_EQ(r.code, 0);
     EXPECT_NE(r.out.find("examples:"), std::string::npos);
+}
+
+
+// Issue 14 items 12-14: decoders on real byte streams.
+std::vector<std::uint8_t> cellInfo24S() {
+    test::JkFrame f(codec::ble::FrameType::CellInfo);
+    for (std::size_t i = 0; i < 4; ++i) f.u16(6 + 2 * i, 3300);
+    f.u32(54, 0xF);  // the 24S enabled-cell mask
+    return f.frame();
+}
+
+std::vector<std::uint8_t> bytesOf(std::string_view text) { return {text.begin(), text.end()}; }
+
+std::vector<std::uint8_t> ackOf(std::uint8_t address, codec::pb::Trigger t) {
+    std::vector<std::uint8_t> f = {address, 0x10, static_cast<std::uint8_t>(static_cast<unsigned>(t) >> 8),
+                                   static_cast<std::uint8_t>(static_cast<unsigned>(t) & 0xFF), 0x00, 0x01};
+    const auto crc = codec::crc16Modbus(f);
+    f.push_back(static_cast<std::uint8_t>(crc & 0xFF));
+    f.push_back(static_cast<std::uint8_t>(crc >> 8));
+    return f;
+}
+
+std::string field(const Json& o, std::string_view key) {
+    const Json* v = o.find(key);
+    return v ? v->dump(-1) : "<none>";
+}
+
+TEST(DecodeStream, AFrameAfterSkippedBytesKeepsItsOwnVariant) {
+    // A JK BLE module's "AT\r\n" before a JK02_24S frame is no JK-PB bus capture.
+    const auto input = test::concat({bytesOf("AT\r\n"), cellInfo24S()});
+    const auto s = decodeStream(input, DecodeOptions{});
+    ASSERT_EQ(s.parts.size(), 2U);
+    EXPECT_FALSE(s.parts[0].frame);
+    EXPECT_EQ(s.parts[0].size, 4U);
+    ASSERT_TRUE(s.parts[1].frame);
+    EXPECT_EQ(s.parts[1].protocol, Protocol::Ble);
+    EXPECT_EQ(field(*s.parts[1].frame, "variant"), "\"JK02_24S\"");
+    EXPECT_EQ(field(*s.parts[1].frame, "cell_count"), "4");
+    EXPECT_EQ(detectProtocol(input), Protocol::Ble);
+    // decodeToJson: the first frame, the same as without the prefix.
+    auto first = decodeToJson(input, DecodeOptions{});
+    auto plain = decodeToJson(cellInfo24S(), DecodeOptions{});
+    ASSERT_TRUE(first && plain);
+    EXPECT_EQ(first->dump(-1), plain->dump(-1));
+    // The command: an array, the skipped bytes said on stderr too.
+    Outcome r = decode({"--compact", util::toHex(input)});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(r.out.starts_with("[{\"offset\":0,\"skipped_bytes\":4,\"hex\":\"41540d0a\"},{\"offset\":4,")) << r.out;
+    EXPECT_NE(r.out.find("\"variant\":\"JK02_24S\""), std::string::npos);
+    EXPECT_EQ(r.err, "jkbms decode: skipped 4 bytes at offset 0 (41540d0a)\n");
+}
+
+TEST(DecodeStream, SettingsFramesAreLabelledByByte287) {
+    test::JkFrame f(codec::ble::FrameType::Settings);
+    f.u32(18, 3650).u32(114, 16);
+    Outcome r24 = decode({"--compact", util::toHex(f.frame())});
+    EXPECT_NE(r24.out.find("\"variant\":\"JK02_24S\""), std::string::npos) << r24.out;
+    f.u8(287, 0xFE);
+    Outcome r32 = decode({"--compact", util::toHex(f.frame())});
+    EXPECT_NE(r32.out.find("\"variant\":\"JK02_32S\""), std::string::npos) << r32.out;
+}
+
+TEST(DecodeStream, APbCaptureFromTheTriggerOnDecodesEveryFrame) {
+    using codec::pb::Trigger;
+    test::JkFrame answer(codec::ble::FrameType::CellInfo);
+    for (std::size_t i = 0; i < 8; ++i) answer.u16(6 + 2 * i, 3357);
+    answer.u32(70, 0xFF);
+    const auto trigger = codec::pb::encodeTrigger(1, Trigger::CellInfo);
+    const auto input = test::concat({{trigger.begin(), trigger.end()}, answer.frame(), ackOf(1, Trigger::CellInfo)});
+    const auto s = decodeStream(input, DecodeOptions{});
+    ASSERT_EQ(s.parts.size(), 2U);
+    ASSERT_TRUE(s.parts[0].frame && s.parts[1].frame);
+    EXPECT_EQ(s.parts[0].protocol, Protocol::Pb);
+    EXPECT_EQ(field(*s.parts[0].frame, "kind"), "\"trigger\"") << s.parts[0].frame->dump(-1);
+    EXPECT_EQ(s.parts[1].protocol, Protocol::Pb);
+    EXPECT_EQ(s.parts[1].offset, 11U);
+    EXPECT_EQ(s.parts[1].size, 308U) << "the answer and its ACK";
+    EXPECT_EQ(field(*s.parts[1].frame, "variant"), "\"JK02_32S\"");
+    EXPECT_EQ(field(*s.parts[1].frame, "address"), "1");
+    EXPECT_EQ(field(*s.parts[1].frame, "cell_count"), "8");
+    EXPECT_NE(s.parts[1].frame->find("pb_ack"), nullptr);
+    Outcome r = decode({"--compact", util::toHex(input)});
+    EXPECT_EQ(r.code, 0);
+    EXPECT_TRUE(r.out.starts_with("[{\"offset\":0,")) << r.out;
+    EXPECT_TRUE(r.err.empty()) << "nothing skipped: " << r.err;
+    // The answer without its ACK, right after the trigger: still a JK-PB answer.
+    const auto noAck = test::concat({{trigger.begin(), trigger.end()}, answer.frame()});
+    const auto s2 = decodeStream(noAck, DecodeOptions{});
+    ASSERT_EQ(s2.frameCount(), 2U);
+    EXPECT_EQ(field(*s2.parts[1].frame, "address"), "1");
+}
+
+TEST(DecodeStream, FramesBackToBackAndTrailingBytes) {
+    const auto nw1 = test::NwReply{}.cells({3300, 3301}).value(codec::nw::id::kSoc, 42).frame();
+    const auto nw2 = test::NwReply{}.cells({3310, 3311, 3312}).value(codec::nw::id::kSoc, 43).frame();
+    const auto input = test::concat({{nw1.begin(), nw1.end()}, {nw2.begin(), nw2.end()}, bytesOf("AT\r\n")});
+    const auto s = decodeStream(input, DecodeOptions{});
+    ASSERT_EQ(s.parts.size(), 3U);
+    EXPECT_EQ(field(*s.parts[0].frame, "soc"), "42");
+    EXPECT_EQ(field(*s.parts[1].frame, "soc"), "43");
+    EXPECT_FALSE(s.parts[2].frame);
+    EXPECT_EQ(s.parts[2].offset, nw1.size() + nw2.size());
+    // Two 55 AA frames back to back, of different variants, each by its own looks.
+    test::JkFrame settings(codec::ble::FrameType::Settings);
+    settings.u8(287, 0xFE);
+    const auto ble = decodeStream(test::concat({cellInfo24S(), settings.frame()}), DecodeOptions{});
+    ASSERT_EQ(ble.frameCount(), 2U);
+    EXPECT_EQ(field(*ble.parts[0].frame, "variant"), "\"JK02_24S\"");
+    EXPECT_EQ(field(*ble.parts[1].frame, "variant"), "\"JK02_32S\"");
+    // A corrupt frame between two good ones is skipped and said why.
+    auto bad = cellInfo24S();
+    bad[100] ^= 0xFF;
+    const auto mixed = decodeStream(test::concat({{nw1.begin(), nw1.end()}, bad, {nw2.begin(), nw2.end()}}), DecodeOptions{});
+    ASSERT_EQ(mixed.parts.size(), 3U);
+    ASSERT_TRUE(mixed.parts[1].error);
+    EXPECT_EQ(mixed.parts[1].error->second.code, util::DecodeError::BadChecksum);
 }
 
 }  // namespace

@@ -234,6 +234,60 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SharedVector);
 INSTANTIATE_TEST_SUITE_P(Captures, MeasurementVector, testing::ValuesIn(measurementFiles()), testName);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(MeasurementVector);
 
+// Issue 14 item 13: the settings-frame variant rule (byte 287) on every settings capture.
+TEST(SharedVectors, SettingsVariantRuleHoldsOnEveryCapture) {
+    std::size_t checked = 0;
+    for (const auto& name : vectorFiles()) {
+        const YAML::Node doc = YAML::LoadFile((vectorsDir() / name).string());
+        auto bytes = util::parseHex(doc["hex"].as<std::string>());
+        if (!bytes || !doc["variant"] || doc["variant"].IsNull()) continue;
+        const auto at = std::search(bytes->begin(), bytes->end(), codec::ble::kFrameHeader.begin(), codec::ble::kFrameHeader.end());
+        if (static_cast<std::size_t>(bytes->end() - at) < codec::ble::kFrameSize || at[4] != 0x01) continue;
+        const util::ByteView frame{&*at, codec::ble::kFrameSize};
+        EXPECT_EQ(codec::ble::detectSettingsVariant(frame), codec::ble::parseVariant(doc["variant"].as<std::string>()))
+            << name << ": byte 287 = " << int{frame[287]};
+        ++checked;
+    }
+    if (checked == 0) GTEST_SKIP() << "no settings captures in " << vectorsDir();
+}
+
+// Issue 14 items 12 and 14: the captures inside real byte streams - after a BLE module's
+// "AT\r\n", after the JK-PB trigger that asked for them, two back to back - decode to the
+// same frames as alone.
+TEST(SharedVectors, CapturesInsideStreamsDecodeTheSame) {
+    std::size_t checked = 0;
+    for (const auto& name : vectorFiles()) {
+        const YAML::Node doc = YAML::LoadFile((vectorsDir() / name).string());
+        const auto protocol = protocolOf(doc["protocol"].as<std::string>());
+        auto bytes = util::parseHex(doc["hex"].as<std::string>());
+        if (!bytes || !protocol) continue;
+        auto alone = decodeToJson(*bytes, DecodeOptions{});
+        ASSERT_TRUE(alone) << name;
+        std::vector<std::uint8_t> prefix;
+        if (*protocol == Protocol::Pb && bytes->size() >= codec::ble::kFrameSize) {
+            const auto ack = util::ByteView{*bytes}.last(8);  // address 10 RR RR 00 01 CRC
+            const auto trigger = bytes->size() >= codec::ble::kFrameSize + 8
+                                     ? codec::pb::encodeTrigger(ack[0], static_cast<codec::pb::Trigger>((ack[2] << 8) | ack[3]))
+                                     : codec::pb::encodeTrigger(1, codec::pb::Trigger::CellInfo);
+            prefix.assign(trigger.begin(), trigger.end());
+        } else {
+            prefix = {'A', 'T', '\r', '\n'};
+        }
+        std::vector<std::uint8_t> stream = prefix;
+        stream.insert(stream.end(), bytes->begin(), bytes->end());
+        stream.insert(stream.end(), bytes->begin(), bytes->end());  // and again, back to back
+        const auto s = decodeStream(stream, DecodeOptions{});
+        std::vector<const Json*> frames;
+        for (const auto& part : s.parts)
+            if (part.frame && !(part.offset == 0 && *protocol == Protocol::Pb && prefix.size() == 11)) frames.push_back(&*part.frame);
+        ASSERT_GE(frames.size(), 2U) << name << ": " << s.toJson(stream).dump(-1);
+        EXPECT_EQ(frames[0]->dump(-1), alone->dump(-1)) << name;
+        EXPECT_EQ(frames[1]->dump(-1), alone->dump(-1)) << name;
+        ++checked;
+    }
+    if (checked == 0) GTEST_SKIP() << "no captures in " << vectorsDir();
+}
+
 TEST(SharedVectors, DirectoryIsPresent) {
     if (vectorFiles().empty())
         GTEST_SKIP() << "no vectors in " << vectorsDir()

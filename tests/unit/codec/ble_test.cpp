@@ -212,9 +212,9 @@ TEST(BleSettings, Jk02_32S) {
     f.u32(18, 3650).u32(10, 2800).u32(38, 3450).u32(50, 100000).i32(82, 450).i32(98, -50)
         .u32(114, 16).u32(118, 1).u32(122, 0).u32(126, 1).u32(130, 280000).u32(138, 3400)
         .u32(270, 3).u16(282, (1U << 9) | (1U << 0)).u8(284, static_cast<std::uint8_t>(-5))
-        .u8(296, static_cast<std::uint8_t>(-10));
+        .u8(296, static_cast<std::uint8_t>(-10)).u8(287, 0xFE);
     const auto frame = f.frame();
-    EXPECT_FALSE(detectSettingsVariant(frame));
+    EXPECT_EQ(detectSettingsVariant(frame), Variant::Jk02_32S);
     auto st = decodeSettings(frame, Variant::Jk02_32S);
     ASSERT_TRUE(st);
     EXPECT_DOUBLE_EQ(st->cellOvpV, 3.65);
@@ -234,6 +234,18 @@ TEST(BleSettings, Jk02_32S) {
     EXPECT_EQ(st->ext->dischargeUtpC, -10);
     EXPECT_FALSE(decodeSettings(frame, Variant::Jk02_24S)->ext);
     EXPECT_FALSE(decodeSettings(frame, Variant::Jk04));
+}
+
+// Issue 14 item 13: byte 287 tells JK02_24S settings from JK02_32S ones.
+TEST(BleSettings, VariantFromByte287) {
+    JkFrame f(FrameType::Settings);
+    f.u32(18, 3650).u32(114, 16);
+    EXPECT_EQ(detectSettingsVariant(f.frame()), Variant::Jk02_24S) << "0x00: JK02_24S";
+    f.u8(287, 0xFE);
+    EXPECT_EQ(detectSettingsVariant(f.frame()), Variant::Jk02_32S);
+    f.u8(287, 0x7C);  // B2A8S20P firmware
+    EXPECT_EQ(detectSettingsVariant(f.frame()), Variant::Jk02_32S);
+    EXPECT_FALSE(detectSettingsVariant(std::vector<std::uint8_t>(100, 0)));
 }
 
 TEST(BleSettings, Jk04) {

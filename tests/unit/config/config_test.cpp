@@ -1,6 +1,10 @@
 #include "jkbms/config/config.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace jkbms::config {
 namespace {
@@ -265,6 +269,118 @@ TEST(Config, RelayMistakesAreAllListed) {
     EXPECT_EQ(noRelay.errors[0].line, 2);
     auto offsetAlone = parseConfig("relay: {type: gpio, gpio: {offset: 3}}\n");
     EXPECT_FALSE(offsetAlone.ok());
+}
+
+
+// Issue 14 item 4: a hostile file is refused with its line, never crashes, wraps or is ignored.
+std::vector<std::string> texts(const LoadResult& r) {
+    std::vector<std::string> out;
+    for (const auto& e : r.errors) out.push_back(e.text());
+    return out;
+}
+
+bool anyContains(const LoadResult& r, const std::string& needle) {
+    for (const auto& e : r.errors)
+        if (e.text().find(needle) != std::string::npos) return true;
+    return false;
+}
+
+TEST(ConfigHostile, KeysThatAreListsOrMappingsAreErrorsNotCrashes) {
+    LoadResult r;
+    ASSERT_NO_THROW(r = parseConfig("? [a, b]\n: 1\n", "c.yaml"));
+    ASSERT_EQ(r.errors.size(), 1U);
+    EXPECT_EQ(r.errors[0].line, 1);
+    EXPECT_TRUE(anyContains(r, "key")) << r.errors[0].text();
+    ASSERT_NO_THROW(r = parseConfig("serial:\n  ? {x: 1}\n  : 2\n  baud: 9600\n", "c.yaml"));
+    ASSERT_EQ(r.errors.size(), 1U);
+    EXPECT_EQ(r.errors[0].line, 2);
+    ASSERT_NO_THROW(r = parseConfig("log:\n  ~: 1\n", "c.yaml"));
+    EXPECT_FALSE(r.ok());
+}
+
+TEST(ConfigHostile, HugeDurationsAreOutOfRangeNotWrapped) {
+    for (const char* text : {"18446744073709552s", "9223372036854776m", "2562047788015216h", "99999999999999999999ms"}) {
+        const auto r = parseConfig(std::string{"comms:\n  exit_after: "} + text + "\n", "c.yaml");
+        ASSERT_EQ(r.errors.size(), 1U) << text;
+        EXPECT_EQ(r.errors[0].line, 2);
+        EXPECT_NE(r.errors[0].message.find("out of range"), std::string::npos) << r.errors[0].text();
+    }
+    std::chrono::milliseconds ms{};
+    EXPECT_FALSE(parseDuration("18446744073709552s", ms));
+    EXPECT_TRUE(parseDuration("9223372036854775807ms", ms));
+    EXPECT_EQ(ms.count(), 9223372036854775807LL);
+}
+
+TEST(ConfigHostile, DuplicateKeysAreErrorsWithBothLines) {
+    const auto r = parseConfig("serial:\n"         // 1
+                               "  baud: 9600\n"    // 2
+                               "  baud: 19200\n"   // 3
+                               "serial:\n"         // 4
+                               "  port: /dev/x\n", // 5
+                               "c.yaml");
+    const auto lines = texts(r);
+    ASSERT_EQ(lines.size(), 2U) << (lines.empty() ? "" : lines[0]);
+    EXPECT_EQ(lines[0], "c.yaml:4: 'serial' is given twice in the file (first at line 1)");
+    EXPECT_EQ(lines[1], "c.yaml:3: 'baud' is given twice in serial (first at line 2)");
+}
+
+TEST(ConfigHostile, ASecondDocumentIsAnError) {
+    auto r = parseConfig("log:\n  level: debug\n---\nlog:\n  level: error\n", "c.yaml");
+    ASSERT_EQ(r.errors.size(), 1U);
+    EXPECT_EQ(r.errors[0].line, 3) << r.errors[0].text();
+    EXPECT_TRUE(anyContains(r, "document"));
+    r = parseConfig("log:\n  level: debug\n---\n", "c.yaml");
+    EXPECT_FALSE(r.ok()) << "an empty second document is a second document too";
+    EXPECT_TRUE(parseConfig("---\nlog:\n  level: debug\n...\n").ok()) << "one document with its markers";
+}
+
+// Found by fuzz_config: yaml-cpp 0.7 never finishes YAML::LoadAll on a stray ',' (an empty
+// document at the same place for ever), and YAML::Load reads "," as an empty file.
+TEST(ConfigHostile, AStrayCommaIsASyntaxErrorNotAHangOrDefaults) {
+    auto r = parseConfig(",", "c.yaml");
+    ASSERT_EQ(r.errors.size(), 1U);
+    EXPECT_EQ(r.errors[0].text(), "c.yaml:1: unexpected ',' (YAML syntax)");
+    r = parseConfig("log:\n  level: info\n,#\n", "c.yaml");
+    ASSERT_EQ(r.errors.size(), 1U);
+    EXPECT_EQ(r.errors[0].line, 3);
+}
+
+class ConfigFiles : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() / ("jkbms-config-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(dir_);
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+    std::filesystem::path dir_;
+};
+
+TEST_F(ConfigFiles, ADirectoryIsNotAnEmptyFile) {
+    const auto r = loadConfig(dir_.string());
+    ASSERT_FALSE(r.ok()) << "a directory must not start the daemon on defaults";
+    EXPECT_TRUE(anyContains(r, "directory")) << r.errors[0].text();
+    EXPECT_FALSE(loadConfig("/proc").ok());
+}
+
+TEST_F(ConfigFiles, SizeIsCapped) {
+    const auto path = (dir_ / "big.yaml").string();
+    {
+        std::ofstream out(path);
+        out << "log:\n  level: info\n";
+        out << std::string(kMaxConfigBytes, '#') << '\n';
+    }
+    const auto r = loadConfig(path);
+    ASSERT_EQ(r.errors.size(), 1U);
+    EXPECT_TRUE(anyContains(r, "larger than 1 MiB")) << r.errors[0].text();
+    const auto zero = loadConfig("/dev/zero");  // endless: must stop at the cap
+    ASSERT_FALSE(zero.ok());
+    EXPECT_TRUE(anyContains(zero, "larger than 1 MiB")) << zero.errors[0].text();
+}
+
+TEST_F(ConfigFiles, AnUnreadableFileSaysWhy) {
+    const auto r = loadConfig((dir_ / "missing.yaml").string());
+    ASSERT_EQ(r.errors.size(), 1U);
+    EXPECT_TRUE(anyContains(r, "No such file")) << r.errors[0].text();
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "jkbms/dbus/names.hpp"
+#include "jkbms/domain/plausible_ranges.hpp"
 #include "support/sample_battery.hpp"
 
 namespace jkbms::dbus {
@@ -211,6 +212,109 @@ TEST(Item, WriteChecks) {
     EXPECT_TRUE(acceptWrite(onOff, Value{std::int32_t{1}}));
     EXPECT_FALSE(acceptWrite(onOff, Value{std::int32_t{2}}));
     EXPECT_FALSE(acceptWrite(customNameSpec(), Value{std::string{"a\nb"}})) << "no control characters";
+}
+
+// SetValue's pure part: what comes off the bus as which Value (the service only reads the
+// variant into a WireValue).
+TEST(Item, ValuesFromTheWire) {
+    auto wire = [](char type, std::int64_t i = 0, std::uint64_t u = 0) {
+        WireValue w;
+        w.type = type;
+        w.integer = i;
+        w.unsignedInteger = u;
+        return w;
+    };
+    EXPECT_EQ(valueFromWire(wire('i', -7)), Value{std::int32_t{-7}});
+    EXPECT_EQ(valueFromWire(wire('u', 4294967295LL)), std::nullopt) << "beyond int32";
+    EXPECT_EQ(valueFromWire(wire('x', -2147483648LL)), Value{std::int32_t{INT32_MIN}});
+    EXPECT_EQ(valueFromWire(wire('x', 2147483648LL)), std::nullopt);
+    EXPECT_EQ(valueFromWire(wire('t', 0, 1)), Value{std::int32_t{1}});
+    EXPECT_EQ(valueFromWire(wire('t', 0, 1ULL << 40)), std::nullopt);
+    EXPECT_EQ(valueFromWire(wire('b', 1)), std::nullopt) << "booleans are not values we store";
+    WireValue s;
+    s.type = 's';
+    s.text = "Bank 1";
+    EXPECT_EQ(valueFromWire(s), Value{std::string{"Bank 1"}});
+}
+
+// A hex text of a value an unsigned int cannot hold was a float-to-unsigned cast (undefined).
+TEST(Item, HexTextOfAnyNumber) {
+    EXPECT_EQ(formatText(Value{std::int32_t{0xBA77}}, Unit::Hex), "0xBA77");
+    EXPECT_EQ(formatText(Value{-5.0}, Unit::Hex), "-5");
+    EXPECT_EQ(formatText(Value{1e300}, Unit::Hex), "1e+300");
+    EXPECT_EQ(formatText(Value{std::int32_t{-1}}, Unit::Hex), "-1");
+}
+
+
+// Issue 14 item 6: values no JK battery can have are published invalid, never as numbers.
+TEST(BatteryPathsRanges, OutOfRangeValuesArePublishedInvalid) {
+    auto s = sampleSnapshot16();
+    s.socPercent = 255;
+    s.sohPercent = 101;
+    s.cellVoltagesV[2] = 65.535;  // 0xFFFF mV
+    s.currentA = 88080;
+    s.powerW = *s.packVoltageV * 88080;
+    s.temperatures[1].celsius = 719.6;
+    s.mosfetTemperatureC = -273;
+    s.fullCapacityAh = 4e9;
+    const auto t = batteryPaths(identity(), s, sampleLimits(), CommsState::Ok);
+    for (const char* path : {"/Soc", "/Soh", "/Voltages/Cell3", "/Dc/0/Current", "/Dc/0/Power", "/System/MOSTemperature",
+                             "/InstalledCapacity", "/ConsumedAmphours", "/TimeToGo", "/System/MaxCellVoltage",
+                             "/System/MaxVoltageCellId", "/System/MinCellVoltage", "/Voltages/Sum", "/Voltages/Diff"}) {
+        EXPECT_FALSE(isValid(at(t, path))) << path;
+        EXPECT_EQ(t.at(path).text, "---") << path;
+    }
+    // What is in range stays, and a bad sensor does not spoil the good one.
+    EXPECT_EQ(at(t, "/Voltages/Cell4"), Value{3.303});
+    EXPECT_EQ(at(t, "/Dc/0/Voltage"), Value{52.92});
+    EXPECT_EQ(at(t, "/Dc/0/Temperature"), Value{24.0});
+    EXPECT_EQ(at(t, "/System/MaxCellTemperature"), Value{24.0});
+    EXPECT_EQ(at(t, "/Capacity"), Value{187.6});
+    EXPECT_EQ(at(t, "/Connected"), Value{std::int32_t{1}});
+    // The limits of the boundaries themselves are plausible.
+    s = sampleSnapshot16();
+    s.socPercent = 100;
+    s.cellVoltagesV[0] = 0.0;  // an open sense wire reads 0: a real reading
+    const auto edge = batteryPaths(identity(), s, sampleLimits(), CommsState::Ok);
+    EXPECT_EQ(at(edge, "/Soc"), Value{100.0});
+    EXPECT_EQ(at(edge, "/Voltages/Cell1"), Value{0.0});
+}
+
+TEST(BatteryPathsRanges, TheOutOfRangeListNamesEachValueOnce) {
+    auto s = sampleSnapshot16();
+    EXPECT_TRUE(domain::outOfRangeValues(s).empty());
+    s.socPercent = 255;
+    s.cellVoltagesV[2] = 65.535;
+    s.packVoltageV = std::numeric_limits<double>::quiet_NaN();
+    const auto bad = domain::outOfRangeValues(s);
+    std::vector<std::string> names;
+    for (const auto& b : bad) names.push_back(b.what);
+    EXPECT_EQ(names, (std::vector<std::string>{"cell 3 voltage", "pack voltage", "SoC"}));
+    EXPECT_DOUBLE_EQ(bad[0].value, 65.535);
+    EXPECT_EQ(bad[0].text(), "cell 3 voltage 65.535 V is outside 0 to 5 V");
+}
+
+// Issue 14 item 7: cell paths above the present cell count do not keep stale values.
+TEST(BatteryPathsCells, CellsBeyondTheCountBecomeInvalid) {
+    domain::BatterySnapshot s32 = sampleSnapshot16();
+    for (int i = 16; i < 32; ++i) s32.cellVoltagesV.push_back(3.3);
+    PathTable t;
+    batteryPaths(identity(), s32, sampleLimits(), CommsState::Ok, t);
+    ASSERT_EQ(at(t, "/Voltages/Cell32"), Value{3.3});
+    batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok, t);  // 32 -> 16 cells
+    EXPECT_EQ(at(t, "/Voltages/Cell16"), Value{3.315});
+    for (int i = 17; i <= 32; ++i) {
+        EXPECT_FALSE(isValid(at(t, "/Voltages/Cell" + std::to_string(i)))) << i;
+        EXPECT_FALSE(isValid(at(t, "/Balances/Cell" + std::to_string(i)))) << i;
+        EXPECT_EQ(t.at("/Voltages/Cell" + std::to_string(i)).text, "---");
+    }
+    auto none = sampleSnapshot16();
+    none.cellVoltagesV.clear();
+    batteryPaths(identity(), none, sampleLimits(), CommsState::Ok, t);  // a reading with no cells
+    for (int i = 1; i <= 32; ++i) EXPECT_FALSE(isValid(at(t, "/Voltages/Cell" + std::to_string(i)))) << i;
+    // A fresh table has no paths for cells that never were.
+    const auto fresh = batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok);
+    EXPECT_FALSE(fresh.contains("/Voltages/Cell17"));
 }
 
 }  // namespace
