@@ -1,5 +1,7 @@
 #include "jkbms/charge/charge_engine.hpp"
 
+#include "jkbms/domain/plausible_ranges.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -47,7 +49,7 @@ Table anchorTable(Table t, double limitX) {
 double temperatureFraction(const Table& table, const domain::BatterySnapshot& s) {
     double f = 1;
     for (const auto& t : s.temperatures)
-        if (std::isfinite(t.celsius)) f = std::min(f, table.at(t.celsius));
+        if (domain::plausible::kTemperature.contains(t.celsius)) f = std::min(f, table.at(t.celsius));
     return f;
 }
 
@@ -57,7 +59,7 @@ double bmsTemperatureFraction(std::optional<double> lowC, std::optional<double> 
                               double margin, double ramp) {
     double f = 1;
     for (const auto& t : s.temperatures) {
-        if (!std::isfinite(t.celsius)) continue;
+        if (!domain::plausible::kTemperature.contains(t.celsius)) continue;
         if (lowC) f = std::min(f, std::clamp((t.celsius - (*lowC + margin)) / ramp, 0.0, 1.0));
         if (highC) f = std::min(f, std::clamp(((*highC - margin) - t.celsius) / ramp, 0.0, 1.0));
     }
@@ -85,6 +87,25 @@ bool chargeAlarm(const domain::BatterySnapshot& s, bool withCold) {
     return s.alarms.has(Alarm::CellHighVoltage) || s.alarms.has(Alarm::HighVoltage) ||
            s.alarms.has(Alarm::HighChargeCurrent) || s.alarms.has(Alarm::HighChargeTemperature) ||
            (withCold && s.alarms.has(Alarm::LowChargeTemperature)) || s.alarms.has(Alarm::InternalFailure);
+}
+
+namespace plausible = domain::plausible;
+
+// The BMS's SoC when it is one (JK's reads 255 now and then).
+std::optional<double> socOf(const domain::BatterySnapshot& s) {
+    return s.socPercent && plausible::kPercent.contains(*s.socPercent) ? s.socPercent : std::nullopt;
+}
+std::optional<double> mosfetOf(const domain::BatterySnapshot& s) {
+    return s.mosfetTemperatureC && plausible::kTemperature.contains(*s.mosfetTemperatureC) ? s.mosfetTemperatureC
+                                                                                          : std::nullopt;
+}
+
+// A reading to act on: every cell a voltage a cell can have (above 0: an open sense wire or a
+// NaN is no measurement to regulate on) and the current, when there is one, plausible.
+bool actionable(const domain::BatterySnapshot& s) {
+    for (double v : s.cellVoltagesV)
+        if (!plausible::kCellVoltage.contains(v) || v <= 0) return false;
+    return !s.currentA || plausible::kCurrent.contains(*s.currentA);
 }
 
 double capacityOf(const domain::BatterySnapshot& s) {
@@ -220,7 +241,9 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     domain::ChargeLimits out;
     const auto raw = s.cellStats();
     if (!raw) return out;  // no cells: nothing to decide on
-    if (!std::isfinite(raw->sumV) || raw->minV <= 0) return out;  // not a reading to act on
+    // A misread frame (a cell at 65.535 V, 0 V, 88 kA): the last limits stand, nothing advances
+    // (a longer run of them is the lost-communication timeline's business).
+    if (!actionable(s)) return last_;
     dtS = std::isfinite(dtS) ? std::clamp(dtS, 0.0, 3600.0) : 0.0;
     const double n = static_cast<double>(s.cellVoltagesV.size());
     const double capacityAh = capacityOf(s);
@@ -279,6 +302,8 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     if (state_.sinceFullChargeS >= 0) out.timeSinceFullChargeS = state_.sinceFullChargeS;
     updateWarnings(s, c);
     out.warnings = state_.warnings;
+    last_ = out;
+    last_.modeChange.clear();
     return out;
 }
 
@@ -353,7 +378,8 @@ void ChargeEngine::transitions(const domain::BatterySnapshot& s, const Condition
             st.floatS += dtS;
             const bool low = c.avgV < p.rebulkV;
             const bool spread = c.spreadV > p.rebulkSpreadV;
-            const bool socLow = s.socPercent && *s.socPercent < config_.rebulkSocPercent &&
+            const auto soc = socOf(s);
+            const bool socLow = soc && *soc < config_.rebulkSocPercent &&
                                 c.avgV < anchored_.floatV - p.targetBandV;
             st.rebulkS = low || spread || socLow ? st.rebulkS + dtS : 0;
             if (st.floatS >= config_.floatMinTimeS && st.rebulkS >= config_.rebulkTimeS) {
@@ -505,8 +531,9 @@ ChargeEngine::Limit ChargeEngine::chargeLimit(const domain::BatterySnapshot& s, 
                                                       config_.temperatureMarginC, config_.temperatureRampC);
     if (!s.temperatures.empty()) consider(maxA * tableFraction, "Temperature");
     consider(maxA * bmsFraction, "BMS temperature limit");
-    if (s.mosfetTemperatureC) consider(maxA * config_.mosfetTemperatureC.at(*s.mosfetTemperatureC), "MOSFET temperature");
-    if (!config_.chargeSoc.points.empty() && s.socPercent) consider(maxA * config_.chargeSoc.at(*s.socPercent), "SoC");
+    if (const auto m = mosfetOf(s)) consider(maxA * config_.mosfetTemperatureC.at(*m), "MOSFET temperature");
+    if (const auto soc = socOf(s); !config_.chargeSoc.points.empty() && soc)
+        consider(maxA * config_.chargeSoc.at(*soc), "SoC");
     // Cold: the table or the BMS's limit at 0 on the cold side, or the BMS's cold alarm.
     bool cold = s.alarms.has(Alarm::LowChargeTemperature);
     if (!s.temperatures.empty()) {
@@ -559,8 +586,9 @@ ChargeEngine::Limit ChargeEngine::dischargeLimit(const domain::BatterySnapshot& 
     consider(maxA * bmsTemperatureFraction(s.settings.dischargeUtpC, s.settings.dischargeOtpC, s,
                                            config_.temperatureMarginC, config_.temperatureRampC),
              "BMS temperature limit");
-    if (s.mosfetTemperatureC) consider(maxA * config_.mosfetTemperatureC.at(*s.mosfetTemperatureC), "MOSFET temperature");
-    if (!config_.dischargeSoc.points.empty() && s.socPercent) consider(maxA * config_.dischargeSoc.at(*s.socPercent), "SoC");
+    if (const auto m = mosfetOf(s)) consider(maxA * config_.mosfetTemperatureC.at(*m), "MOSFET temperature");
+    if (const auto soc = socOf(s); !config_.dischargeSoc.points.empty() && soc)
+        consider(maxA * config_.dischargeSoc.at(*soc), "SoC");
     if (s.switches.dischargeMos == false) consider(-1, "BMS discharge switch off");
     if (s.alarms.has(Alarm::CellLowVoltage) || s.alarms.has(Alarm::LowVoltage) ||
         s.alarms.has(Alarm::HighDischargeCurrent) || s.alarms.has(Alarm::HighTemperature) ||
@@ -592,8 +620,8 @@ void ChargeEngine::updateWarnings(const domain::BatterySnapshot& s, const Condit
     latch(Alarm::CellLowVoltage, c.minV <= low + kTol, c.minV > low + kBandV);
     const double n = static_cast<double>(s.cellVoltagesV.size());
     latch(Alarm::LowVoltage, c.sumV <= n * (minV + kTol), c.sumV > n * (minV + kBandV));
-    if (config_.lowSocPercent > 0 && s.socPercent)
-        latch(Alarm::LowSoc, *s.socPercent <= config_.lowSocPercent, *s.socPercent >= config_.lowSocPercent + 5);
+    if (const auto soc = socOf(s); config_.lowSocPercent > 0 && soc)
+        latch(Alarm::LowSoc, *soc <= config_.lowSocPercent, *soc >= config_.lowSocPercent + 5);
     else
         w.clear(Alarm::LowSoc);
 }

@@ -97,7 +97,10 @@ public:
 
     // One reading, dtS (s) after the previous one (0 for the first; clamped to 0..3600; a gap
     // above 30 s restarts the filters). No cells, or chemistry Auto without the BMS's cell
-    // OVP: no limits (all absent) and a chargeMode text saying why.
+    // OVP: no limits (all absent) and a chargeMode text saying why. A misread reading (a cell
+    // outside 0..5 V or at 0 V, a current outside +-2000 A; plausible_ranges.hpp): the last
+    // limits again, nothing advanced. An implausible SoC, temperature or MOSFET temperature is
+    // ignored.
     domain::ChargeLimits step(const domain::BatterySnapshot& snapshot, double dtS);
 
     const EngineState& state() const { return state_; }
@@ -157,6 +160,7 @@ private:
     EngineState state_;
     Anchored anchored_;
     std::string notes_;
+    domain::ChargeLimits last_;  // what the last actionable reading gave
 };
 
 }  // namespace jkbms::charge

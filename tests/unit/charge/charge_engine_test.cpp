@@ -396,6 +396,19 @@ TEST(ChargeEngine, NoCellsNoLimits) {
     EXPECT_FALSE(e.step(bad, 1).maxChargeVoltageV);
     EXPECT_NEAR(*e.step(pack(3.30, 3.30), 1).maxChargeVoltageV, 16 * 3.45, 1e-9);
     EXPECT_FALSE(e.step(pack(3.30, 3.30), std::nan("")).maxChargeVoltageV == std::nullopt) << "a bad dt is 0";
+    // Once there are limits, a misread frame (a cell at 0xFFFF mV, 88 kA) gives them again and
+    // moves nothing - no hard cut of CVL, no CCL at 0 from one garbage reading.
+    const auto before = e.step(pack(3.30, 3.30), 1);
+    auto misread = pack(3.30, 3.30);
+    misread.cellVoltagesV[2] = 65.535;
+    auto again = e.step(misread, 1);
+    EXPECT_EQ(again.maxChargeVoltageV, before.maxChargeVoltageV);
+    EXPECT_EQ(again.maxChargeCurrentA, before.maxChargeCurrentA);
+    misread = pack(3.30, 3.30, 88000);
+    EXPECT_EQ(e.step(misread, 1).maxChargeCurrentA, before.maxChargeCurrentA);
+    auto soc = pack(3.30, 3.30);
+    soc.socPercent = 255;
+    EXPECT_FALSE(e.step(soc, 1).warnings.has(domain::Alarm::LowSoc));
 }
 
 TEST(ChargeEngine, TablesAnchoredToTheBmsProtectionSettings) {
