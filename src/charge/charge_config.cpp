@@ -46,8 +46,9 @@ std::string_view chemistryName(Chemistry chemistry) {
 }
 
 std::optional<Chemistry> impliedChemistry(std::optional<double> cellOvpV) {
-    if (!cellOvpV || !std::isfinite(*cellOvpV) || *cellOvpV <= 0) return std::nullopt;
-    if (*cellOvpV >= 3.9) return Chemistry::Nmc;
+    // Only a setting a cell can have (a misread 0xFFFF = 65.535 V must not make LFP into NMC).
+    if (!cellOvpV || !std::isfinite(*cellOvpV) || *cellOvpV < 2.0 || *cellOvpV > 4.6) return std::nullopt;
+    if (*cellOvpV >= 4.0) return Chemistry::Nmc;
     if (*cellOvpV <= 3.0) return Chemistry::Lto;
     return Chemistry::Lfp;
 }
@@ -110,6 +111,16 @@ std::vector<std::string> ChargeConfig::validate() const {
     if (recoveryVps <= 0 || floatTransitionVps <= 0 || increaseAps <= 0)
         errors.push_back("rates must be positive");
     if (cellFilterS < 0 || currentFilterS < 0) errors.push_back("filter time constants must not be negative");
+    if (!(temperatureRampC > 0) || !(hardMarginV > 0) || ovpMarginV < 0 || uvpMarginV < 0 || temperatureMarginC < 0 ||
+        windupBandV < 0 || tailTimeS < 0 || recoveryHoldS < 0 || hysteresisFraction < 0 || chargerShortfallV < 0)
+        errors.push_back("margins, bands and times must not be negative (ramps and the hard margin positive)");
+    // The cell-voltage tables must end at 0 A (the end with the smaller fraction), or the
+    // limits never stop a charge or a discharge before the BMS does.
+    for (const auto& [name, table] : {std::pair{"charge cell-voltage table", &p.chargeCellV},
+                                      std::pair{"discharge cell-voltage table", &p.dischargeCellV}})
+        if (table->validate().empty() && !table->points.empty() &&
+            std::min(table->points.front().second, table->points.back().second) > 0)
+            errors.push_back(std::string{name} + " must reach 0 at one end");
     for (double a : {maxChargeA, maxDischargeA})
         if (!std::isfinite(a) || a < 0 || a > 5000) {
             errors.push_back("current maxima must lie in 0..5000 A");

@@ -16,6 +16,9 @@ constexpr double kAbsorptionEntryMarginV = 0.010;  // highest (filtered) cell th
 constexpr double kDefaultMaxA = 50;                // nothing known about the BMS's limits
 constexpr double kMaxPlausibleA = 5000;            // a BMS setting above this is not believed
 constexpr double kFilterGapS = 30;                 // a longer gap restarts the filters
+constexpr double kUnusableS = 10;                  // unusable readings this long: CCL and DCL 0
+constexpr double kCvlOpenCellV = 0.005;            // CVL this far under the sum still lets a charge end
+constexpr double kShortfallCellV = 0.040;          // the charger-shortfall band, at most per cell
 constexpr double kHardCutCellV = 0.005;            // hard path: CVL this far (per cell) below the sum
 constexpr double kRiseFreeCellV = 0.005;           // CVL may rise at once to sum + cells x this
 constexpr double kLimitingOnCellV = 0.003;         // "cell N limiting": CVL this far below cells x target
@@ -27,13 +30,15 @@ constexpr double kUvpHardBandV = 0.020;            // unfiltered discharge path 
 double round2(double v) { return std::round(v * 100.0) / 100.0; }
 double round1(double v) { return std::round(v * 10.0) / 10.0; }
 
-// Moves a table's far end (its last point) to limitX when it lies beyond it, compressing the
-// points between the first point and the far end; shifts the whole table when the first point
-// is itself too close.
+// Moves a table's zero end (the end with the smaller fraction, whichever order the points are
+// in) to limitX when it lies beyond it, compressing the points between the full-current end and
+// the zero end; shifts the whole table when the full-current end is itself too close.
 Table anchorTable(Table t, double limitX) {
     if (t.points.size() < 2) return t;
-    const double xf = t.points.front().first, xz = t.points.back().first;
-    const double dir = xz > xf ? 1.0 : -1.0;  // towards the far end
+    const bool zeroAtBack = t.points.back().second <= t.points.front().second;
+    const double xf = zeroAtBack ? t.points.front().first : t.points.back().first;
+    const double xz = zeroAtBack ? t.points.back().first : t.points.front().first;
+    const double dir = xz > xf ? 1.0 : -1.0;  // towards the zero end
     if ((xz - limitX) * dir <= 0) return t;   // already inside
     if ((limitX - xf) * dir >= 0.02) {
         const double factor = (limitX - xf) / (xz - xf);
@@ -153,8 +158,11 @@ void ChargeEngine::restore(const EngineState& state) {
 }
 
 void ChargeEngine::anchor(Chemistry chemistry, const domain::BmsSettings& settings) {
-    auto sane = [](std::optional<double> v) { return v && std::isfinite(*v) && *v > 0 ? v : std::nullopt; };
-    const auto ovp = sane(settings.cellOvpV), uvp = sane(settings.cellUvpV);
+    // Settings a cell can have, else the profile's (a misread value must not move the anchors).
+    auto sane = [](std::optional<double> v, double lo, double hi) {
+        return v && std::isfinite(*v) && *v >= lo && *v <= hi ? v : std::nullopt;
+    };
+    const auto ovp = sane(settings.cellOvpV, 2.0, 4.6), uvp = sane(settings.cellUvpV, 1.0, 4.0);
     if (anchored_.valid && anchored_.chemistry == chemistry && anchored_.reportedOvpV == ovp &&
         anchored_.reportedUvpV == uvp)
         return;
@@ -241,16 +249,40 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     domain::ChargeLimits out;
     const auto raw = s.cellStats();
     if (!raw) return out;  // no cells: nothing to decide on
-    // A misread frame (a cell at 65.535 V, 0 V, 88 kA): the last limits stand, nothing advances
-    // (a longer run of them is the lost-communication timeline's business).
-    if (!actionable(s)) return last_;
     dtS = std::isfinite(dtS) ? std::clamp(dtS, 0.0, 3600.0) : 0.0;
+    if (!actionable(s)) {
+        // A misread frame (a cell at 65.535 V, 88 kA): the last limits stand and nothing
+        // advances. Readings that stay unusable (an open sense wire reads 0 V, frames keep
+        // coming, so the lost-communication timeline never starts) stop charge and discharge.
+        state_.unusableS += dtS;
+        domain::ChargeLimits held = last_;
+        if (state_.unusableS >= kUnusableS && held.maxChargeVoltageV) {
+            held.maxChargeCurrentA = 0.0;
+            held.maxDischargeCurrentA = 0.0;
+            held.chargeLimitation = held.dischargeLimitation = "Cell readings implausible";
+        }
+        return held;
+    }
+    state_.unusableS = 0;
+    // Timers, holds and rates run on at most the filter gap: after a longer silence nothing
+    // may count as if it had been watched (a tail current, a recovery hold).
+    const bool gap = dtS > kFilterGapS;
+    if (gap) {
+        state_.tailS = 0;
+        state_.cclHoldS = state_.dclHoldS = 0;
+        state_.cclRising = state_.dclRising = false;
+    }
     const double n = static_cast<double>(s.cellVoltagesV.size());
     const double capacityAh = capacityOf(s);
     const Conditioned c = condition(s, *raw, dtS, capacityAh);
+    dtS = std::min(dtS, kFilterGapS);
 
-    const std::optional<Chemistry> chemistry =
-        config_.chemistry != Chemistry::Auto ? std::optional{config_.chemistry} : impliedChemistry(s.settings.cellOvpV);
+    // The chemistry, once implied by the BMS's OVP, stays for this engine (a later odd or
+    // missing setting must not switch the targets); the anchors follow the OVP within it.
+    std::optional<Chemistry> chemistry =
+        config_.chemistry != Chemistry::Auto ? std::optional{config_.chemistry}
+        : anchored_.valid                    ? std::optional{anchored_.chemistry}
+                                             : impliedChemistry(s.settings.cellOvpV);
     if (!chemistry) {
         out.chargeMode = "Waiting for the BMS's cell OVP setting";
         return out;
@@ -295,9 +327,11 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     double chargeUp = 0, dischargeUp = 0;
     const Limit charge = chargeLimit(s, *raw, c, maxCharge, chargeUp);
     const Limit discharge = dischargeLimit(s, *raw, c, maxDischarge, dischargeUp);
-    out.maxChargeCurrentA = shape(charge, chargeUp, maxCharge, dtS, state_.ccl, state_.cclHoldS, state_.cclRising,
+    // After a silence the recovery hold starts now: the gap was not watched.
+    const double dtHold = gap ? 0.0 : dtS;
+    out.maxChargeCurrentA = shape(charge, chargeUp, maxCharge, dtHold, state_.ccl, state_.cclHoldS, state_.cclRising,
                                   state_.cclCause, out.chargeLimitation);
-    out.maxDischargeCurrentA = shape(discharge, dischargeUp, maxDischarge, dtS, state_.dcl, state_.dclHoldS,
+    out.maxDischargeCurrentA = shape(discharge, dischargeUp, maxDischarge, dtHold, state_.dcl, state_.dclHoldS,
                                      state_.dclRising, state_.dclCause, out.dischargeLimitation);
     if (state_.sinceFullChargeS >= 0) out.timeSinceFullChargeS = state_.sinceFullChargeS;
     updateWarnings(s, c);
@@ -307,9 +341,13 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     return out;
 }
 
-bool ChargeEngine::chargePossible(const domain::BatterySnapshot& s, double tailA) const {
-    // The last published CCL counts (the one the chargers follow); none yet: assume possible.
-    return s.switches.chargeMos != false && !chargeAlarm(s, true) && (state_.ccl < 0 || state_.ccl > tailA);
+bool ChargeEngine::chargePossible(const domain::BatterySnapshot& s, const Conditioned& c, double tailA) const {
+    // The last published CCL and CVL count (the ones the chargers follow); none yet: assume
+    // possible. CVL held well under the cells' sum (a runner cell at its target long before the
+    // pack is full, the hard cut) blocks the charge as much as a FET off does.
+    const double n = static_cast<double>(s.cellVoltagesV.size());
+    const bool cvlOpen = state_.cvlV <= 0 || state_.cvlV >= c.sumV - n * kCvlOpenCellV;
+    return s.switches.chargeMos != false && !chargeAlarm(s, true) && (state_.ccl < 0 || state_.ccl > tailA) && cvlOpen;
 }
 
 void ChargeEngine::transitions(const domain::BatterySnapshot& s, const Conditioned& c, double dtS, double capacityAh,
@@ -324,8 +362,13 @@ void ChargeEngine::transitions(const domain::BatterySnapshot& s, const Condition
 
     const double tailA = config_.tailCurrentC * capacityAh;
     const double timerA = config_.timerCurrentC * capacityAh;
-    const bool possible = chargePossible(s, tailA);
-    const double band = std::max(n * p.targetBandV, config_.chargerShortfallV);
+    const bool possible = chargePossible(s, c, tailA);
+    // A charger's shortfall is a pack figure, but never more than 40 mV a cell (a 4S pack on
+    // its plateau must not look full).
+    const double band = std::max(n * p.targetBandV, std::min(config_.chargerShortfallV, n * kShortfallCellV));
+    // Tail current: charging, but less than the tail - never a discharge (a load at night).
+    const double floorA = -std::max(0.5, 0.005 * capacityAh);
+    const bool tailing = c.currentA > floorA && c.currentA < tailA;
     const bool topAtTarget = c.topV >= target - p.targetBandV;
     const bool sumAtTarget = c.sumV >= n * target - band;
     const bool atTarget = topAtTarget || sumAtTarget;
@@ -337,7 +380,7 @@ void ChargeEngine::transitions(const domain::BatterySnapshot& s, const Condition
         case ChargeMode::Bulk:
             if (c.topV >= target - kAbsorptionEntryMarginV) {
                 std::snprintf(why, sizeof why, "highest cell %.3f V at the target %.3f V", c.topV, target);
-            } else if (possible && sumAtTarget && capacityAh > 0 && c.currentA < tailA) {
+            } else if (possible && sumAtTarget && capacityAh > 0 && tailing) {
                 // A charger that stops short of CVL (cable drop, calibration): the pack is at
                 // its target as far as this charger goes, and takes no more.
                 std::snprintf(why, sizeof why,
@@ -352,12 +395,22 @@ void ChargeEngine::transitions(const domain::BatterySnapshot& s, const Condition
         case ChargeMode::Absorption: {
             // Everything waits while nothing can charge (FET off, an alarm, our own CCL at the
             // tail current): 0 A then is not a full battery.
+            // Without a capacity there is no tail current: the timer runs on the cells alone.
             if (possible && atTarget) {
                 st.absorptionTotalS += dtS;
-                if (st.spreadOk && capacityAh > 0 && c.currentA < timerA) st.absorptionS += dtS;
-                st.tailS = capacityAh > 0 && c.currentA < tailA ? st.tailS + dtS : 0;
-            } else if (possible) {
-                st.tailS = 0;  // below the target: a cloud or a load, not the end of a charge
+                if (st.spreadOk && (capacityAh <= 0 || c.currentA < timerA)) st.absorptionS += dtS;
+                st.tailS = capacityAh > 0 && tailing ? st.tailS + dtS : 0;
+            } else {
+                st.tailS = 0;  // blocked, below the target (a cloud, a load): the tail starts over
+            }
+            // A real discharge in Absorption (the evening came first): back to Bulk, the
+            // timers start over with the next charge.
+            st.rebulkS = c.avgV < p.rebulkV ? st.rebulkS + dtS : 0;
+            if (st.rebulkS >= config_.rebulkTimeS) {
+                std::snprintf(why, sizeof why, "average cell below the re-bulk voltage for %.0f s", st.rebulkS);
+                st.mode = ChargeMode::Bulk;
+                st.rebulkS = 0;
+                break;
             }
             const bool tail = st.tailS >= config_.tailTimeS;
             if (tail && st.spreadOk)
@@ -399,8 +452,9 @@ void ChargeEngine::transitions(const domain::BatterySnapshot& s, const Condition
             break;
         }
         case ChargeMode::Equalize:
-            // The equalize target for the absorption time (while charging is possible), then Float.
-            if (possible) st.absorptionTotalS += dtS;
+            // The equalize target for the absorption time (while charging is possible and the
+            // top cell is at it), then Float.
+            if (possible && topAtTarget) st.absorptionTotalS += dtS;
             if (st.absorptionTotalS >= config_.absorptionMaxTimeS) {
                 std::snprintf(why, sizeof why, "equalized for %.0f s", st.absorptionTotalS);
                 st.mode = ChargeMode::Float;
@@ -436,7 +490,13 @@ double ChargeEngine::cvl(const domain::BatterySnapshot& s, const domain::CellSta
     if (st.mode == ChargeMode::Float) {
         // Slew down to the float target; never a jump.
         const double floatTarget = n * anchored_.floatV;
-        const double from = st.cvlV > 0 ? st.cvlV : floatTarget;
+        // From the last CVL - but never from above what this pack's own targets allow (a CVL
+        // left from another cell count or chemistry must not be walked down at 1 mV/s).
+        const double eqTarget = config_.equalizeEveryDays > 0
+                                    ? std::min(config_.equalizeCellV, anchored_.ovpV - 2 * config_.ovpMarginV)
+                                    : 0.0;
+        const double ceiling = n * std::max(anchored_.targetV, eqTarget);
+        const double from = st.cvlV > 0 ? std::min(st.cvlV, ceiling) : floatTarget;
         cvl = from > floatTarget ? std::max(floatTarget, from - config_.floatTransitionVps * dtS) : floatTarget;
         if (hard) cvl = std::min(cvl, raw.sumV - n * kHardCutCellV);
     } else {
@@ -477,7 +537,9 @@ double ChargeEngine::cvl(const domain::BatterySnapshot& s, const domain::CellSta
         }
         cvl = wanted;
     }
-    cvl = std::max(cvl, floor);
+    // The floor (cells x min voltage) - except against the hard cut: a cell really above its
+    // target stops the charge even on a pack far down.
+    cvl = hard ? std::min(std::max(cvl, floor), raw.sumV - n * kHardCutCellV) : std::max(cvl, floor);
     st.cvlSlewLimited = slewLimited;
     st.cvlV = cvl;
     return cvl;

@@ -33,8 +33,9 @@ enum class Chemistry : unsigned char {
 
 std::string_view chemistryName(Chemistry chemistry);  // "auto", "lfp", "nmc", "lto"
 
-// The chemistry a BMS protects for, from its cell over-voltage protection (V): >= 3.9 V NMC,
-// <= 3.0 V LTO, else LFP. nullopt when the BMS has not reported it.
+// The chemistry a BMS protects for, from its cell over-voltage protection (V): >= 4.0 V NMC,
+// <= 3.0 V LTO, else LFP. nullopt when the BMS has not reported it or reports no value a cell
+// can have (outside 2.0..4.6 V).
 std::optional<Chemistry> impliedChemistry(std::optional<double> cellOvpV);
 
 // What a chemistry's cells want (all per cell, V). The defaults (cellProfile) are the

@@ -87,6 +87,7 @@ struct EngineState {
     double floatS = 0;             // s in Float
     double rebulkS = 0;            // s a re-bulk condition has held
     int limitingCell = -1;         // 0-based cell named as limiting CVL; -1 none
+    double unusableS = 0;          // s of readings in a row that could not be used
     domain::AlarmSet warnings{};   // our own warnings, with hysteresis (not persisted)
     Conditioning filter;           // not persisted
 };
@@ -151,7 +152,7 @@ private:
     Limit dischargeLimit(const domain::BatterySnapshot& s, const domain::CellStats& raw, const Conditioned& c,
                          double maxA, double& increaseA) const;
     void updateWarnings(const domain::BatterySnapshot& s, const Conditioned& c);
-    bool chargePossible(const domain::BatterySnapshot& s, double tailA) const;
+    bool chargePossible(const domain::BatterySnapshot& s, const Conditioned& c, double tailA) const;
     std::string modeText(const Conditioned& c, double cvlV);
     double shape(Limit target, double increaseA, double maxA, double dtS, double& last, double& holdS, bool& rising,
                  std::string_view& cause, std::string& reason) const;
