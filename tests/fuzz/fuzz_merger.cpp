@@ -1,7 +1,9 @@
 // The 55 AA frame merger (BLE, JK-PB) and what follows it in the daemon: frames cut from the
 // input - as they come, and "sealed" (header and sum8 fixed, so the decoders behind the
-// checksum are reached) - merged into one snapshot, then the plausibility check and the whole
-// D-Bus path table built from it, in place, reading after reading.
+// checksum are reached) - merged into one snapshot with the plausibility check after every
+// frame, then the whole D-Bus path table built from the final snapshot. The table is built
+// once per input, not per frame: its string-keyed map dominated the cost (470 exec/s), and a
+// snapshot reached after N frames is one the table sees either way.
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -45,15 +47,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!snapshot) continue;
         (void)snapshot->cellStats();
         for (const auto& bad : domain::outOfRangeValues(*snapshot)) (void)bad.text();
-        dbus::batteryPaths(identity, snapshot, {}, domain::CommsState::Ok, table);
-        // Nothing implausible is published as a number.
-        for (const auto& [path, item] : table) {
-            if (const auto* d = std::get_if<double>(&item.value); d && !std::isfinite(*d)) std::abort();
-            if (path == "/Soc")
-                if (const auto* d = std::get_if<double>(&item.value); d && (*d < 0 || *d > 100)) std::abort();
-            if (path.starts_with("/Voltages/Cell"))
-                if (const auto* d = std::get_if<double>(&item.value); d && (*d < 0 || *d > 5)) std::abort();
-        }
+    }
+    if (!snapshot) return 0;
+    dbus::batteryPaths(identity, snapshot, {}, domain::CommsState::Ok, table);
+    // Nothing implausible is published as a number.
+    for (const auto& [path, item] : table) {
+        if (const auto* d = std::get_if<double>(&item.value); d && !std::isfinite(*d)) std::abort();
+        if (path == "/Soc")
+            if (const auto* d = std::get_if<double>(&item.value); d && (*d < 0 || *d > 100)) std::abort();
+        if (path.starts_with("/Voltages/Cell"))
+            if (const auto* d = std::get_if<double>(&item.value); d && (*d < 0 || *d > 5)) std::abort();
     }
     return 0;
 }
