@@ -6,8 +6,9 @@
 //   every tree node     GetValue / GetText: dictionaries of its subtree (relative keys)
 //   the root "/"        additionally GetItems; signal ItemsChanged
 //
-// update() stores a batch of items; what changed is announced in one ItemsChanged on "/" and
-// one PropertiesChanged per changed leaf. SetValue is accepted only on paths declared
+// update() stores a batch of items; what changed is announced in one ItemsChanged on "/" (each
+// changed path with its value and text), and - only with Options::propertiesChangedPerLeaf -
+// also one PropertiesChanged per changed leaf. SetValue is accepted only on paths declared
 // writable, after type and range checks; a refusal is a non-zero result, never a D-Bus error.
 
 #include <functional>
@@ -40,10 +41,11 @@ public:
     using WriteHandler = std::function<bool(const std::string& path, const Value& value)>;
 
     struct Options {
-        // One PropertiesChanged per changed leaf besides the batch's ItemsChanged. Victron's
-        // consumers all follow ItemsChanged; velib in batch mode and veutil send only that.
-        // Each PropertiesChanged is one more message (one sendmsg) per changed item.
-        bool propertiesChangedPerLeaf = true;
+        // One PropertiesChanged per changed leaf besides the batch's ItemsChanged. Off by
+        // default: Victron's consumers (systemcalc and the VRM logger through velib_python's
+        // dbusmonitor, gui-v2 through veutil, dbus-flashmq) all follow ItemsChanged (README,
+        // "What goes out on D-Bus"). Each PropertiesChanged is one more message per changed item.
+        bool propertiesChangedPerLeaf = false;
     };
 
     explicit BusItemService(sdbus::IConnection& connection) : BusItemService(connection, Options{}) {}
