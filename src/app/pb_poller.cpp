@@ -34,6 +34,7 @@ void PbPoller::start() {
 
 void PbPoller::stop() {
     running_ = false;
+    overran_ = false;
     cycleTimer_.cancel();
     jobTimer_.cancel();
     idleTimer_.cancel();
@@ -70,10 +71,13 @@ void PbPoller::scheduleCycle() {
         if (ec || !running_) return;
         scheduleCycle();
         if (listening_) return;
-        // A cycle still running (a slow bus): do not pile up requests.
+        // A cycle still running (a slow bus): do not pile up requests, but start the next
+        // round the moment this one ends - many packs then get one poll each, back to back.
         if (queue_.empty()) {
             enqueueCycle();
             if (!inFlight_) next();
+        } else {
+            overran_ = true;
         }
     });
 }
@@ -94,6 +98,10 @@ void PbPoller::enqueueCycle() {
 
 void PbPoller::next() {
     if (!running_ || inFlight_ || listening_) return;
+    if (queue_.empty() && overran_ && !discovering_) {
+        overran_ = false;  // the round took longer than the interval: the next one now
+        enqueueCycle();
+    }
     if (queue_.empty()) {
         if (discovering_) finishDiscovery();
         return;

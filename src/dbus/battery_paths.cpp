@@ -29,25 +29,51 @@ std::optional<T> ranged(const std::optional<T>& v, const domain::PlausibleRange&
     return std::nullopt;
 }
 
+// Writes one cycle's puts into the table: each path's slot found by its position in the
+// sequence of puts (PathTable::slotAt - no path strings compared while the shape of the table
+// stays the same), each value compared with the stored one and formatted only when it changed.
+// Paths must be literals or static strings (their address identifies them).
 class Builder {
 public:
     explicit Builder(PathTable& t) : t_(t) {}
-    // A value with a text of its own.
-    void put(std::string_view path, Value v, const std::string& text) {
-        put(path, std::move(v));
-        t_.find(path)->second.text = text;
+    // A number (or invalid) with a text of its own.
+    void put(std::string_view path, const Value& v, std::string_view text) {
+        const auto slot = t_.slotAt(n_++, path);
+        Item& item = t_.item(slot);
+        if (item.value == v && item.text == text) return;
+        item.value = v;
+        item.text.assign(text);
+        t_.touch(slot);
     }
-    void put(std::string_view path, Value v, Unit unit = Unit::None) {
-        if (auto it = t_.find(path); it != t_.end()) {
-            it->second.text = formatText(v, unit);
-            it->second.value = std::move(v);
-        } else {
-            t_.emplace(std::string{path}, makeItem(std::move(v), unit));
+    // A number or invalid, its text by `unit`.
+    void put(std::string_view path, const Value& v, Unit unit = Unit::None) {
+        const auto slot = t_.slotAt(n_++, path);
+        Item& item = t_.item(slot);
+        // A new slot is "---"/invalid: an invalid put still formats once.
+        if (item.value == v && t_.version(slot) > 1) return;
+        item.value = v;
+        formatText(v, unit, item.text);
+        t_.touch(slot);
+    }
+    // A string value, its text the same; nullopt: invalid.
+    void putString(std::string_view path, std::optional<std::string_view> v) {
+        if (!v) {
+            put(path, Invalid{});
+            return;
         }
+        const auto slot = t_.slotAt(n_++, path);
+        Item& item = t_.item(slot);
+        auto* current = std::get_if<std::string>(&item.value);
+        if (current && *current == *v && item.text == *v) return;
+        if (current) current->assign(*v);
+        else item.value.emplace<std::string>(*v);
+        item.text.assign(*v);
+        t_.touch(slot);
     }
 
 private:
     PathTable& t_;
+    std::size_t n_ = 0;  // puts so far in this cycle
 };
 
 // "/Voltages/Cell<N>" and "/Balances/Cell<N>", built once.
@@ -89,7 +115,15 @@ const AlarmRow kAlarmRows[] = {
     {"/Alarms/HighInternalTemperature", {Alarm::MosfetOverTemperature}, 2},
 };
 
-std::string cellId(std::size_t index0) { return "C" + std::to_string(index0 + 1); }
+// "C1" .. "C32", built once.
+std::string_view cellId(std::size_t index0) {
+    static const auto ids = [] {
+        std::array<std::string, domain::BatterySnapshot::kMaxCells> p;
+        for (std::size_t i = 0; i < p.size(); ++i) p[i] = "C" + std::to_string(i + 1);
+        return p;
+    }();
+    return ids[index0];
+}
 
 }  // namespace
 
@@ -124,22 +158,22 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     const BatterySnapshot* s = snap && comms != CommsState::Lost && comms != CommsState::Off ? &*snap : nullptr;
 
     // 5.1 identity
-    b.put("/Mgmt/ProcessName", id.processName);
-    b.put("/Mgmt/ProcessVersion", id.processVersion);
-    b.put("/Mgmt/Connection", id.connection);
+    b.putString("/Mgmt/ProcessName", id.processName);
+    b.putString("/Mgmt/ProcessVersion", id.processVersion);
+    b.putString("/Mgmt/Connection", id.connection);
     if (id.insecureConnection) b.put("/Mgmt/InsecureConnection", std::int32_t{1});
     b.put("/DeviceInstance", id.deviceInstance);
     b.put("/ProductId", kProductId, Unit::Hex);
-    b.put("/ProductName", id.productName);
-    b.put(std::string{kCustomNamePath}, id.customName);
+    b.putString("/ProductName", id.productName);
+    b.putString(kCustomNamePath, id.customName);
     const domain::Identity* bms = snap ? &snap->identity : nullptr;
-    auto text = [](const std::string* v) -> Value {
-        if (!v || v->empty()) return Invalid{};
+    auto text = [](const std::string* v) -> std::optional<std::string_view> {
+        if (!v || v->empty()) return std::nullopt;
         return *v;
     };
-    b.put("/FirmwareVersion", text(bms ? &bms->softwareVersion : nullptr));
-    b.put("/HardwareVersion", text(bms ? &bms->hardwareVersion : nullptr));
-    b.put("/Serial", text(bms ? &bms->serialNumber : nullptr));
+    b.putString("/FirmwareVersion", text(bms ? &bms->softwareVersion : nullptr));
+    b.putString("/HardwareVersion", text(bms ? &bms->hardwareVersion : nullptr));
+    b.putString("/Serial", text(bms ? &bms->serialNumber : nullptr));
     b.put("/Connected", std::int32_t{s ? 1 : 0});
     if (id.power) b.put(kBmsPowerPath, id.power->on, id.power->text);
     for (const auto& [which, path] : kBmsSwitchPaths) {
@@ -202,13 +236,13 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     b.put("/Info/MaxDischargeCurrent", lim(limits.maxDischargeCurrentA), Unit::Amp);
     b.put("/Info/BatteryLowVoltage", lim(limits.batteryLowVoltageV), Unit::Volt);
     b.put("/Info/ChargeRequest", limitsLive ? opt(limits.chargeRequest) : Value{Invalid{}});
-    auto reason = [limitsLive](const std::string& r) -> Value {
-        if (!limitsLive || r.empty()) return Invalid{};
+    auto reason = [limitsLive](const std::string& r) -> std::optional<std::string_view> {
+        if (!limitsLive || r.empty()) return std::nullopt;
         return r;
     };
-    b.put("/Info/ChargeMode", reason(limits.chargeMode));
-    b.put("/Info/ChargeLimitation", reason(limits.chargeLimitation));
-    b.put("/Info/DischargeLimitation", reason(limits.dischargeLimitation));
+    b.putString("/Info/ChargeMode", reason(limits.chargeMode));
+    b.putString("/Info/ChargeLimitation", reason(limits.chargeLimitation));
+    b.putString("/Info/DischargeLimitation", reason(limits.dischargeLimitation));
 
     // 5.4 I/O and switches
     // charge-control.md section 4: the FET is on and our limit lets current through.
@@ -233,8 +267,9 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     const domain::CellStats stats = s ? s->cellStats().value_or(domain::CellStats{}) : domain::CellStats{};
     b.put("/System/MinCellVoltage", haveStats ? Value{stats.minV} : Value{Invalid{}}, Unit::CellVolt);
     b.put("/System/MaxCellVoltage", haveStats ? Value{stats.maxV} : Value{Invalid{}}, Unit::CellVolt);
-    b.put("/System/MinVoltageCellId", haveStats ? Value{cellId(stats.minIndex)} : Value{Invalid{}});
-    b.put("/System/MaxVoltageCellId", haveStats ? Value{cellId(stats.maxIndex)} : Value{Invalid{}});
+    using OptText = std::optional<std::string_view>;
+    b.putString("/System/MinVoltageCellId", haveStats ? OptText{cellId(stats.minIndex)} : std::nullopt);
+    b.putString("/System/MaxVoltageCellId", haveStats ? OptText{cellId(stats.maxIndex)} : std::nullopt);
     const domain::Temperature* tmin = nullptr;
     const domain::Temperature* tmax = nullptr;
     for (const auto* tmp : temps) {
@@ -243,8 +278,8 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     }
     b.put("/System/MinCellTemperature", tmin ? Value{tmin->celsius} : Value{Invalid{}}, Unit::Celsius);
     b.put("/System/MaxCellTemperature", tmax ? Value{tmax->celsius} : Value{Invalid{}}, Unit::Celsius);
-    b.put("/System/MinTemperatureCellId", tmin ? Value{std::string{tmin->name}} : Value{Invalid{}});
-    b.put("/System/MaxTemperatureCellId", tmax ? Value{std::string{tmax->name}} : Value{Invalid{}});
+    b.putString("/System/MinTemperatureCellId", tmin ? OptText{tmin->name} : std::nullopt);
+    b.putString("/System/MaxTemperatureCellId", tmax ? OptText{tmax->name} : std::nullopt);
     // dbus-serialbattery convention (its GUI add-on shows it); no Victron component reads it.
     b.put("/System/MOSTemperature", opt(s ? ranged(s->mosfetTemperatureC, plausible::kTemperature) : none),
           Unit::Celsius);
@@ -277,10 +312,11 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
         }
     }
     // Cells a previous reading had and this one has not (32 -> 16 cells, or none): their paths
-    // stay on the bus, invalid, never with the old values.
-    for (std::size_t i = cells; i < BatterySnapshot::kMaxCells; ++i)
-        for (std::string_view group : {"Voltages", "Balances"})
-            if (t.contains(cellPath(group, i))) b.put(cellPath(group, i), Invalid{});
+    // stay on the bus, invalid, never with the old values. (The table's mark keeps the most
+    // cells ever put, so this costs no lookup.)
+    for (std::size_t i = cells; i < t.producerMark; ++i)
+        for (std::string_view group : {"Voltages", "Balances"}) b.put(cellPath(group, i), Invalid{});
+    t.producerMark = std::max<std::uint32_t>(t.producerMark, static_cast<std::uint32_t>(cells));
     b.put("/Voltages/Sum", haveStats ? Value{stats.sumV} : Value{Invalid{}}, Unit::Volt);
     b.put("/Voltages/Diff", haveStats ? Value{stats.deltaV} : Value{Invalid{}}, Unit::CellVolt);
 
@@ -295,7 +331,7 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
             };
             v = std::int32_t{any(s->alarms) ? row.level : any(limits.warnings) ? 1 : 0};
         }
-        b.put(std::string{row.path}, std::move(v));
+        b.put(row.path, v);
     }
     // Switched off on request is no communication fault.
     const std::int32_t cable = comms == CommsState::Ok || comms == CommsState::Off ? 0 : comms == CommsState::Stale ? 1 : 2;

@@ -43,14 +43,13 @@ void appendProperties(sdbus::Message& m, const Item& item) {
 }
 
 // Leaves under `node`: the range of keys that start with node + "/".
-template <class Map>
-auto subtree(const Map& items, const std::string& node) {
+auto subtree(const PathTable& items, const std::string& node) {
     const std::string prefix = node == "/" ? "/" : node + "/";
-    auto first = items.lower_bound(prefix);
+    auto first = items.lowerBound(prefix);
     auto last = items.end();
     if (node != "/") {
         std::string end = node + "0";  // '0' follows '/' in ASCII
-        last = items.lower_bound(end);
+        last = items.lowerBound(end);
     }
     return std::pair{first, last};
 }
@@ -105,52 +104,73 @@ const Item* BusItemService::find(std::string_view path) const {
 }
 
 std::size_t BusItemService::update(const PathTable& batch) {
-    std::vector<const std::pair<const std::string, Item>*> changed;
-    changed.reserve(batch.size());
-    for (const auto& [path, raw] : batch) {
+    if (batch.id() != mappedTable_) {  // another table: its slots are mapped anew
+        mappedTable_ = batch.id();
+        slotMap_.clear();
+        seenVersions_.clear();
+    }
+    if (slotMap_.size() < batch.slotCount()) {
+        slotMap_.resize(batch.slotCount(), kUnmapped);
+        seenVersions_.resize(batch.slotCount(), 0);
+    }
+    changed_.clear();
+    for (PathTable::Slot b = 0; b < batch.slotCount(); ++b) {
+        if (batch.version(b) == seenVersions_[b]) continue;  // untouched since the last update
+        seenVersions_[b] = batch.version(b);
+        const auto& [path, raw] = batch.entry(b);
+        bool added = false;
+        if (slotMap_[b] == kUnmapped) {
+            const std::size_t before = items_.slotCount();
+            slotMap_[b] = items_.intern(path);
+            if (items_.slotCount() != before) {
+                added = true;
+                ensureObjects(path);
+                leaves_.resize(items_.slotCount(), nullptr);
+                auto object = objects_.find(path);
+                leaves_[slotMap_[b]] = object == objects_.end() ? nullptr : object->second.get();
+            }
+        }
+        const PathTable::Slot mine = slotMap_[b];
+        Item& stored = items_.item(mine);
         // sd-bus refuses a string that is not UTF-8 (a port path, a BMS's text): made valid here.
-        const Item* source = &raw;
-        std::optional<Item> valid;
         const auto* text = std::get_if<std::string>(&raw.value);
         if ((text && !util::isValidUtf8(*text)) || !util::isValidUtf8(raw.text)) {
-            valid = raw;
-            if (text) valid->value = util::toValidUtf8(*text);
-            valid->text = util::toValidUtf8(raw.text);
-            source = &*valid;
-        }
-        const Item& item = *source;
-        auto it = items_.find(path);
-        if (it == items_.end()) {
-            it = items_.emplace(path, item).first;
-            ensureObjects(path);
-        } else if (it->second == item) {
-            continue;
+            Item valid = raw;
+            if (text) valid.value = util::toValidUtf8(*text);
+            valid.text = util::toValidUtf8(raw.text);
+            if (!added && stored == valid) continue;
+            stored = std::move(valid);
         } else {
-            it->second = item;
+            if (!added && stored == raw) continue;
+            stored.value = raw.value;  // assignments reuse the stored strings' buffers
+            stored.text = raw.text;
         }
-        changed.push_back(&*it);
+        items_.touch(mine);
+        changed_.push_back(mine);
     }
-    if (!changed.empty()) announce(changed);
-    return changed.size();
+    if (!changed_.empty()) announce();
+    return changed_.size();
 }
 
-void BusItemService::announce(const std::vector<const std::pair<const std::string, Item>*>& changed) {
+void BusItemService::announce() {
     static const sdbus::SignalName kPropertiesChanged{"PropertiesChanged"};
     static const sdbus::SignalName kItemsChanged{"ItemsChanged"};
-    for (const auto* entry : changed) {
-        if (!options_.propertiesChangedPerLeaf) break;
-        auto obj = objects_.find(entry->first);
-        if (obj == objects_.end()) continue;
-        auto signal = obj->second->createSignal(kInterface, kPropertiesChanged);
-        appendProperties(signal, entry->second);
-        obj->second->emitSignal(signal);
+    if (options_.propertiesChangedPerLeaf) {
+        for (const PathTable::Slot slot : changed_) {
+            sdbus::IObject* leaf = leaves_[slot];
+            if (leaf == nullptr) continue;
+            auto signal = leaf->createSignal(kInterface, kPropertiesChanged);
+            appendProperties(signal, items_.entry(slot).second);
+            leaf->emitSignal(signal);
+        }
     }
     // One ItemsChanged on "/" with every changed item: a{sa{sv}}.
     auto batch = root_->createSignal(kInterface, kItemsChanged);
     batch.openContainer("{sa{sv}}");
-    for (const auto* entry : changed) {
-        batch.openDictEntry("sa{sv}") << entry->first;
-        appendProperties(batch, entry->second);
+    for (const PathTable::Slot slot : changed_) {
+        const auto& [path, item] = items_.entry(slot);
+        batch.openDictEntry("sa{sv}") << path;
+        appendProperties(batch, item);
         batch.closeDictEntry();
     }
     batch.closeContainer();
@@ -166,7 +186,7 @@ void BusItemService::ensureObjects(const std::string& leaf) {
     if (!objects_.contains(leaf)) addLeaf(leaf);
 }
 
-void BusItemService::addLeaf(const std::string& path) {
+sdbus::IObject* BusItemService::addLeaf(const std::string& path) {
     auto object = sdbus::createObject(connection_, sdbus::ObjectPath{path});
     object
         ->addVTable(
@@ -188,7 +208,7 @@ void BusItemService::addLeaf(const std::string& path) {
                 .implementedAs([](const std::string&, std::int32_t) { return std::string{}; }),
             sdbus::registerSignal("PropertiesChanged").withParameters<Dict>("changes"))
         .forInterface(kInterface);
-    objects_.emplace(path, std::move(object));
+    return objects_.emplace(path, std::move(object)).first->second.get();
 }
 
 void BusItemService::addNode(const std::string& node) {

@@ -1,40 +1,179 @@
 #include "jkbms/dbus/item.hpp"
 
+#include <algorithm>
+#include <cassert>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
+#include <cstring>
+#include <stdexcept>
 
 namespace jkbms::dbus {
 
-std::string formatText(const Value& value, Unit unit) {
-    if (!isValid(value)) return "---";
-    if (const auto* s = std::get_if<std::string>(&value)) return *s;
-    const double v = std::holds_alternative<double>(value)
-                         ? std::get<double>(value)
-                         : static_cast<double>(std::get<std::int32_t>(value));
-    char buf[48];
+void formatText(const Value& value, Unit unit, std::string& out) {
+    if (!isValid(value)) {
+        out.assign("---");
+        return;
+    }
+    if (const auto* s = std::get_if<std::string>(&value)) {
+        out.assign(*s);
+        return;
+    }
+    const auto* integer = std::get_if<std::int32_t>(&value);
+    const double v = integer ? static_cast<double>(*integer) : std::get<double>(value);
+    // std::to_chars with a precision rounds as printf does ("%.2f", "%g"), without its format
+    // parsing and locale. 330 characters hold any double in fixed notation.
+    char buf[330];
+    char* const end = buf + sizeof buf;
+    char* p = buf;
+    auto fixed = [&](int precision) { p = std::to_chars(p, end, v, std::chars_format::fixed, precision).ptr; };
+    auto general = [&] { p = std::to_chars(p, end, v, std::chars_format::general, 6).ptr; };  // "%g"
+    auto suffix = [&](std::string_view s) {
+        std::memcpy(p, s.data(), s.size());
+        p += s.size();
+    };
     switch (unit) {
-        case Unit::Volt: std::snprintf(buf, sizeof buf, "%.2fV", v); break;
-        case Unit::CellVolt: std::snprintf(buf, sizeof buf, "%.3fV", v); break;
-        case Unit::Amp: std::snprintf(buf, sizeof buf, "%.2fA", v); break;
-        case Unit::Watt: std::snprintf(buf, sizeof buf, "%.0fW", v); break;
-        case Unit::Celsius: std::snprintf(buf, sizeof buf, "%.1f\u00b0C", v); break;
-        case Unit::Percent: std::snprintf(buf, sizeof buf, "%.1f%%", v); break;
-        case Unit::AmpHour: std::snprintf(buf, sizeof buf, "%.1fAh", v); break;
-        case Unit::Second: std::snprintf(buf, sizeof buf, "%.0fs", v); break;
+        case Unit::Volt: fixed(2); suffix("V"); break;
+        case Unit::CellVolt: fixed(3); suffix("V"); break;
+        case Unit::Amp: fixed(2); suffix("A"); break;
+        case Unit::Watt: fixed(0); suffix("W"); break;
+        case Unit::Celsius: fixed(1); suffix("\u00b0C"); break;
+        case Unit::Percent: fixed(1); suffix("%"); break;
+        case Unit::AmpHour: fixed(1); suffix("Ah"); break;
+        case Unit::Second: fixed(0); suffix("s"); break;
         case Unit::Hex:
             // Only what an unsigned int holds (a cast of anything else is undefined).
-            if (v >= 0 && v <= 4294967295.0) std::snprintf(buf, sizeof buf, "0x%X", static_cast<unsigned>(v));
-            else std::snprintf(buf, sizeof buf, "%g", v);
+            if (v >= 0 && v <= 4294967295.0) {
+                suffix("0x");
+                char* digits = p;
+                p = std::to_chars(p, end, static_cast<unsigned>(v), 16).ptr;
+                for (char* c = digits; c != p; ++c)
+                    if (*c >= 'a' && *c <= 'f') *c = static_cast<char>(*c - 'a' + 'A');  // "%X"
+            } else {
+                general();
+            }
             break;
         case Unit::None:
-            if (std::holds_alternative<std::int32_t>(value))
-                std::snprintf(buf, sizeof buf, "%d", std::get<std::int32_t>(value));
-            else
-                std::snprintf(buf, sizeof buf, "%g", v);
+            if (integer) p = std::to_chars(p, end, *integer).ptr;
+            else general();
             break;
     }
-    return buf;
+    out.assign(buf, static_cast<std::size_t>(p - buf));
+}
+
+std::string formatText(const Value& value, Unit unit) {
+    std::string out;
+    formatText(value, unit, out);
+    return out;
+}
+
+// PathTable
+
+namespace {
+std::uint64_t nextTableId() {
+    static std::uint64_t next = 0;
+    return ++next;
+}
+}  // namespace
+
+PathTable::PathTable() : id_(nextTableId()) {}
+
+PathTable::PathTable(const PathTable& other)
+    : entries_(other.entries_), versions_(other.versions_), order_(other.order_), sequence_(other.sequence_),
+      id_(nextTableId()) {
+    producerMark = other.producerMark;
+}
+
+PathTable::PathTable(PathTable&& other) noexcept
+    : entries_(std::move(other.entries_)), versions_(std::move(other.versions_)), order_(std::move(other.order_)),
+      sequence_(std::move(other.sequence_)), id_(nextTableId()) {
+    producerMark = other.producerMark;
+    other.id_ = nextTableId();  // emptied: another table now
+    other.entries_.clear();
+    other.versions_.clear();
+    other.order_.clear();
+    other.sequence_.clear();
+}
+
+PathTable& PathTable::operator=(const PathTable& other) {
+    if (this == &other) return *this;
+    PathTable copy(other);
+    return *this = std::move(copy);
+}
+
+PathTable& PathTable::operator=(PathTable&& other) noexcept {
+    if (this == &other) return *this;
+    // std::pair<const std::string, Item> cannot be assigned: the deques are swapped.
+    entries_.swap(other.entries_);
+    versions_ = std::move(other.versions_);
+    order_ = std::move(other.order_);
+    sequence_ = std::move(other.sequence_);
+    producerMark = other.producerMark;
+    id_ = nextTableId();
+    other.id_ = nextTableId();
+    other.entries_.clear();
+    other.versions_.clear();
+    other.order_.clear();
+    other.sequence_.clear();
+    return *this;
+}
+
+PathTable::const_iterator PathTable::lowerBound(std::string_view path) const {
+    auto it = std::lower_bound(order_.begin(), order_.end(), path,
+                               [this](Slot s, std::string_view p) { return std::string_view{entries_[s].first} < p; });
+    return {&entries_, order_.data() + (it - order_.begin())};
+}
+
+PathTable::const_iterator PathTable::find(std::string_view path) const {
+    auto it = lowerBound(path);
+    if (it == end() || it->first != path) return end();
+    return it;
+}
+
+const Item& PathTable::at(std::string_view path) const {
+    auto it = find(path);
+    if (it == end()) throw std::out_of_range("no path " + std::string{path});
+    return it->second;
+}
+
+Item& PathTable::at(std::string_view path) {
+    auto it = find(path);
+    if (it == end()) throw std::out_of_range("no path " + std::string{path});
+    touch(it.slot());
+    return entries_[it.slot()].second;
+}
+
+void PathTable::index(Slot slot) {
+    auto it = std::lower_bound(order_.begin(), order_.end(), slot, [this](Slot a, Slot b) {
+        return entries_[a].first < entries_[b].first;
+    });
+    order_.insert(it, slot);
+}
+
+std::pair<PathTable::const_iterator, bool> PathTable::emplace(std::string path, Item item) {
+    if (auto it = find(path); it != end()) return {it, false};
+    const auto slot = static_cast<Slot>(entries_.size());
+    entries_.emplace_back(std::move(path), std::move(item));
+    versions_.push_back(1);
+    index(slot);
+    return {find(entries_[slot].first), true};
+}
+
+PathTable::Slot PathTable::intern(std::string_view path) {
+    if (auto it = find(path); it != end()) return it.slot();
+    return emplace(std::string{path}, invalidItem()).first.slot();
+}
+
+PathTable::Slot PathTable::slotAt(std::size_t n, std::string_view path) {
+    if (n < sequence_.size() && sequence_[n].first == path.data() &&
+        entries_[sequence_[n].second].first.size() == path.size()) {
+        assert(entries_[sequence_[n].second].first == path);  // `path` had static storage
+        return sequence_[n].second;
+    }
+    const Slot slot = intern(path);
+    if (n >= sequence_.size()) sequence_.resize(n + 1, {nullptr, 0});
+    sequence_[n] = {path.data(), slot};
+    return slot;
 }
 
 Item makeItem(Value value, Unit unit) {

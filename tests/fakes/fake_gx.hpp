@@ -27,8 +27,10 @@ public:
     FakeGx(boost::asio::io_context& io, const std::string& address, int relays = 2, int function = 2)
         : systemBus_(connect(address, "com.victronenergy.system")),
           settingsBus_(connect(address, "com.victronenergy.settings")),
-          system_(*systemBus_),
-          settings_(*settingsBus_) {
+          // Like Victron's own services (velib's VeDbusService), one PropertiesChanged per
+          // changed path: VenusRelay follows those.
+          system_(*systemBus_, dbus::BusItemService::Options{true}),
+          settings_(*settingsBus_, dbus::BusItemService::Options{true}) {
         dbus::PathTable functions, states;
         for (int n = 0; n < relays; ++n) {
             functions.emplace(functionPath(n), dbus::makeItem(std::int32_t{function}));

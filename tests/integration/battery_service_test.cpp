@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
+
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "fakes/fake_settings.hpp"
@@ -51,7 +53,7 @@ protected:
 
     std::unique_ptr<BatteryService> makeService(const std::string& suffix, const std::string& uid,
                                                 std::chrono::milliseconds settingsWait = 5s,
-                                                bool propertiesChanged = true) {
+                                                bool propertiesChanged = false) {
         BatteryServiceConfig config;
         config.items.propertiesChangedPerLeaf = propertiesChanged;
         config.busNameSuffix = suffix;
@@ -174,7 +176,7 @@ TEST_F(BatteryServiceTest, IntrospectionListsTheChildNodes) {
 }
 
 // The way systemcalc reads us: GetItems, then one ItemsChanged per update carrying only what
-// changed, plus PropertiesChanged on each changed leaf.
+// changed - and, by default, no PropertiesChanged (issue 18: one message per update).
 TEST_F(BatteryServiceTest, DbusmonitorClientSeesOneBatchPerUpdate) {
     test::FakeSettings settings(io, PrivateBus::address());
     auto service = makeService("ttyMon0", "jkbms_mon");
@@ -195,23 +197,110 @@ TEST_F(BatteryServiceTest, DbusmonitorClientSeesOneBatchPerUpdate) {
     EXPECT_TRUE(has(batches[0], "\"/Dc/0/Power\": "));
     EXPECT_FALSE(has(batches[0], "/DeviceInstance")) << "only changed items";
     EXPECT_FALSE(has(batches[0], "/Voltages/Cell1"));
-    const auto props = events(*client, "PropertiesChanged");
-    EXPECT_TRUE(std::any_of(props.begin(), props.end(), [](const std::string& l) {
-        return has(l, "\"path\": \"/Dc/0/Voltage\"") && has(l, "\"text\": \"53.01V\"");
-    })) << client->out();
+    EXPECT_TRUE(events(*client, "PropertiesChanged").empty()) << "off by default: " << client->out();
 }
 
-TEST_F(BatteryServiceTest, PerLeafSignalsCanBeTurnedOff) {
+// dbus.properties_changed: true - every path in the batch also gets its own PropertiesChanged,
+// with the same value and text.
+TEST_F(BatteryServiceTest, PropertiesChangedOptionSendsOnePerChangedPath) {
     test::FakeSettings settings(io, PrivateBus::address());
-    auto service = makeService("ttyQuiet0", "jkbms_quiet", 5s, false);
+    auto service = makeService("ttyProps0", "jkbms_props", 5s, true);
     service->publish(test::sampleSnapshot16(), test::sampleLimits(), CommsState::Ok);
     startAndWait(*service);
     auto client = startClient(service->busName(), {"--updates", "1"});
     service->publish(test::sampleSnapshot16(53.01), test::sampleLimits(), CommsState::Ok);
     finish(*client);
-    ASSERT_EQ(events(*client, "ItemsChanged").size(), 1U);
-    EXPECT_TRUE(has(events(*client, "ItemsChanged")[0], "\"/Dc/0/Voltage\": 53.01"));
-    EXPECT_TRUE(events(*client, "PropertiesChanged").empty()) << client->out();
+    const auto batches = events(*client, "ItemsChanged");
+    ASSERT_EQ(batches.size(), 1U) << client->out();
+    // The client prints a batch before the PropertiesChanged that follow it: pump until all arrived.
+    const std::vector<std::pair<std::string, std::string>> expected = {
+        {"/Dc/0/Voltage", "\"text\": \"53.01V\""}, {"/Dc/0/Power", "\"text\": \"-663W\""}};
+    auto props = events(*client, "PropertiesChanged");
+    for (const auto& [path, text] : expected) {
+        EXPECT_TRUE(has(batches[0], "\"" + path + "\": ")) << path;
+        EXPECT_TRUE(std::any_of(props.begin(), props.end(), [&](const std::string& l) {
+            return has(l, "\"path\": \"" + path + "\"") && has(l, text);
+        })) << path << "\n" << client->out();
+    }
+    EXPECT_FALSE(std::any_of(props.begin(), props.end(), [](const std::string& l) {
+        return has(l, "\"path\": \"/DeviceInstance\"");
+    })) << "only changed paths";
+}
+
+// Issue 18: a consumer that follows ItemsChanged alone (no PropertiesChanged subscription)
+// holds, after every update, exactly what the service holds - values and texts of every path,
+// through measurements moving, cells changing, the limits changing, communication going stale,
+// lost (everything invalid) and back.
+TEST_F(BatteryServiceTest, ItemsChangedOnlyConsumerSeesEveryChange) {
+    test::FakeSettings settings(io, PrivateBus::address());
+    auto service = makeService("ttyOnly0", "jkbms_only");
+    service->publish(test::sampleSnapshot16(), test::sampleLimits(), CommsState::Ok);
+    startAndWait(*service);
+
+    struct Step {
+        domain::BatterySnapshot snapshot;
+        domain::ChargeLimits limits;
+        CommsState comms;
+    };
+    std::vector<Step> steps;
+    for (int i = 1; i <= 6; ++i) {
+        auto s = test::sampleSnapshot16(52.92 + 0.01 * i);
+        s.currentA = -12.5 + 0.3 * i;
+        s.cellVoltagesV[static_cast<std::size_t>(i)] += 0.002 * i;
+        auto l = test::sampleLimits();
+        if (i % 2 == 0) l.maxChargeCurrentA = 10.0 * i;
+        steps.push_back({s, l, CommsState::Ok});
+    }
+    steps.push_back({test::sampleSnapshot16(53.5), test::sampleLimits(), CommsState::Stale});
+    steps.push_back({test::sampleSnapshot16(53.5), test::sampleLimits(), CommsState::Lost});
+    auto back = test::sampleSnapshot16(51.0);
+    back.socPercent.reset();
+    steps.push_back({back, test::sampleLimits(), CommsState::Ok});
+
+    // What the service holds, written the way the client writes its model.
+    auto canon = [&] {
+        std::string out;
+        for (const auto& [path, item] : service->items().items()) {
+            if (!out.empty()) out += ';';
+            out += path + '=';
+            if (const auto* i = std::get_if<std::int32_t>(&item.value)) {
+                out += std::to_string(*i);
+            } else if (const auto* d = std::get_if<double>(&item.value)) {
+                char buf[32];
+                auto r = std::to_chars(buf, buf + sizeof buf, *d);
+                out.append(buf, r.ptr);
+            } else if (const auto* t = std::get_if<std::string>(&item.value)) {
+                out += "s:" + *t;
+            } else {
+                out += "null";
+            }
+            out += '|' + item.text;
+        }
+        return out;
+    };
+
+    auto client = startClient(service->busName(),
+                              {"--items-only", "--updates", std::to_string(steps.size()), "--timeout", "20"});
+    std::vector<std::string> expected;
+    for (const auto& step : steps) {
+        const std::string before = canon();
+        service->publish(step.snapshot, step.limits, step.comms);
+        expected.push_back(canon());
+        ASSERT_NE(expected.back(), before) << "every step must change something";
+        // The next step only once the client has this one (it keeps up, but a test that
+        // publishes everything at once would check nothing about ordering).
+        ASSERT_TRUE(pumpUntil(io, [&] {
+            client->poll();
+            return events(*client, "model").size() == expected.size();
+        }, 10s)) << client->out() << client->err();
+    }
+    finish(*client);
+    const auto models = events(*client, "model");
+    ASSERT_EQ(models.size(), steps.size()) << client->out();
+    EXPECT_TRUE(events(*client, "PropertiesChanged").empty());
+    for (std::size_t i = 0; i < steps.size(); ++i)
+        EXPECT_TRUE(has(models[i], "\"canon\": \"" + expected[i] + "\"")) << "after step " << i << "\nclient:  "
+                                                                          << models[i] << "\nservice: " << expected[i];
 }
 
 // Surprise 1: a client that scans us the moment the name appears already finds

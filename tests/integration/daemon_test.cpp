@@ -949,6 +949,10 @@ TEST_F(DaemonPowerTest, WakesASleepingBmsThroughTheGxRelay) {
     startDaemon(std::move(o));
     ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
     ASSERT_TRUE(powerIs(1, "on"));
+    // Asleep right after an answer: the silence is counted from the last answer, so an
+    // `asleep` taken up to a poll later would make the bound below too tight by that much.
+    const auto answers = pty->answers();
+    ASSERT_TRUE(pumpUntil(io, [&] { return pty->answers() > answers; }, 2s));
     bms.setPowered(false);
     bms.state().currentA = 3.25;
     const auto asleep = Clock::now();

@@ -4,7 +4,12 @@ subscribe to ItemsChanged and PropertiesChanged, GetItems on "/", then follow th
 service's name owner. Prints one JSON object per line; exits after --updates ItemsChanged
 signals or at --timeout.
 
+--items-only: subscribe to ItemsChanged alone (as veutil and dbus-flashmq can live with) and,
+after each one, print the whole model kept from GetItems plus the ItemsChanged so far
+({"event": "model", "canon": "path=value|text;..."}, sorted by path) for the test to compare.
+
 Usage: victron_client.py --address ADDR --service NAME [--wait-for-name] [--updates N] [--timeout S]
+                         [--items-only]
 """
 import argparse
 import json
@@ -35,7 +40,19 @@ def unwrap(v):
 
 
 def emit(obj):
-    print(json.dumps(obj), flush=True)
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def canon_value(v):
+    """A value the way the test writes it: null, an int, a float's shortest form, s:<text>."""
+    if v is None:
+        return "null"
+    if isinstance(v, float):
+        r = repr(v)
+        return r[:-2] if r.endswith(".0") else r
+    if isinstance(v, str):
+        return "s:" + v
+    return str(v)
 
 
 def main():
@@ -45,16 +62,24 @@ def main():
     p.add_argument("--wait-for-name", action="store_true")
     p.add_argument("--updates", type=int, default=1)
     p.add_argument("--timeout", type=float, default=10)
+    p.add_argument("--items-only", action="store_true")
     a = p.parse_args()
 
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
     bus = dbus.bus.BusConnection(a.address)
     loop = GLib.MainLoop()
     state = {"owner": None, "updates": 0}
+    model = {}
+
+    def emit_model():
+        canon = ";".join("%s=%s|%s" % (k, canon_value(v), t) for k, (v, t) in sorted(model.items()))
+        emit({"event": "model", "n": state["updates"], "canon": canon})
 
     def scan(owner):
         state["owner"] = owner
         items = bus.call_blocking(a.service, "/", IFACE, "GetItems", "", [])
+        for k, v in items.items():
+            model[str(k)] = (unwrap(v["Value"]), str(v["Text"]))
         emit({"event": "items", "owner": owner,
               "items": {str(k): unwrap(v["Value"]) for k, v in items.items()},
               "texts": {str(k): str(v["Text"]) for k, v in items.items()}})
@@ -64,7 +89,12 @@ def main():
             return
         emit({"event": "ItemsChanged", "sender": sender,
               "changes": {str(k): unwrap(v["Value"]) for k, v in changes.items() if "Value" in v}})
+        for k, v in changes.items():
+            if "Value" in v:
+                model[str(k)] = (unwrap(v["Value"]), str(v.get("Text", "")))
         state["updates"] += 1
+        if a.items_only:
+            emit_model()
         if state["updates"] >= a.updates:
             loop.quit()
 
@@ -80,8 +110,9 @@ def main():
 
     bus.add_signal_receiver(on_items, signal_name="ItemsChanged", dbus_interface=IFACE, path="/",
                             sender_keyword="sender")
-    bus.add_signal_receiver(on_props, signal_name="PropertiesChanged", dbus_interface=IFACE,
-                            sender_keyword="sender", path_keyword="path")
+    if not a.items_only:
+        bus.add_signal_receiver(on_props, signal_name="PropertiesChanged", dbus_interface=IFACE,
+                                sender_keyword="sender", path_keyword="path")
     if a.wait_for_name:
         bus.add_signal_receiver(on_owner, signal_name="NameOwnerChanged",
                                 dbus_interface="org.freedesktop.DBus", arg0=a.service)

@@ -5,7 +5,9 @@
 //                that answer are polled from then on
 //   polling      round robin, one trigger outstanding, at least `pacing` between commands:
 //                about (device info) once, settings at start and every 10 minutes, cell info
-//                every poll interval
+//                every poll interval; a round that takes longer than the interval (many
+//                packs) is followed by the next one at once, so every pack gets the same
+//                rate, the best the bus allows
 //   listening    a request we did not send showed up (a BMS at address 0 is the bus master):
 //                nothing is sent any more; every answer on the bus is attributed by address
 //
@@ -100,6 +102,7 @@ private:
     boost::asio::steady_timer jobTimer_;  // deadline of the job in flight, then the pacing gap
     boost::asio::steady_timer idleTimer_;
     std::chrono::steady_clock::time_point nextCycle_;
+    bool overran_ = false;  // a cycle came due while the last one still ran
     codec::pb::BusFramer framer_;
     std::deque<Job> queue_;
     std::optional<Job> inFlight_;

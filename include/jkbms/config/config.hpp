@@ -37,7 +37,7 @@ struct DbusConfig {
     std::chrono::milliseconds settingsWait{10000};  // how long to wait for localsettings
     // One PropertiesChanged per changed path besides the batch's ItemsChanged (Victron's
     // consumers need only ItemsChanged; each extra signal is one more message per poll).
-    bool propertiesChanged = true;
+    bool propertiesChanged = false;
 };
 
 struct ChargeSettings {

@@ -6,8 +6,9 @@
 //   every tree node     GetValue / GetText: dictionaries of its subtree (relative keys)
 //   the root "/"        additionally GetItems; signal ItemsChanged
 //
-// update() stores a batch of items; what changed is announced in one ItemsChanged on "/" and
-// one PropertiesChanged per changed leaf. SetValue is accepted only on paths declared
+// update() stores a batch of items; what changed is announced in one ItemsChanged on "/" (each
+// changed path with its value and text), and - only with Options::propertiesChangedPerLeaf -
+// also one PropertiesChanged per changed leaf. SetValue is accepted only on paths declared
 // writable, after type and range checks; a refusal is a non-zero result, never a D-Bus error.
 
 #include <functional>
@@ -15,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "jkbms/dbus/item.hpp"
 
@@ -40,10 +42,11 @@ public:
     using WriteHandler = std::function<bool(const std::string& path, const Value& value)>;
 
     struct Options {
-        // One PropertiesChanged per changed leaf besides the batch's ItemsChanged. Victron's
-        // consumers all follow ItemsChanged; velib in batch mode and veutil send only that.
-        // Each PropertiesChanged is one more message (one sendmsg) per changed item.
-        bool propertiesChangedPerLeaf = true;
+        // One PropertiesChanged per changed leaf besides the batch's ItemsChanged. Off by
+        // default: Victron's consumers (systemcalc and the VRM logger through velib_python's
+        // dbusmonitor, gui-v2 through veutil, dbus-flashmq) all follow ItemsChanged (README,
+        // "What goes out on D-Bus"). Each PropertiesChanged is one more message per changed item.
+        bool propertiesChangedPerLeaf = false;
     };
 
     explicit BusItemService(sdbus::IConnection& connection) : BusItemService(connection, Options{}) {}
@@ -56,8 +59,11 @@ public:
     // reports the outcome later).
     void setWritable(std::string path, WritableSpec spec, Unit unit, WriteHandler handler, bool echo = true);
 
-    // Stores `items` (adding objects for new paths) and announces what changed. Returns the
-    // number of changed items.
+    // Stores `items` (adding objects for new paths) and announces what changed, in one
+    // ItemsChanged. Returns the number of changed items.
+    // Given the same table again (as BatteryService does every poll), it looks only at the
+    // slots whose version moved, through a slot map built once: no path strings compared, and
+    // no heap allocation once every path exists (sd-bus builds the message in its own buffer).
     std::size_t update(const PathTable& items);
 
     const Item* find(std::string_view path) const;
@@ -77,14 +83,22 @@ private:
     };
 
     void ensureObjects(const std::string& leaf);
-    void addLeaf(const std::string& path);
+    sdbus::IObject* addLeaf(const std::string& path);
     void addNode(const std::string& path);
     std::int32_t setValue(const std::string& path, const sdbus::Variant& value);
-    void announce(const std::vector<const std::pair<const std::string, Item>*>& changed);
+    void announce();
+
+    static constexpr PathTable::Slot kUnmapped = UINT32_MAX;
 
     sdbus::IConnection& connection_;
     Options options_;
     PathTable items_;
+    std::vector<sdbus::IObject*> leaves_;  // by slot of items_
+    // The last table given to update(): its slots -> ours, and the versions seen.
+    std::uint64_t mappedTable_ = 0;
+    std::vector<PathTable::Slot> slotMap_;
+    std::vector<std::uint32_t> seenVersions_;
+    std::vector<PathTable::Slot> changed_;  // slots of items_, reused by every update
     std::map<std::string, Writable, std::less<>> writable_;
     std::map<std::string, std::unique_ptr<sdbus::IObject>, std::less<>> objects_;
     sdbus::IObject* root_ = nullptr;

@@ -123,7 +123,7 @@ TEST(Config, TablesInStepMode) {
 
 TEST(Config, ValuesAreRead) {
     auto r = parseConfig("serial:\n  port: /dev/ttyUSB1\n  baud: 9600\npoll:\n  interval: 2s\n  timeout: 800ms\n"
-                         "comms:\n  exit_after: 0\ndbus:\n  device_instance: 5\n  properties_changed: false\n"
+                         "comms:\n  exit_after: 0\ndbus:\n  device_instance: 5\n  properties_changed: true\n"
                          "log:\n  level: debug\n");
     ASSERT_TRUE(r.ok()) << r.errors[0].text();
     EXPECT_EQ(r.config.serial.port, "/dev/ttyUSB1");
@@ -132,8 +132,20 @@ TEST(Config, ValuesAreRead) {
     EXPECT_EQ(r.config.poll.timeout, 800ms);
     EXPECT_EQ(r.config.comms.exitAfter, 0ms);
     EXPECT_EQ(r.config.dbus.deviceInstance, 5);
-    EXPECT_FALSE(r.config.dbus.propertiesChanged);
+    EXPECT_TRUE(r.config.dbus.propertiesChanged);
     EXPECT_EQ(r.config.log.level, "debug");
+}
+
+// Issue 18: per-path PropertiesChanged is off unless asked for, and a bad value is an error
+// with its line.
+TEST(Config, PropertiesChangedIsOffByDefaultAndChecked) {
+    EXPECT_FALSE(Config{}.dbus.propertiesChanged);
+    auto off = parseConfig("dbus:\n  device_instance: 2\n");
+    ASSERT_TRUE(off.ok()) << off.errors[0].text();
+    EXPECT_FALSE(off.config.dbus.propertiesChanged);
+    auto bad = parseConfig("dbus:\n  device_instance: 2\n  properties_changed: sometimes\n", "c.yaml");
+    ASSERT_EQ(bad.errors.size(), 1U);
+    EXPECT_EQ(bad.errors[0].text(), "c.yaml:3: properties_changed: expected true or false");
 }
 
 TEST(Config, EveryProblemIsListedWithItsLine) {

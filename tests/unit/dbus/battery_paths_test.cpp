@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <stdexcept>
+#include <utility>
 
 #include "jkbms/dbus/names.hpp"
 #include "jkbms/domain/plausible_ranges.hpp"
@@ -315,6 +318,104 @@ TEST(BatteryPathsCells, CellsBeyondTheCountBecomeInvalid) {
     // A fresh table has no paths for cells that never were.
     const auto fresh = batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok);
     EXPECT_FALSE(fresh.contains("/Voltages/Cell17"));
+}
+
+// Issue 18: texts are built with std::to_chars; they read exactly as printf wrote them.
+TEST(FormatText, SameAsPrintf) {
+    auto printfText = [](const Value& value, Unit unit) -> std::string {
+        if (!isValid(value)) return "---";
+        const double v = std::holds_alternative<double>(value) ? std::get<double>(value)
+                                                                 : static_cast<double>(std::get<std::int32_t>(value));
+        char buf[400];
+        switch (unit) {
+            case Unit::Volt: std::snprintf(buf, sizeof buf, "%.2fV", v); break;
+            case Unit::CellVolt: std::snprintf(buf, sizeof buf, "%.3fV", v); break;
+            case Unit::Amp: std::snprintf(buf, sizeof buf, "%.2fA", v); break;
+            case Unit::Watt: std::snprintf(buf, sizeof buf, "%.0fW", v); break;
+            case Unit::Celsius: std::snprintf(buf, sizeof buf, "%.1f\u00b0C", v); break;
+            case Unit::Percent: std::snprintf(buf, sizeof buf, "%.1f%%", v); break;
+            case Unit::AmpHour: std::snprintf(buf, sizeof buf, "%.1fAh", v); break;
+            case Unit::Second: std::snprintf(buf, sizeof buf, "%.0fs", v); break;
+            case Unit::Hex:
+                if (v >= 0 && v <= 4294967295.0) std::snprintf(buf, sizeof buf, "0x%X", static_cast<unsigned>(v));
+                else std::snprintf(buf, sizeof buf, "%g", v);
+                break;
+            case Unit::None:
+                if (std::holds_alternative<std::int32_t>(value))
+                    std::snprintf(buf, sizeof buf, "%d", std::get<std::int32_t>(value));
+                else std::snprintf(buf, sizeof buf, "%g", v);
+                break;
+        }
+        return buf;
+    };
+    const Unit units[] = {Unit::None, Unit::Volt, Unit::CellVolt, Unit::Amp, Unit::Watt, Unit::Celsius,
+                          Unit::Percent, Unit::AmpHour, Unit::Second, Unit::Hex};
+    std::vector<Value> values = {Invalid{}, 0.0, -0.0, 0.005, 0.015, 0.125, 2.675, -0.4, -0.5, 1.5, 2.5, 52.925,
+                                 3.3155, 1e300, -1e300, 1e-7, 123456789.0, 4294967295.0, 4294967296.0,
+                                 std::int32_t{0}, std::int32_t{-1}, std::int32_t{0xBA77}, std::int32_t{INT32_MAX},
+                                 std::int32_t{INT32_MIN}};
+    std::uint64_t x = 88172645463325252ULL;  // xorshift: many values of every magnitude
+    for (int i = 0; i < 3000; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        const double scale = std::pow(10.0, static_cast<int>(x % 9) - 3);
+        values.emplace_back((static_cast<double>(x % 2000001) - 1000000.0) / 1000.0 * scale);
+    }
+    std::string reused;
+    for (const Value& v : values)
+        for (Unit u : units) {
+            const std::string expected = printfText(v, u);
+            EXPECT_EQ(formatText(v, u), expected);
+            formatText(v, u, reused);
+            ASSERT_EQ(reused, expected);
+        }
+}
+
+// Issue 18: a path's slot is found once; a cycle that changes nothing touches nothing, and a
+// changed value moves only its own slot's version.
+TEST(PathTableSlots, OnlyChangedPathsMove) {
+    PathTable t;
+    batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok, t);
+    const std::size_t slots = t.slotCount();
+    std::vector<std::uint32_t> versions;
+    for (PathTable::Slot s = 0; s < slots; ++s) versions.push_back(t.version(s));
+    batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok, t);
+    ASSERT_EQ(t.slotCount(), slots);
+    for (PathTable::Slot s = 0; s < slots; ++s) EXPECT_EQ(t.version(s), versions[s]) << t.entry(s).first;
+
+    auto s2 = sampleSnapshot16();
+    s2.cellVoltagesV[4] = 3.333;
+    batteryPaths(identity(), s2, sampleLimits(), CommsState::Ok, t);
+    std::vector<std::string> moved;
+    for (PathTable::Slot s = 0; s < slots; ++s)
+        if (t.version(s) != versions[s]) moved.push_back(t.entry(s).first);
+    // Cell 5 is now the highest: the cell, the max, its id, the sum, the spread and which
+    // cells balance.
+    EXPECT_EQ(moved, (std::vector<std::string>{"/System/MaxCellVoltage", "/System/MaxVoltageCellId",
+                                               "/Voltages/Cell5", "/Balances/Cell5", "/Balances/Cell16",
+                                               "/Voltages/Sum", "/Voltages/Diff"}));
+    EXPECT_EQ(t.at("/Voltages/Cell5").text, "3.333V");
+    EXPECT_EQ(t.at("/System/MaxVoltageCellId").text, "C5");
+}
+
+TEST(PathTableSlots, MapLikeAccess) {
+    PathTable t;
+    EXPECT_TRUE(t.emplace("/b", makeItem(std::int32_t{2})).second);
+    EXPECT_TRUE(t.emplace("/a", makeItem(1.5, Unit::Volt)).second);
+    EXPECT_FALSE(t.emplace("/a", makeItem(std::int32_t{9})).second) << "like std::map: no overwrite";
+    std::vector<std::string> order;
+    for (const auto& [path, item] : t) order.push_back(path);
+    EXPECT_EQ(order, (std::vector<std::string>{"/a", "/b"}));
+    EXPECT_EQ(t.at("/a").text, "1.50V");
+    EXPECT_EQ(t.find("/c"), t.end());
+    EXPECT_THROW((void)std::as_const(t).at("/c"), std::out_of_range);
+    const auto v = t.version(t.find("/b").slot());
+    t.at("/b") = makeItem(std::int32_t{3});
+    EXPECT_GT(t.version(t.find("/b").slot()), v) << "write access counts as a change";
+    const PathTable copy = t;
+    EXPECT_NE(copy.id(), t.id());
+    EXPECT_EQ(copy.at("/b").text, "3");
 }
 
 }  // namespace
