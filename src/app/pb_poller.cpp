@@ -40,6 +40,7 @@ void PbPoller::stop() {
     idleTimer_.cancel();
     queue_.clear();
     inFlight_.reset();
+    quietUntil_ = {};
 }
 
 bool PbPoller::write(std::uint8_t address, std::uint16_t reg, std::uint32_t value, WriteDone done) {
@@ -98,6 +99,8 @@ void PbPoller::enqueueCycle() {
 
 void PbPoller::next() {
     if (!running_ || inFlight_ || listening_) return;
+    // Inside the pacing gap: the gap's timer calls next() again when it ends.
+    if (Clock::now() < quietUntil_) return;
     if (queue_.empty() && overran_ && !discovering_) {
         overran_ = false;  // the round took longer than the interval: the next one now
         enqueueCycle();
@@ -220,7 +223,8 @@ void PbPoller::finishJob(bool answered, const std::string& why) {
         onMiss_(job.address, why);
     }
     // Pacing: never two commands closer than this (CH341 adapters garble bursts).
-    jobTimer_.expires_after(options_.pacing);
+    quietUntil_ = Clock::now() + options_.pacing;
+    jobTimer_.expires_at(quietUntil_);
     jobTimer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec) next();
     });

@@ -59,11 +59,19 @@ Answer PbResponder::ackFor(std::uint8_t address, std::uint16_t reg, std::uint16_
     return ack;
 }
 
+void PbResponder::noteRequest() {
+    const auto now = std::chrono::steady_clock::now();
+    if (lastRequestAt_ && (!minGap_ || now - *lastRequestAt_ < *minGap_)) minGap_ = now - *lastRequestAt_;
+    lastRequestAt_ = now;
+    ++requestsSeen_;
+}
+
 void PbResponder::feed(util::ByteView bytes, std::vector<Answer>& answers) {
     framer_.push(bytes);
     for (auto ev = framer_.next(); ev.kind != codec::pb::BusEvent::Kind::NeedMore; ev = framer_.next()) {
         if (ev.kind != codec::pb::BusEvent::Kind::Modbus || ev.modbus.kind != codec::pb::ModbusKind::WriteRequest)
             continue;
+        noteRequest();
         const std::uint8_t address = ev.modbus.address;
         // Nobody at that address, or a silent pack: no answer, as on a real bus.
         if (!packs_.contains(address) || silent(address) || !packs_.at(address)->powered() || masterPresent_)

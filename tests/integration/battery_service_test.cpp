@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <charconv>
+#include <map>
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -228,9 +229,11 @@ TEST_F(BatteryServiceTest, PropertiesChangedOptionSendsOnePerChangedPath) {
 }
 
 // Issue 18: a consumer that follows ItemsChanged alone (no PropertiesChanged subscription)
-// holds, after every update, exactly what the service holds - values and texts of every path,
-// through measurements moving, cells changing, the limits changing, communication going stale,
-// lost (everything invalid) and back.
+// holds, after every update, exactly what a fresh path table of that update says - values and
+// texts of every path, through measurements moving, cells changing, the cell count shrinking
+// and growing, a text-only change, the limits changing, communication going stale, lost
+// (everything invalid) and back. The reference is built from the step's inputs, not read from
+// the service, so a stale slot in the service cannot hide behind agreeing signals.
 TEST_F(BatteryServiceTest, ItemsChangedOnlyConsumerSeesEveryChange) {
     test::FakeSettings settings(io, PrivateBus::address());
     auto service = makeService("ttyOnly0", "jkbms_only");
@@ -251,16 +254,31 @@ TEST_F(BatteryServiceTest, ItemsChangedOnlyConsumerSeesEveryChange) {
         if (i % 2 == 0) l.maxChargeCurrentA = 10.0 * i;
         steps.push_back({s, l, CommsState::Ok});
     }
+    auto eight = test::sampleSnapshot16(26.4);  // a board that now reports 8 cells
+    eight.cellVoltagesV.clear();
+    for (int i = 0; i < 8; ++i) eight.cellVoltagesV.push_back(3.300 + 0.001 * i);
+    steps.push_back({eight, test::sampleLimits(), CommsState::Ok});
+    auto textOnly = eight;  // only a string value (and so its text) changes
+    auto absorption = test::sampleLimits();
+    absorption.chargeMode = "Absorption 12 min left";
+    steps.push_back({textOnly, absorption, CommsState::Ok});
+    steps.push_back({test::sampleSnapshot16(53.1), absorption, CommsState::Ok});  // 16 cells again
     steps.push_back({test::sampleSnapshot16(53.5), test::sampleLimits(), CommsState::Stale});
     steps.push_back({test::sampleSnapshot16(53.5), test::sampleLimits(), CommsState::Lost});
     auto back = test::sampleSnapshot16(51.0);
     back.socPercent.reset();
     steps.push_back({back, test::sampleLimits(), CommsState::Ok});
 
-    // What the service holds, written the way the client writes its model.
+    // The reference model: a table of our own, fed the same inputs (so cells a step no longer
+    // has are invalidated as the mapping promises), never the service's store.
+    dbus::PathTable reference;
+    dbus::batteryPaths(service->identity(), test::sampleSnapshot16(), test::sampleLimits(), CommsState::Ok, reference);
     auto canon = [&] {
+        std::map<std::string, const dbus::Item*> sorted;
+        for (const auto& [path, item] : reference) sorted[std::string(path)] = &item;
         std::string out;
-        for (const auto& [path, item] : service->items().items()) {
+        for (const auto& [path, itemPtr] : sorted) {
+            const dbus::Item& item = *itemPtr;
             if (!out.empty()) out += ';';
             out += path + '=';
             if (const auto* i = std::get_if<std::int32_t>(&item.value)) {
@@ -285,6 +303,7 @@ TEST_F(BatteryServiceTest, ItemsChangedOnlyConsumerSeesEveryChange) {
     for (const auto& step : steps) {
         const std::string before = canon();
         service->publish(step.snapshot, step.limits, step.comms);
+        dbus::batteryPaths(service->identity(), step.snapshot, step.limits, step.comms, reference);
         expected.push_back(canon());
         ASSERT_NE(expected.back(), before) << "every step must change something";
         // The next step only once the client has this one (it keeps up, but a test that

@@ -678,6 +678,29 @@ TEST_F(PbDaemonTest, SwitchWritesDoNotHoldOffTheTimeline) {
     EXPECT_LE(one.switchWrites() - writesBefore, static_cast<std::uint64_t>(accepted)) << "one frame per write at most";
 }
 
+// Pacing holds whoever asks: a switch write or a cycle tick that lands in the gap after a
+// job waits for its end (writes used to go out at once, so the bus saw commands closer than
+// poll.pacing - the bursts CH341 adapters garble).
+TEST_F(PbDaemonTest, SwitchWritesKeepThePacing) {
+    daemon = std::make_unique<Daemon>(io, options({1, 2}));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(1) && registered(2); }, 5s));
+    const std::string name = daemon->service(1)->busName();
+    responder.clearRequestGaps();
+    const auto until = Clock::now() + 3s;
+    for (int i = 0; Clock::now() < until; ++i) {
+        busctl(io, {"call", name, "/Bms/DischargeSwitch", "com.victronenergy.BusItem", "SetValue", "v", "i",
+                    i % 2 ? "1" : "0"});
+        const auto next = Clock::now() + 37ms;
+        pumpUntil(io, [&] { return Clock::now() >= next; }, 1s);
+    }
+    ASSERT_GT(responder.requestsSeen(), 10u);
+    ASSERT_TRUE(responder.minRequestGap().has_value());
+    auto ms = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+    // poll.pacing is 100 ms here; a little for the pty's delivery.
+    EXPECT_GE(*responder.minRequestGap(), 95ms) << ms(*responder.minRequestGap()) << " ms between two requests";
+}
+
 TEST_F(PbDaemonTest, DiscoversThePacksOnTheBus) {
     daemon = std::make_unique<Daemon>(io, options({}));
     daemon->start();

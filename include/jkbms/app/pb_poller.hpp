@@ -100,6 +100,9 @@ private:
     Options options_;
     boost::asio::steady_timer cycleTimer_;
     boost::asio::steady_timer jobTimer_;  // deadline of the job in flight, then the pacing gap
+    // The end of the pacing gap after the last job: next() sends nothing before it, whoever
+    // calls it (the gap's own timer, a cycle tick, a switch write).
+    std::chrono::steady_clock::time_point quietUntil_{};
     boost::asio::steady_timer idleTimer_;
     std::chrono::steady_clock::time_point nextCycle_;
     bool overran_ = false;  // a cycle came due while the last one still ran

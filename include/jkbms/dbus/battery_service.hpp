@@ -80,6 +80,8 @@ public:
     std::int32_t deviceInstance() const { return config_.identity.deviceInstance; }
     bool instancePersisted() const { return persisted_; }
     const BusItemService& items() const { return *items_; }
+    // What the identity paths are built from (device instance and custom name as granted).
+    const ServiceIdentity& identity() const { return config_.identity; }
     sdbus::IConnection& connection() { return *connection_; }
 
 private:

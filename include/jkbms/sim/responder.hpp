@@ -2,8 +2,10 @@
 // What a simulated BMS answers to the bytes a client sends: the protocol half of the
 // simulator, kept apart from the pty (PtyServer) so each protocol is one small class.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "jkbms/codec/nw.hpp"
@@ -59,15 +61,28 @@ public:
     Answer answerFor(std::uint8_t address, codec::pb::Trigger trigger);
     void feed(util::ByteView bytes, std::vector<Answer>& answers) override;
     void reset() override { framer_.reset(); }
+    // Tests of the driver's pacing: the shortest time between two requests seen on the bus
+    // (to any address, answered or not), and how many requests came since clearRequestGaps().
+    std::optional<std::chrono::steady_clock::duration> minRequestGap() const { return minGap_; }
+    std::uint64_t requestsSeen() const { return requestsSeen_; }
+    void clearRequestGaps() {
+        minGap_.reset();
+        lastRequestAt_.reset();
+        requestsSeen_ = 0;
+    }
 
 private:
     static Answer ackFor(std::uint8_t address, std::uint16_t reg, std::uint16_t quantity);
+    void noteRequest();
 
     std::map<std::uint8_t, SimulatedBms*> packs_;
     std::map<std::uint8_t, bool> silent_;
     bool masterPresent_ = false;
     codec::pb::BusFramer framer_;
     std::uint8_t counter_ = 0;
+    std::optional<std::chrono::steady_clock::time_point> lastRequestAt_;
+    std::optional<std::chrono::steady_clock::duration> minGap_;
+    std::uint64_t requestsSeen_ = 0;
 };
 
 }  // namespace jkbms::sim
