@@ -97,7 +97,8 @@ std::optional<double> readField(const Field& field, std::string_view text, doubl
 
 }  // namespace
 
-std::string formatChargeState(const EngineState& st, std::chrono::system_clock::time_point now) {
+std::string formatChargeState(const EngineState& st, std::chrono::system_clock::time_point now,
+                              std::string_view battery) {
     std::string out = "mode=" + std::string{charge::chargeModeName(st.mode)} + '\n';
     const double nowS = unixSeconds(now);
     for (const Field& f : kFields) {
@@ -113,6 +114,7 @@ std::string formatChargeState(const EngineState& st, std::chrono::system_clock::
                                            : std::clamp(std::floor(nowS), 0.0, static_cast<double>(kMaxUnixTime));
         out += std::string{f.key} + '=' + std::to_string(static_cast<long long>(at)) + '\n';
     }
+    if (!battery.empty()) out += "battery=" + std::string{battery} + '\n';
     return out;
 }
 
@@ -161,6 +163,22 @@ ChargeStateRead parseChargeState(std::string_view text, std::chrono::system_cloc
             } else {
                 st.mode = *m;
                 haveMode = true;
+            }
+            continue;
+        }
+        if (key == "battery") {
+            // A settings element (domain::BatteryKey): [A-Za-z0-9_] only, so it cannot be
+            // mistaken for another one.
+            const bool element = !value.empty() && value.size() <= kMaxBatteryBytes &&
+                                 std::all_of(value.begin(), value.end(), [](char c) {
+                                     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                                            c == '_';
+                                 });
+            if (!element) {
+                r.problems.push_back(where + "battery " + quoted(value) + " is not a battery key");
+                bad = true;
+            } else {
+                r.battery = std::string{value};
             }
             continue;
         }

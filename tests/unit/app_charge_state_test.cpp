@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 namespace jkbms::app {
 namespace {
@@ -48,6 +49,26 @@ TEST(ChargeStateFile, RoundTrip) {
     auto unknown = parseChargeState(formatChargeState(st, kNow), kNow);
     ASSERT_TRUE(unknown.state);
     EXPECT_DOUBLE_EQ(unknown.state->sinceFullChargeS, -1);
+}
+
+// Issue 15: the state says whose it is; a key that is not a settings element spoils it.
+TEST(ChargeStateFile, RecordsTheBatteryItBelongsTo) {
+    charge::EngineState st;
+    st.mode = charge::ChargeMode::Float;
+    const std::string text = formatChargeState(st, kNow, "jkbms_nw_PackA");
+    EXPECT_TRUE(text.ends_with("battery=jkbms_nw_PackA\n")) << text;
+    auto back = parseChargeState(text, kNow);
+    ASSERT_TRUE(back.state) << joined(back);
+    EXPECT_TRUE(back.problems.empty()) << joined(back);
+    EXPECT_EQ(back.battery, "jkbms_nw_PackA");
+    EXPECT_EQ(parseChargeState("mode=Float", kNow).battery, "") << "an older state says nothing";
+    for (const std::string& bad : std::vector<std::string>{"battery=", "battery=a/b", "battery=jkbms_\xC3\xA9",
+                                                            "battery=" + std::string(65, 'x')}) {
+        auto r = parseChargeState("mode=Float;" + bad, kNow);
+        EXPECT_FALSE(r.state) << bad;
+        EXPECT_EQ(r.battery, "") << bad;
+        EXPECT_NE(joined(r).find("is not a battery key"), std::string::npos) << joined(r);
+    }
 }
 
 // Issue 14 item 5: every field validated, every problem said, nothing overflows.

@@ -2,14 +2,17 @@
 // The charge state that survives a restart (charge-control.md section 6): the mode, the
 // absorption timers and the times of the last full charge and equalize, so a restart in
 // Absorption does not start Bulk again. Kept in localsettings (one line, ';' between the
-// fields) or, without localsettings, in one small text file per BMS. Written on each mode
-// change, once a minute while a timer runs, hourly otherwise (not every poll: flash wear).
+// fields) or, without localsettings, in one small text file per BMS (<state_dir>/<key>.state).
+// When it is written is the daemon's business (README "Battery identity": flash wear).
 //
 //   mode=Absorption               (first; Bulk, Absorption, Float or Equalize)
 //   absorption_s=312              (seconds, 0 .. kMaxStateSeconds)
 //   absorption_total_s=400        (seconds, 0 .. kMaxStateSeconds)
 //   equalize_at=1795000000        (Unix time, whole seconds, 0 .. kMaxUnixTime)
 //   full_charge_at=1795170000     (Unix time; absent when not known)
+//   battery=jkbms_SIM0000002      (the battery it belongs to: domain::BatteryKey::uid, at
+//                                 most kMaxBatteryBytes of [A-Za-z0-9_]; absent in states
+//                                 written before it existed)
 //
 // Reading is strict: a value that is not a number, out of range, a key given twice, a line
 // that is not key=value, no mode, or an empty or oversized text make the whole state unusable
@@ -30,14 +33,19 @@ namespace jkbms::app {
 
 inline constexpr double kMaxStateSeconds = 10.0 * 365 * 86400;  // 10 years
 inline constexpr long long kMaxUnixTime = 4102444800;           // 2100-01-01
-inline constexpr std::size_t kMaxChargeStateBytes = 4096;       // a state is ~120 bytes
+inline constexpr std::size_t kMaxChargeStateBytes = 4096;       // a state is ~150 bytes
+inline constexpr std::size_t kMaxBatteryBytes = 64;             // domain::kMaxUidBytes
 
 // Never throws; durations and times are clamped into the ranges above (no overflow).
-std::string formatChargeState(const charge::EngineState& state, std::chrono::system_clock::time_point now);
+// `battery`: the key of the battery the state belongs to ("" leaves the line out).
+std::string formatChargeState(const charge::EngineState& state, std::chrono::system_clock::time_point now,
+                              std::string_view battery = {});
+
 
 struct ChargeStateRead {
     std::optional<charge::EngineState> state;  // nullopt: nothing usable, start afresh
     std::vector<std::string> problems;         // "item 2: absorption_s 'x' is not a number", ...
+    std::string battery;                       // whose state it is; "" when it does not say
 };
 // `text` as written by formatChargeState (lines or the ';' form). Never throws.
 ChargeStateRead parseChargeState(std::string_view text, std::chrono::system_clock::time_point now);
