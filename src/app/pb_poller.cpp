@@ -61,6 +61,15 @@ bool PbPoller::write(std::uint8_t address, std::uint16_t reg, std::uint32_t valu
     return true;
 }
 
+void PbPoller::setGone(std::uint8_t address, bool gone) {
+    if (!gone) {
+        goneProbeDue_.erase(address);
+        settingsDue_.erase(address);  // its settings again at the next cycle
+        return;
+    }
+    if (!goneProbeDue_.contains(address)) goneProbeDue_[address] = Clock::now() + options_.goneProbeEvery;
+}
+
 void PbPoller::scheduleCycle() {
     nextCycle_ += options_.interval;
     const auto now = Clock::now();
@@ -81,6 +90,12 @@ void PbPoller::scheduleCycle() {
 void PbPoller::enqueueCycle() {
     const auto now = Clock::now();
     for (std::uint8_t a : addresses_) {
+        if (auto gone = goneProbeDue_.find(a); gone != goneProbeDue_.end()) {
+            if (now < gone->second) continue;
+            gone->second = now + options_.goneProbeEvery;
+            queue_.push_back(Job{a, pb::Trigger::CellInfo});
+            continue;
+        }
         // Some firmware answers "about" only now and then: ask until it came, at most at start.
         if (!haveAbout_[a]) queue_.push_back(Job{a, pb::Trigger::About});
         auto due = settingsDue_.find(a);

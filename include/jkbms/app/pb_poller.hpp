@@ -5,7 +5,8 @@
 //                that answer are polled from then on
 //   polling      round robin, one trigger outstanding, at least `pacing` between commands:
 //                about (device info) once, settings at start and every 10 minutes, cell info
-//                every poll interval
+//                every poll interval; a pack that left (setGone) only a cell-info request every
+//                goneProbeEvery, so it costs the others at most one deadline that often
 //   listening    a request we did not send showed up (a BMS at address 0 is the bus master):
 //                nothing is sent any more; every answer on the bus is attributed by address
 //
@@ -42,6 +43,7 @@ public:
         std::chrono::milliseconds timeout{500};
         std::chrono::milliseconds pacing{120};
         std::chrono::milliseconds settingsEvery{std::chrono::minutes(10)};
+        std::chrono::milliseconds goneProbeEvery{std::chrono::seconds(30)};
     };
     // A checksum-valid 300-byte 55 AA frame from the pack at `address`; true when the daemon
     // took it as an answer (false: not a reading, the job goes on waiting).
@@ -69,6 +71,9 @@ public:
     // bus) or when kMaxPendingWrites wait: false, and `done` is not called.
     using WriteDone = std::function<void(bool acked, const std::string& why)>;
     bool write(std::uint8_t address, std::uint16_t reg, std::uint32_t value, WriteDone done);
+    // A pack whose service left the bus (true) is only probed every goneProbeEvery; its
+    // first answer (onFrame) is the daemon's cue to call setGone(address, false).
+    void setGone(std::uint8_t address, bool gone);
     bool listening() const { return listening_; }
     const std::vector<std::uint8_t>& addresses() const { return addresses_; }
 
@@ -108,6 +113,7 @@ private:
     std::vector<std::uint8_t> found_;
     std::map<std::uint8_t, bool> haveAbout_;
     std::map<std::uint8_t, std::chrono::steady_clock::time_point> settingsDue_;
+    std::map<std::uint8_t, std::chrono::steady_clock::time_point> goneProbeDue_;  // the packs that left
     bool discovering_ = false;
     bool listening_ = false;
     bool lastWasWrite_ = false;  // the job sent last was a write: a read goes next
