@@ -838,7 +838,7 @@ TEST_F(ChargeStateTest, KeptInAFileWithoutLocalsettings) {
     std::string statePath;
     // At the target: Bulk -> Absorption at once.
     runOnce(o, 3.445, nullptr, [&](boost::asio::io_context& runIo, Daemon& d, test::FakeSettings*) {
-        statePath = (dir / (d.service()->busName() + ".state")).string();
+        statePath = (dir / (d.service()->uniqueId() + ".state")).string();  // keyed by the battery (issue 15)
         ASSERT_TRUE(pumpUntil(runIo, [&] { return std::filesystem::exists(statePath); }, 2s));
         std::ifstream in(statePath);
         std::string first;
