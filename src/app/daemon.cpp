@@ -438,9 +438,10 @@ std::optional<charge::EngineState> Daemon::readState(std::uint8_t address, const
 
 void Daemon::onPersisted(std::uint8_t address, Pack& p, const dbus::DeviceSettings& settings) {
     if (!p.engine) return;
-    // Nothing was restored at start (localsettings was not there): its state, when it has
-    // one for this battery, is better than a fresh Bulk; otherwise ours goes there now.
-    if (!p.restored && !settings.chargeState.empty()) {
+    // Nothing was restored at start (localsettings was not there) and the engine has not
+    // moved on since: its state, when it has one for this battery, is better than a fresh
+    // Bulk; otherwise ours goes there now.
+    if (!p.restored && !p.modeChanged && !settings.chargeState.empty()) {
         if (auto state = readState(address, p, parseChargeState(settings.chargeState, std::chrono::system_clock::now()),
                                    "localsettings")) {
             p.engine->restore(*state);
@@ -483,6 +484,7 @@ void Daemon::stepCharge(std::uint8_t address, Pack& p) {
     // Kept on a mode change (a full charge enters Float) and every kTimedSaveEvery while a
     // timer runs (Absorption, Equalize). Bulk and Float keep only times of events (full
     // charge, equalize), which do not age in the text: nothing to write until the next change.
+    if (after != before) p.modeChanged = true;
     const bool timed = after == charge::ChargeMode::Absorption || after == charge::ChargeMode::Equalize;
     if (after != before || (timed && now - p.lastSaved >= kTimedSaveEvery)) saveCharge(address, p);
 }

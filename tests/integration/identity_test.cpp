@@ -258,6 +258,31 @@ TEST_F(NwIdentityTest, LocalsettingsAppearingLate) {
     EXPECT_EQ(r.out, "v i 2\n");
 }
 
+// localsettings late, with a state saved for this battery by an earlier run: the engine,
+// still in its first mode, takes it when localsettings appears.
+TEST_F(NwIdentityTest, LocalsettingsAppearingLateBringsTheSavedState) {
+    boost::asio::io_context io;
+    sim::SimulatedBms bms{16};
+    bms.setLive(false);
+    bms.state().deviceId = "Late";  // cells at 3.30 V: a fresh engine stays in Bulk
+    sim::NwResponder responder{bms};
+    sim::PtyServer port(io, responder, sim::PtyServer::Options{links[0], 400ms});
+    auto o = options(links[0]);
+    o.config.dbus.settingsWait = 100ms;
+    o.config.dbus.settingsRetry = 200ms;
+    o.config.charge.stateDir = "";
+    Daemon d(io, o);
+    d.start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(d); }, 5s));
+    EXPECT_TRUE(text(d, "/Info/ChargeMode").starts_with("Bulk")) << text(d, "/Info/ChargeMode");
+    std::optional<test::FakeSettings> settings(std::in_place, io, PrivateBus::address());
+    settings->preset("/Settings/Devices/jkbms_nw_Late/ChargeState",
+                     "mode=Absorption;absorption_s=10;absorption_total_s=10;equalize_at=1700000000;battery=jkbms_nw_Late");
+    EXPECT_TRUE(pumpUntil(io, [&] { return text(d, "/Info/ChargeMode").starts_with("Absorption"); }, 5s))
+        << text(d, "/Info/ChargeMode");
+    EXPECT_TRUE(d.service()->instancePersisted());
+}
+
 // Flash wear: the charge state is a silent setting, written on a mode change and not again
 // while nothing that matters changes (Absorption: every 30 min for its timer).
 TEST_F(NwIdentityTest, TheChargeStateIsASilentSettingWrittenOnChangesOnly) {

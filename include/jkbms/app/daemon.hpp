@@ -125,7 +125,8 @@ private:
         // Its key (who it is), once known; before that no service.
         std::optional<domain::BatteryKey> key;
         std::chrono::steady_clock::time_point firstReading{};
-        bool restored = false;  // the engine started from a saved state
+        bool restored = false;     // the engine started from a saved state
+        bool modeChanged = false;  // the engine changed mode since it started
         std::string statePath;
         std::chrono::steady_clock::time_point lastSaved{};
         std::string lastSavedText;  // not written again unchanged
