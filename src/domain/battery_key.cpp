@@ -66,12 +66,15 @@ std::optional<BatteryKey> nwKey(std::string_view manufacturerId, std::string_vie
     if (maker.starts_with(kNwDefaultMakerPrefix)) maker.clear();  // the model alone: every board of it
     if (device == kNwDefaultDeviceId) device.clear();
     if (meaningless(maker)) maker.clear();
-    if (meaningless(device)) device.clear();
-    if (maker.empty() && device.empty()) return std::nullopt;
-    const std::string text = maker.empty() ? device : device.empty() ? maker : maker + "_" + device;
+    // The manufacturer id alone is no identity: boards leave the factory with the same one
+    // (two different boards in the public captures both say "BT3072020120000200521001").
+    // Only the device id, which nobody but the user sets, tells boards apart.
+    if (meaningless(device)) return std::nullopt;
+    const std::string text = maker.empty() ? device : maker + "_" + device;
     // An id of nothing but characters a path refuses ("????") tells nothing either.
-    const std::string element = pathElement(text);
-    if (std::all_of(element.begin(), element.end(), [](char c) { return c == '_'; })) return std::nullopt;
+    if (const std::string element = pathElement(device);
+        std::all_of(element.begin(), element.end(), [](char c) { return c == '_'; }))
+        return std::nullopt;
     BatteryKey key;
     key.uid = uidOf("nw_", text);
     key.label = "id '" + text + "'";

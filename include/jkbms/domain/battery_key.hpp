@@ -3,10 +3,11 @@
 // instance, /CustomName and the saved charge state follow the battery and not the port it
 // happens to be plugged into. Pure: the text fields are untrusted BMS bytes.
 //
-//   NW (jk-protocols.md 1.4): the manufacturer id 0xBA (24 ASCII bytes) and the device id /
-//       "user private data" 0xB4 (8 ASCII bytes), both writable with JK's tool. Factory
-//       defaults tell boards apart no better than the port: 0xB4 "Input Us" (or empty) and
-//       0xBA "Input Userda" + model (the same on every board of a model) are not used.
+//   NW (jk-protocols.md 1.4): the device id / "user private data" 0xB4 (8 ASCII bytes), set
+//       with JK's tool, prefixed by the manufacturer id 0xBA (24 ASCII bytes) when that is
+//       not a factory default. 0xBA alone is never a key: it is not unique (two different
+//       boards in tests/vectors both report "BT3072020120000200521001"), and 0xB4 at its
+//       default ("Input Us", empty, one repeated character) gives no key at all.
 //   JK-PB, BLE (jk-protocols.md 2.x device-info frame, offset 86): the serial number; an empty
 //       one, or one of a single repeated character ("0000", 0xFF filler), is none.
 //
@@ -38,7 +39,7 @@ std::string cleanField(std::string_view raw);
 std::string pathElement(std::string_view text, std::size_t maxBytes = kMaxUidBytes);
 
 // NW: from the raw 0xBA and 0xB4 fields (as decoded, NUL padding included); nullopt when
-// both are empty or factory defaults.
+// 0xB4 is empty or a factory default, whatever 0xBA says.
 std::optional<BatteryKey> nwKey(std::string_view manufacturerId, std::string_view deviceId);
 // JK-PB and BLE: from the device-info serial number; nullopt when there is none.
 std::optional<BatteryKey> serialKey(std::string_view serialNumber);

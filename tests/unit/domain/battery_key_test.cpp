@@ -44,9 +44,20 @@ TEST(BatteryKey, NwFactoryDefaultsAreNoIdentity) {
     EXPECT_FALSE(nwKey("????????", "?/?/")) << "nothing a settings path can hold";
 }
 
+// 0xBA is not unique: two different boards in the public captures (nw_14s_charging.yaml,
+// nw_16s_bd6a17s6p_v7.yaml) both report this one, with 0xB4 at its default.
+TEST(BatteryKey, NwManufacturerIdAloneIsNoIdentity) {
+    EXPECT_FALSE(nwKey("BT3072020120000200521001", "Input Us"));
+    EXPECT_FALSE(nwKey("BT3072020120000200521001", ""));
+    EXPECT_FALSE(nwKey("Garage rack 1", "\0\0\0\0"s));
+    auto key = nwKey("BT3072020120000200521001", "PackA");
+    ASSERT_TRUE(key);
+    EXPECT_EQ(key->uid, "jkbms_nw_BT3072020120000200521001_PackA");
+}
+
 TEST(BatteryKey, GarbageIsCleanedCappedAndFitForAPath) {
     const std::string garbage = "\x01\x02Pack\xC3\x28/..\x7F\xFE\xFE" + std::string(200, 'x');
-    auto key = nwKey(garbage, "\xE2\x82");
+    auto key = nwKey(garbage, "x\xE2\x82");
     ASSERT_TRUE(key);
     EXPECT_TRUE(onlyPathCharacters(key->uid)) << key->uid;
     EXPECT_LE(key->uid.size(), kMaxUidBytes);
