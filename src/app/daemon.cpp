@@ -433,6 +433,16 @@ std::optional<charge::EngineState> Daemon::readState(std::uint8_t address, const
                      mine);
         return std::nullopt;
     }
+    // The key may be a fallback (the port, the port and address) or shared by two boards: the
+    // state must also look like this battery (cell count, capacity, counters since it was
+    // written), else a different pack would inherit Float or a running absorption.
+    const auto current = p.snapshot ? fingerprintOf(*p.snapshot) : BatteryFingerprint{};
+    if (const std::string why = whyNotThisBattery(read, current, std::chrono::system_clock::now(), p.key && p.key->fromBms);
+        !why.empty()) {
+        spdlog::warn("{}: charge state in {} not used (starting in Bulk): it may be another battery's: {}", name(address),
+                     source, why);
+        return std::nullopt;
+    }
     return read.state;
 }
 
@@ -448,7 +458,7 @@ void Daemon::onPersisted(std::uint8_t address, Pack& p, const dbus::DeviceSettin
             p.restored = true;
             spdlog::info("{}: charge state restored from localsettings: {}", name(address),
                          charge::chargeModeName(state->mode));
-            p.lastSavedText = settings.chargeState;
+            p.lastSavedText = savedStateOf(p);
             return;
         }
     }
@@ -489,14 +499,26 @@ void Daemon::stepCharge(std::uint8_t address, Pack& p) {
     if (after != before || (timed && now - p.lastSaved >= kTimedSaveEvery)) saveCharge(address, p);
 }
 
+std::string Daemon::savedStateOf(const Pack& p) const {
+    std::string text = formatChargeState(p.engine->state(), std::chrono::system_clock::now(), p.service->uniqueId());
+    std::replace(text.begin(), text.end(), '\n', ';');
+    return text;
+}
+
 void Daemon::saveCharge(std::uint8_t address, Pack& p, bool force) {
     if (!p.engine || !p.service) return;
     p.lastSaved = Clock::now();
-    std::string text = formatChargeState(p.engine->state(), std::chrono::system_clock::now(), p.service->uniqueId());
+    std::optional<BatteryFingerprint> fingerprint;
+    if (p.snapshot) fingerprint = fingerprintOf(*p.snapshot);
+    std::string text =
+        formatChargeState(p.engine->state(), std::chrono::system_clock::now(), p.service->uniqueId(), fingerprint);
     std::string oneLine = text;
     std::replace(oneLine.begin(), oneLine.end(), '\n', ';');
-    if (oneLine == p.lastSavedText && !force) return;  // unchanged: no write
-    p.lastSavedText = oneLine;
+    // Unchanged: no write. Compared without the fingerprint, whose counters and written_at
+    // move all the time: older counters only make the check at restore looser, not wrong.
+    const std::string state = savedStateOf(p);
+    if (state == p.lastSavedText && !force) return;
+    p.lastSavedText = state;
     if (p.service->storeChargeState(oneLine)) return;
     if (p.statePath.empty()) return;
     std::string error;

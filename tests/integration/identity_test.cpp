@@ -60,6 +60,7 @@ bool registered(const Daemon& d, std::uint8_t address = 0) {
 struct NwBattery {
     std::string deviceId;  // NW id 0xB4
     double cellV;          // every cell
+    std::uint32_t cycles = 12;  // the cycle count it reports (part of its fingerprint)
 };
 
 // Two NW BMSes on two ports, one daemon per port (as serial-starter runs them).
@@ -105,6 +106,7 @@ protected:
             bms.back()->setLive(false);
             bms.back()->state().cellsV.assign(16, batteries[i].cellV);
             bms.back()->state().deviceId = batteries[i].deviceId;
+            bms.back()->state().cycles = batteries[i].cycles;
             responders.push_back(std::make_unique<sim::NwResponder>(*bms.back()));
             ports.push_back(std::make_unique<sim::PtyServer>(runIo, *responders.back(),
                                                              sim::PtyServer::Options{links[i], 400ms}));
@@ -215,6 +217,29 @@ TEST_F(NwIdentityTest, TheStateOfAnotherBatteryIsNotRestored) {
     EXPECT_TRUE(log.has(".state belongs to battery jkbms_nw_OTHER")) << log.text();
 }
 
+// Issue 15 H2: boards with factory-default ids are keyed by their port; two such packs swapped
+// between ports must not inherit each other's state through the port key - the fingerprint
+// (here the cycle count, which cannot go from 500 to 40) tells them apart.
+TEST_F(NwIdentityTest, ASwappedPackUnderAPortKeyDoesNotInheritTheState) {
+    LogCapture log;
+    std::map<std::string, std::string> kept;
+    boot({NwBattery{"Input Us", 3.445, 500}, NwBattery{"Input Us", 3.30, 40}}, kept,
+         [&](boost::asio::io_context& io, std::array<Daemon*, 2> d, test::FakeSettings& s) {
+             EXPECT_EQ(d[0]->service()->uniqueId(), portUid(tty(links[0])));
+             EXPECT_TRUE(pumpUntil(io, [&] {
+                 return chargeState(s, portUid(tty(links[0]))).starts_with("mode=Absorption;");
+             }, 2s)) << chargeState(s, portUid(tty(links[0])));
+             EXPECT_NE(chargeState(s, portUid(tty(links[0]))).find(";cycles=500;"), std::string::npos)
+                 << chargeState(s, portUid(tty(links[0])));
+         });
+    // Same ports, the packs swapped: port a now has the pack with 40 cycles.
+    boot({NwBattery{"Input Us", 3.30, 40}, NwBattery{"Input Us", 3.30, 500}}, kept,
+         [&](boost::asio::io_context&, std::array<Daemon*, 2> d, test::FakeSettings&) {
+             EXPECT_TRUE(text(*d[0], "/Info/ChargeMode").starts_with("Bulk")) << text(*d[0], "/Info/ChargeMode");
+         });
+    EXPECT_TRUE(log.has("not used (starting in Bulk): it may be another battery's: cycle count 40 here")) << log.text();
+}
+
 // localsettings starts after the daemon (a GX where it comes up late): the daemon registers
 // without it, then registers there when it appears - the instance it grants, the custom name
 // written meanwhile, the charge state. settings_wait and settings_retry are short here, so the
@@ -277,7 +302,12 @@ TEST_F(NwIdentityTest, LocalsettingsAppearingLateBringsTheSavedState) {
     EXPECT_TRUE(text(d, "/Info/ChargeMode").starts_with("Bulk")) << text(d, "/Info/ChargeMode");
     std::optional<test::FakeSettings> settings(std::in_place, io, PrivateBus::address());
     settings->preset("/Settings/Devices/jkbms_nw_Late/ChargeState",
-                     "mode=Absorption;absorption_s=10;absorption_total_s=10;equalize_at=1700000000;battery=jkbms_nw_Late");
+                     "mode=Absorption;absorption_s=10;absorption_total_s=10;equalize_at=1700000000;battery=jkbms_nw_Late;"
+                     "cells=16;capacity_ah=280;cycles=12;written_at=" +
+                         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count() -
+                                        60));
     EXPECT_TRUE(pumpUntil(io, [&] { return text(d, "/Info/ChargeMode").starts_with("Absorption"); }, 5s))
         << text(d, "/Info/ChargeMode");
     EXPECT_TRUE(d.service()->instancePersisted());

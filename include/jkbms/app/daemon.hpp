@@ -129,7 +129,7 @@ private:
         bool modeChanged = false;  // the engine changed mode since it started
         std::string statePath;
         std::chrono::steady_clock::time_point lastSaved{};
-        std::string lastSavedText;  // not written again unchanged
+        std::string lastSavedText;  // savedStateOf() last written: not written again unchanged
         bool saveWarned = false;
         std::string chargeNotes;  // the engine's notes last logged
         std::set<std::string> outOfRange;  // what is published invalid as implausible (logged once)
@@ -183,6 +183,8 @@ private:
                                                  const std::string& source);
     void stepCharge(std::uint8_t address, Pack& p);
     void saveCharge(std::uint8_t address, Pack& p, bool force = false);
+    // The state as written, without its fingerprint (what decides "unchanged"): one line.
+    std::string savedStateOf(const Pack& p) const;
     std::string name(std::uint8_t address) const;
     void stop(ExitCode code, const std::string& why);
 
