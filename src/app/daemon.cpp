@@ -315,14 +315,21 @@ void Daemon::onNwReading(const codec::nw::ReadAll& reply) {
     Pack& p = pack(0);
     const bool first = !p.snapshot;
     p.snapshot = domain::fromNw(reply);
-    if (!p.key) {
-        // Every reading carries the id fields: the key is known at once (jk-protocols.md 1.4).
-        p.key = domain::nwKey(reply.textOf(codec::nw::id::kManufacturerId).value_or(""),
-                              reply.textOf(codec::nw::id::kDeviceId).value_or(""));
-        if (!p.key)
-            p.key = domain::placeKey(place(0), "its id fields (0xBA manufacturer id, 0xB4 device id) are empty or "
-                                               "factory defaults");
+    // Every reading carries the id fields: the key is known at once (jk-protocols.md 1.4).
+    auto key = domain::nwKey(reply.textOf(codec::nw::id::kManufacturerId).value_or(""),
+                             reply.textOf(codec::nw::id::kDeviceId).value_or(""));
+    if (!key)
+        key = domain::placeKey(place(0), "its device id (0xB4) is empty or a factory default (the manufacturer id "
+                                         "0xBA alone is not unique)");
+    if (p.key && key->uid != p.key->uid) {
+        // A different BMS behind the port (swapped while running, or its id rewritten): it is
+        // a new battery. The daemon ends so its supervisor starts it afresh - new key, new
+        // service, a fresh engine; nothing of the old battery is carried over.
+        stop(ExitCode::BmsLost, "a different BMS answers on " + port_ + ": " + key->label + ", was " + p.key->label +
+                                    "; restarting as a new battery");
+        return;
     }
+    if (!p.key) p.key = std::move(key);
     if (first) {
         const auto& id = p.snapshot->identity;
         spdlog::info("connected: JK BMS (NW protocol v{}) on {}, {} cells, hardware {}, software {}",
@@ -334,6 +341,7 @@ void Daemon::onNwReading(const codec::nw::ReadAll& reply) {
 }
 
 bool Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
+    if (auto it = packs_.find(address); it != packs_.end() && it->second.gone) renew(address);
     Pack& p = pack(address);
     if (!p.frames) p.frames.emplace(ble_ ? domain::Protocol::Ble : domain::Protocol::Pb, pb_);
     const auto merged = p.frames->merge(p.snapshot, frame);
@@ -371,7 +379,6 @@ bool Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
 void Daemon::onReading(std::uint8_t address, Pack& p) {
     const auto now = Clock::now();
     if (!p.monitor.everRead()) p.firstReading = now;
-    if (p.gone) rejoin(address, p);
     p.monitor.onReading(now);
     startMonitor_.onReading(now);
     if (power_) power_->onReading(now);
@@ -677,12 +684,15 @@ bool Daemon::identify(std::uint8_t address, Pack& p, Clock::time_point now) {
     return true;
 }
 
-void Daemon::rejoin(std::uint8_t address, Pack& p) {
-    p.gone = false;
-    p.monitor.start(Clock::now());
+void Daemon::renew(std::uint8_t address) {
+    // Whoever answers at this address may be another pack (swapped while it was away): it is
+    // identified again from scratch - device info asked again, its key decided anew - and
+    // gets a fresh service and engine. Its saved charge state comes back only through the
+    // fingerprint check (readState), as at a start; the old state was saved when it left.
+    spdlog::info("{}: answers again: identified afresh (it may be another pack), then its service returns",
+                 name(address));
     if (pbPoller_) pbPoller_->setGone(address, false);
-    spdlog::info("{}: answers again: its service returns", name(address));
-    if (p.service) p.service->rejoin();
+    packs_.erase(address);  // the old service (already off the bus), engine, key and frames
 }
 
 void Daemon::listenTick() {

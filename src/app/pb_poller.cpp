@@ -65,6 +65,7 @@ void PbPoller::setGone(std::uint8_t address, bool gone) {
     if (!gone) {
         goneProbeDue_.erase(address);
         settingsDue_.erase(address);  // its settings again at the next cycle
+        haveAbout_.erase(address);    // and its device info: it may be another pack
         return;
     }
     if (!goneProbeDue_.contains(address)) goneProbeDue_[address] = Clock::now() + options_.goneProbeEvery;

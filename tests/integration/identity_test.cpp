@@ -179,7 +179,7 @@ TEST_F(NwIdentityTest, FactoryDefaultIdsFallBackToThePort) {
              EXPECT_EQ(text(*d[0], "/ProductName"), "JK BMS");
          });
     EXPECT_TRUE(log.has("battery keyed by port " + tty(links[0]))) << log.text();
-    EXPECT_TRUE(log.has("empty or factory defaults")) << log.text();
+    EXPECT_TRUE(log.has("is empty or a factory default")) << log.text();
 }
 
 // Two boards reporting the same (user-set) id: one keeps it, the other is keyed by its port,
@@ -238,6 +238,26 @@ TEST_F(NwIdentityTest, ASwappedPackUnderAPortKeyDoesNotInheritTheState) {
              EXPECT_TRUE(text(*d[0], "/Info/ChargeMode").starts_with("Bulk")) << text(*d[0], "/Info/ChargeMode");
          });
     EXPECT_TRUE(log.has("not used (starting in Bulk): it may be another battery's: cycle count 40 here")) << log.text();
+}
+
+// Issue 15 H3: NW carries its id in every reading; another id while running is another BMS
+// behind the port: the daemon ends (BmsLost) so its supervisor starts it afresh.
+TEST_F(NwIdentityTest, AnotherIdWhileRunningEndsTheDaemon) {
+    LogCapture log;
+    boost::asio::io_context io;
+    test::FakeSettings settings(io, PrivateBus::address());
+    sim::SimulatedBms bms{16};
+    bms.setLive(false);
+    bms.state().deviceId = "PackA";
+    sim::NwResponder responder{bms};
+    sim::PtyServer port(io, responder, sim::PtyServer::Options{links[0], 400ms});
+    Daemon d(io, options(links[0]));
+    d.start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(d); }, 5s));
+    bms.state().deviceId = "PackB";
+    ASSERT_TRUE(pumpUntil(io, [&] { return d.exitCode().has_value(); }, 5s));
+    EXPECT_EQ(*d.exitCode(), ExitCode::BmsLost);
+    EXPECT_TRUE(log.has("a different BMS answers on")) << log.text();
 }
 
 // localsettings starts after the daemon (a GX where it comes up late): the daemon registers
@@ -437,6 +457,26 @@ TEST_F(PbIdentityTest, APackThatLeftComesBack) {
     ASSERT_TRUE(pumpUntil(io, [&] { return connected(2); }, 3s)) << "pack 2 never came back";
     EXPECT_LT(Clock::now() - back, 3s);
     EXPECT_TRUE(nameOnBus(2));
+    EXPECT_TRUE(connected(1));
+    EXPECT_FALSE(daemon->exitCode());
+}
+
+// Issue 15 H3: what answers at the address of a pack that left may be another pack: it is
+// identified again (device info asked again) and served under its own key, with a fresh engine.
+TEST_F(PbIdentityTest, APackThatComesBackIsIdentifiedAgain) {
+    LogCapture log;
+    start(options());
+    ASSERT_TRUE(pumpUntil(io, [&] { return connected(1) && connected(2); }, 5s));
+    EXPECT_EQ(daemon->service(2)->uniqueId(), "jkbms_PACK2");
+    responder.setSilent(2, true);
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->service(2)->state() != dbus::BatteryService::State::Registered; }, 6s));
+    two.state().serialNumber = "PACK9";  // another pack put in its place
+    responder.setSilent(2, false);
+    ASSERT_TRUE(pumpUntil(io, [&] { return connected(2) && daemon->service(2)->uniqueId() == "jkbms_PACK9"; }, 5s))
+        << (daemon->service(2) ? daemon->service(2)->uniqueId() : "no service");
+    EXPECT_EQ(text(*daemon, "/Serial", 2), "PACK9");
+    EXPECT_TRUE(settings->value("/Settings/Devices/jkbms_PACK9/ClassAndVrmInstance"));
+    EXPECT_TRUE(log.has("identified afresh")) << log.text();
     EXPECT_TRUE(connected(1));
     EXPECT_FALSE(daemon->exitCode());
 }

@@ -17,8 +17,9 @@
 //   stale/lost  per pack, per CommsMonitor: a warning, then everything from that BMS invalid in
 //               one batch. After exit_after a JK-PB pack's service leaves the bus; when no pack
 //               is left (always, for NW) the daemon exits with code 1. A pack that left is
-//               asked again every kGoneProbe (listening: heard again) and its service
-//               returns when it answers.
+//               asked again every kGoneProbe (listening: heard again); when it answers it is
+//               identified afresh (it may be another pack) and gets a new service. NW: a
+//               reading with another id ends the daemon (BmsLost): a new battery.
 //   exiting     SIGTERM/SIGINT (names released within a second), or a D-Bus failure.
 //
 // Power (relay.type, or the simulator's own button): the BMS's display-port button through a
@@ -166,8 +167,9 @@ private:
     bool identify(std::uint8_t address, Pack& p, Clock::time_point now);
     std::string place(std::uint8_t address) const;  // the bus-name suffix: "ttyUSB0", "ttyUSB0_2"
     void startService(std::uint8_t address, Pack& p);
-    // A pack that left the bus answers again: its service comes back.
-    void rejoin(std::uint8_t address, Pack& p);
+    // A pack that left the bus answers again: it is forgotten (service, engine, key) so that it
+    // is identified again and served as whatever battery it turns out to be.
+    void renew(std::uint8_t address);
     // Listening under a BMS master: nobody reports misses, so silences are checked here.
     void listenTick();
     // A /Bms/*Switch write: sent on the transport between polls; false when refused.

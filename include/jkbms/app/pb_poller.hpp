@@ -72,7 +72,8 @@ public:
     using WriteDone = std::function<void(bool acked, const std::string& why)>;
     bool write(std::uint8_t address, std::uint16_t reg, std::uint32_t value, WriteDone done);
     // A pack whose service left the bus (true) is only probed every goneProbeEvery; its
-    // first answer (onFrame) is the daemon's cue to call setGone(address, false).
+    // first answer (onFrame) is the daemon's cue to call setGone(address, false), which also
+    // asks its device info again (it may be another pack) and its settings.
     void setGone(std::uint8_t address, bool gone);
     bool listening() const { return listening_; }
     const std::vector<std::uint8_t>& addresses() const { return addresses_; }
