@@ -730,7 +730,10 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
     if (key.fromBms) spdlog::info("{}: battery {} ({})", name(address), key.label, key.uid);
     else spdlog::info("{}: battery keyed by {} ({}): {}", name(address), key.label, key.uid, key.why);
     // Two packs tell themselves apart in the GUI and systemcalc's lists without a custom name.
+    // A fallback key names the place: packs under one master differ by their address.
     if (key.fromBms) sc.identity.productName = "JK BMS (" + key.label + ")";
+    else if (ble) sc.identity.productName = "JK BMS (" + options_.config.ble.mac + ")";
+    else sc.identity.productName = "JK BMS (" + tty + (pb_ ? " #" + std::to_string(address) : "") + ")";
     sc.preferredInstance = options_.config.dbus.deviceInstance + (pb_ ? address - 1 : 0);
     sc.settingsWait = options_.config.dbus.settingsWait;
     sc.settingsRetry = options_.config.dbus.settingsRetry;

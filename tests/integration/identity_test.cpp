@@ -176,7 +176,8 @@ TEST_F(NwIdentityTest, FactoryDefaultIdsFallBackToThePort) {
              EXPECT_EQ(d[1]->service()->uniqueId(), portUid(tty(links[1])));
              EXPECT_NE(d[0]->service()->deviceInstance(), d[1]->service()->deviceInstance());
              EXPECT_TRUE(s.value("/Settings/Devices/" + portUid(tty(links[1])) + "/ClassAndVrmInstance"));
-             EXPECT_EQ(text(*d[0], "/ProductName"), "JK BMS");
+             EXPECT_EQ(text(*d[0], "/ProductName"), "JK BMS (" + tty(links[0]) + ")");
+             EXPECT_EQ(text(*d[1], "/ProductName"), "JK BMS (" + tty(links[1]) + ")");
          });
     EXPECT_TRUE(log.has("battery keyed by port " + tty(links[0]))) << log.text();
     EXPECT_TRUE(log.has("is empty or a factory default")) << log.text();
@@ -439,6 +440,9 @@ TEST_F(PbIdentityTest, WithoutASerialThePortAndAddress) {
     start(std::move(o));
     ASSERT_TRUE(pumpUntil(io, [&] { return registered(*daemon, 1) && registered(*daemon, 2); }, 6s));
     EXPECT_EQ(daemon->service(2)->uniqueId(), portUid(tty(link) + "_2"));
+    // Told apart from pack 1 in systemcalc's /AvailableBmsServices without a custom name.
+    EXPECT_EQ(text(*daemon, "/ProductName", 2), "JK BMS (" + tty(link) + " #2)");
+    EXPECT_EQ(text(*daemon, "/CustomName", 2), "");
     EXPECT_TRUE(log.has("no device-info frame (serial number) within 1000 ms")) << log.text();
 }
 
