@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "jkbms/codec/ble.hpp"
 
@@ -90,11 +91,22 @@ void PbPoller::scheduleCycle() {
 
 void PbPoller::enqueueCycle() {
     const auto now = Clock::now();
+    // At most one pack that left is probed per cycle, round robin from the one probed last:
+    // each probe may cost a whole deadline, and six silent packs probed in one cycle would
+    // stretch it past the others' stale time. The others due wait for the next cycles.
+    std::optional<std::uint8_t> probe;
+    for (const auto& [a, due] : goneProbeDue_) {
+        if (now < due) continue;
+        if (!probe || (*probe <= lastGoneProbe_ && a > lastGoneProbe_)) probe = a;
+        if (a > lastGoneProbe_) break;  // the first due after the last one probed
+    }
+    if (probe) {
+        goneProbeDue_[*probe] = now + options_.goneProbeEvery;
+        lastGoneProbe_ = *probe;
+    }
     for (std::uint8_t a : addresses_) {
-        if (auto gone = goneProbeDue_.find(a); gone != goneProbeDue_.end()) {
-            if (now < gone->second) continue;
-            gone->second = now + options_.goneProbeEvery;
-            queue_.push_back(Job{a, pb::Trigger::CellInfo});
+        if (goneProbeDue_.contains(a)) {
+            if (probe == a) queue_.push_back(Job{a, pb::Trigger::CellInfo});
             continue;
         }
         // Some firmware answers "about" only now and then: ask until it came, at most at start.

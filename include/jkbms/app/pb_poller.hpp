@@ -6,7 +6,8 @@
 //   polling      round robin, one trigger outstanding, at least `pacing` between commands:
 //                about (device info) once, settings at start and every 10 minutes, cell info
 //                every poll interval; a pack that left (setGone) only a cell-info request every
-//                goneProbeEvery, so it costs the others at most one deadline that often
+//                goneProbeEvery, and at most one such probe per cycle (round robin), so the
+//                packs that left cost the others at most one deadline per cycle
 //   listening    a request we did not send showed up (a BMS at address 0 is the bus master):
 //                nothing is sent any more; every answer on the bus is attributed by address
 //
@@ -115,6 +116,7 @@ private:
     std::map<std::uint8_t, bool> haveAbout_;
     std::map<std::uint8_t, std::chrono::steady_clock::time_point> settingsDue_;
     std::map<std::uint8_t, std::chrono::steady_clock::time_point> goneProbeDue_;  // the packs that left
+    std::uint8_t lastGoneProbe_ = 0;  // the pack that left probed last (one per cycle, round robin)
     bool discovering_ = false;
     bool listening_ = false;
     bool lastWasWrite_ = false;  // the job sent last was a write: a read goes next
