@@ -525,11 +525,16 @@ void Daemon::saveCharge(std::uint8_t address, Pack& p, bool force) {
     // move all the time: older counters only make the check at restore looser, not wrong.
     const std::string state = savedStateOf(p);
     if (state == p.lastSavedText && !force) return;
-    p.lastSavedText = state;
-    if (p.service->storeChargeState(oneLine)) return;
-    if (p.statePath.empty()) return;
+    // Counted as written only once localsettings has stored it: a refused or failed write is
+    // made again at the next save (the stop, the next timed save).
+    const bool toSettings = p.service->storeChargeState(oneLine, [this, address, state](bool stored) {
+        auto it = packs_.find(address);
+        if (stored && it != packs_.end() && it->second.service) it->second.lastSavedText = state;
+    });
+    if (toSettings || p.statePath.empty()) return;
     std::string error;
-    if (!saveChargeState(p.statePath, text, error) && !p.saveWarned) {
+    if (saveChargeState(p.statePath, text, error)) p.lastSavedText = state;
+    else if (!p.saveWarned) {
         spdlog::warn("{}: charge state cannot be saved to {}: {} (it will not survive a restart)", name(address),
                      p.statePath, error);
         p.saveWarned = true;

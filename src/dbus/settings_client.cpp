@@ -167,19 +167,21 @@ void SettingsClient::storeCustomName(const std::string& name) {
         });
 }
 
-bool SettingsClient::storeChargeState(const std::string& text) {
+bool SettingsClient::storeChargeState(const std::string& text, std::function<void(bool stored)> done) {
     if (!chargeStateProxy_) return false;
     current_.chargeState = text;
     chargeStateProxy_->callMethodAsync("SetValue")
         .onInterface(kItemInterface)
         .withTimeout(kCallTimeout)
         .withArguments(sdbus::Variant{text})
-        .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::int32_t result) { util::guarded("localsettings", [&] {
-            if ((error || result != 0) && !chargeStateWarned_) {
+        .uponReplyInvoke([this, done = std::move(done)](std::optional<sdbus::Error> error, std::int32_t result) { util::guarded("localsettings", [&] {
+            const bool stored = !error && result == 0;
+            if (!stored && !chargeStateWarned_) {
                 chargeStateWarned_ = true;
                 spdlog::warn("storing the charge state in localsettings failed: {}",
                              error ? error->getMessage() : "refused (" + std::to_string(result) + ")");
             }
+            if (done) done(stored);
         });
         });
     return true;

@@ -42,6 +42,8 @@ public:
         return it->second;
     }
     int addSettingsCalls() const { return addSettingsCalls_; }
+    // The next `count` SetValue calls on `path` are refused (a result other than 0, nothing stored).
+    void refuseWrites(const std::string& path, int count) { refuse_[path] = count; }
     // Added with "silent" set (changes not logged); SetValue calls that stored a value.
     bool silent(const std::string& path) const { return silent_.contains(path); }
     int writes(const std::string& path) const {
@@ -107,6 +109,10 @@ private:
                             }),
                             sdbus::registerMethod("SetValue").implementedAs([this, path](const sdbus::Variant& v) {
                                 if (!v.containsValueOfType<std::string>()) return std::int32_t{-1};
+                                if (auto r = refuse_.find(path); r != refuse_.end() && r->second > 0) {
+                                    --r->second;
+                                    return std::int32_t{-2};
+                                }
                                 ++writes_[path];
                                 store(path, v.get<std::string>(), true);
                                 return std::int32_t{0};
@@ -130,6 +136,7 @@ private:
     std::map<std::string, std::string> values_;
     std::set<std::string> silent_;
     std::map<std::string, int> writes_;
+    std::map<std::string, int> refuse_;
     std::unique_ptr<dbus::AsioSdbusLoop> loop_;
     int addSettingsCalls_ = 0;
 };

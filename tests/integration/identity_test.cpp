@@ -7,6 +7,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -348,6 +349,36 @@ TEST_F(NwIdentityTest, TheChargeStateIsASilentSettingWrittenOnChangesOnly) {
              EXPECT_EQ(s.writes(path), 1) << "Bulk -> Absorption once, then nothing";
              EXPECT_EQ(s.writes("/Settings/Devices/jkbms_nw_PackB/ChargeState"), 0) << "Bulk from the start: nothing to keep";
          });
+}
+
+// Issue 15 L4: a charge state localsettings refused is not taken as written: the stop writes
+// it again although it did not change since.
+TEST_F(NwIdentityTest, ARefusedChargeStateWriteIsMadeAgain) {
+    LogCapture log;
+    boost::asio::io_context io;
+    test::FakeSettings settings(io, PrivateBus::address());
+    const std::string path = "/Settings/Devices/jkbms_nw_PackA/ChargeState";
+    settings.refuseWrites(path, 2);  // Bulk -> Absorption, Absorption -> Float
+    sim::SimulatedBms bms{16};
+    bms.setLive(false);
+    bms.state().cellsV.assign(16, 3.445);
+    bms.state().currentA = 0;
+    bms.state().deviceId = "PackA";
+    sim::NwResponder responder{bms};
+    sim::PtyServer port(io, responder, sim::PtyServer::Options{links[0], 400ms});
+    auto o = options(links[0]);
+    o.config.charge.stateDir = "";
+    o.config.charge.engine.absorptionMaxTimeS = 1;
+    Daemon d(io, o);
+    d.start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(d) && text(d, "/Info/ChargeMode").starts_with("Float"); }, 8s))
+        << text(d, "/Info/ChargeMode");
+    ASSERT_TRUE(pumpUntil(io, [&] { return log.has("storing the charge state in localsettings failed"); }, 2s));
+    pumpUntil(io, [] { return false; }, 300ms);  // both refusals answered
+    EXPECT_EQ(settings.writes(path), 0);
+    std::raise(SIGTERM);
+    pumpUntil(io, [&] { return d.exitCode().has_value() && settings.writes(path) > 0; }, 3s);
+    EXPECT_TRUE(settings.value(path).value_or("").starts_with("mode=Float;")) << settings.value(path).value_or("(none)");
 }
 
 // JK-PB packs on one bus: the identity is the serial from the device-info frame.

@@ -84,7 +84,10 @@ public:
     // Called when localsettings answers only after the service registered without it.
     void onPersisted(std::function<void(const DeviceSettings&)> handler) { onPersisted_ = std::move(handler); }
     // Keeps the charge state text in localsettings; false when there is none (use a file).
-    bool storeChargeState(const std::string& text) { return persisted_ && settings_ && settings_->storeChargeState(text); }
+    // `done`: see SettingsClient::storeChargeState.
+    bool storeChargeState(const std::string& text, std::function<void(bool stored)> done = {}) {
+        return persisted_ && settings_ && settings_->storeChargeState(text, std::move(done));
+    }
     void publish(std::optional<domain::BatterySnapshot> snapshot, domain::ChargeLimits limits,
                  CommsState comms);
     // /Bms/Power's value (with a relay configured).

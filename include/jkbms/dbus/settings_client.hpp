@@ -54,8 +54,10 @@ public:
                    std::chrono::milliseconds retry = std::chrono::seconds(10));
     // Stores a new custom name in localsettings (asynchronously; a failure is logged).
     void storeCustomName(const std::string& name);
-    // Stores the charge state text; false when there is no localsettings to keep it.
-    bool storeChargeState(const std::string& text);
+    // Stores the charge state text; false when there is no localsettings to keep it. `done`
+    // (optional) is called with the outcome once localsettings answers: true stored, false
+    // refused or failed (logged once), so the caller can write it again.
+    bool storeChargeState(const std::string& text, std::function<void(bool stored)> done = {});
     // Called with the full, updated settings after a change seen from localsettings.
     void onChange(Done handler) { onChange_ = std::move(handler); }
     // Called once when localsettings answers after negotiate() gave up waiting for it.
