@@ -44,17 +44,36 @@ void BatteryService::start(Callback onRegistered) {
         negotiate();
         return;
     }
+    claimIdentity(1);
+}
+
+void BatteryService::claimIdentity(int attempt) {
     // The key is claimed as a bus name: held for as long as this connection lives (a crash
     // frees it), so a second BMS reporting the same id on another port is seen at once.
     const std::string lock = std::string{kIdentityLockPrefix} + busNameElement(settingsUid(config_.uniqueId));
     busDaemon_->callMethodAsync("RequestName")
         .onInterface(kBusDaemonInterface)
         .withArguments(lock, kDoNotQueue)
-        .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::uint32_t reply) { util::guarded("identity", [&] {
-            if (error || (reply != kPrimaryOwner && reply != kAlreadyOwner)) {
-                spdlog::warn("{}: another BMS on this GX reports the same id ({}){}: keyed by {} instead",
-                             busName_, config_.uniqueId, error ? " (" + error->getMessage() + ")" : "",
-                             config_.fallbackUid);
+        .uponReplyInvoke([this, attempt, lock](std::optional<sdbus::Error> error, std::uint32_t reply) { util::guarded("identity", [&] {
+            if (error) {
+                // Not an answer about the name: nothing says another BMS has this id.
+                if (attempt >= kIdentityAttempts) {
+                    state_ = State::Failed;
+                    if (onRegistered_)
+                        onRegistered_(false, "the identity lock " + lock + " cannot be requested: " + error->getMessage());
+                    return;
+                }
+                spdlog::warn("{}: requesting the identity lock failed ({}); asking again (attempt {} of {})", busName_,
+                             error->getMessage(), attempt + 1, kIdentityAttempts);
+                identityRetry_.expires_after(kIdentityRetry);
+                identityRetry_.async_wait([this, attempt](const boost::system::error_code& ec) {
+                    if (!ec) claimIdentity(attempt + 1);
+                });
+                return;
+            }
+            if (reply != kPrimaryOwner && reply != kAlreadyOwner) {
+                spdlog::warn("{}: another BMS on this GX reports the same id ({}): keyed by {} instead", busName_,
+                             config_.uniqueId, config_.fallbackUid);
                 config_.uniqueId = config_.fallbackUid;
             }
             negotiate();

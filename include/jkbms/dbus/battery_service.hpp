@@ -19,6 +19,7 @@
 //   instance (systemcalc caches the instance from its first scan).
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -112,6 +113,10 @@ private:
     void negotiate();
     void refresh();
     void requestName();
+    // The identity lock (config.lockIdentity): taken by another process -> the fallback key;
+    // an error (the bus busy, a timeout) -> asked again every kIdentityRetry, and after
+    // kIdentityAttempts the service fails (a D-Bus failure), never a wrong fallback.
+    void claimIdentity(int attempt);
 
     boost::asio::io_context& io_;
     std::unique_ptr<sdbus::IConnection> connection_;
@@ -130,6 +135,10 @@ private:
     std::optional<domain::BatterySnapshot> snapshot_;
     domain::ChargeLimits limits_;
     CommsState comms_ = CommsState::Ok;
+    boost::asio::steady_timer identityRetry_{io_};
 };
+
+inline constexpr auto kIdentityRetry = std::chrono::seconds(1);
+inline constexpr int kIdentityAttempts = 5;
 
 }  // namespace jkbms::dbus
