@@ -95,9 +95,77 @@ std::optional<double> readField(const Field& field, std::string_view text, doubl
     return std::max(0.0, nowS - static_cast<double>(at));
 }
 
+// A whole number 0 .. `max` (the fingerprint's counters and written_at), or why not.
+std::optional<long long> readWhole(std::string_view text, long long max, std::string& why) {
+    long long v = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || ptr != text.data() + text.size()) {
+        why = "is not a whole number";
+        return std::nullopt;
+    }
+    if (v < 0 || v > max) {
+        why = "is out of range (0 to " + std::to_string(max) + ")";
+        return std::nullopt;
+    }
+    return v;
+}
+
+constexpr long long kMaxCounter = 0xFFFFFFFFLL;
+constexpr double kMaxCapacityAh = 1e6;
+
 }  // namespace
 
-std::string formatChargeState(const EngineState& st, std::chrono::system_clock::time_point now) {
+BatteryFingerprint fingerprintOf(const domain::BatterySnapshot& s) {
+    BatteryFingerprint f;
+    if (!s.cellVoltagesV.empty()) f.cells = static_cast<std::uint32_t>(s.cellVoltagesV.size());
+    // NW: the nominal capacity setting, in every reading; JK-PB / BLE: the capacity in the
+    // cell-info frame (what the BMS counts as 100 %), also in every reading.
+    const auto capacity = s.identity.protocol == domain::Protocol::Nw ? s.settings.nominalCapacityAh : s.fullCapacityAh;
+    if (capacity && std::isfinite(*capacity) && *capacity > 0 && *capacity <= kMaxCapacityAh) f.capacityAh = capacity;
+    f.runtimeS = s.runtimeS;
+    f.cycles = s.cycleCount;
+    return f;
+}
+
+std::string whyNotThisBattery(const ChargeStateRead& read, const BatteryFingerprint& current,
+                              std::chrono::system_clock::time_point now, bool keyFromBms) {
+    const BatteryFingerprint& saved = read.fingerprint;
+    if (!read.writtenAt) return "it records no fingerprint of the battery (written by an older version)";
+    if (saved.cells && current.cells && *saved.cells != *current.cells)
+        return "cell count " + std::to_string(*saved.cells) + " there, " + std::to_string(*current.cells) + " here";
+    if (saved.capacityAh && current.capacityAh && std::fabs(*saved.capacityAh - *current.capacityAh) > kCapacityToleranceAh)
+        return "capacity " + number(*saved.capacityAh) + " Ah there, " + number(*current.capacityAh) + " Ah here";
+    const bool runtime = saved.runtimeS && current.runtimeS;
+    const bool cycles = saved.cycles && current.cycles;
+    if (!keyFromBms) {
+        if (!(saved.cells && current.cells) || !(saved.capacityAh && current.capacityAh))
+            return "keyed by its port, and its cell count or capacity is not known on both sides";
+        if (!runtime && !cycles) return "keyed by its port, and no runtime or cycle counter to compare";
+    }
+    if (!runtime && !cycles) return {};
+    const double elapsedS = unixSeconds(now) - static_cast<double>(*read.writtenAt);
+    if (elapsedS < 0) return "the clock is before the time it was written: its counters cannot be checked";
+    if (runtime) {
+        if (*current.runtimeS < *saved.runtimeS)
+            return "runtime " + std::to_string(*current.runtimeS) + " s here, less than the " +
+                   std::to_string(*saved.runtimeS) + " s recorded";
+        if (static_cast<double>(*current.runtimeS - *saved.runtimeS) > elapsedS + kRuntimeMarginS)
+            return "runtime advanced " + std::to_string(*current.runtimeS - *saved.runtimeS) + " s in " +
+                   number(std::floor(elapsedS)) + " s";
+    }
+    if (cycles) {
+        if (*current.cycles < *saved.cycles)
+            return "cycle count " + std::to_string(*current.cycles) + " here, less than the " +
+                   std::to_string(*saved.cycles) + " recorded";
+        if (static_cast<double>(*current.cycles - *saved.cycles) > 1 + elapsedS / 3600)
+            return "cycle count advanced " + std::to_string(*current.cycles - *saved.cycles) + " in " +
+                   number(std::floor(elapsedS)) + " s";
+    }
+    return {};
+}
+
+std::string formatChargeState(const EngineState& st, std::chrono::system_clock::time_point now,
+                              std::string_view battery, const std::optional<BatteryFingerprint>& fingerprint) {
     std::string out = "mode=" + std::string{charge::chargeModeName(st.mode)} + '\n';
     const double nowS = unixSeconds(now);
     for (const Field& f : kFields) {
@@ -112,6 +180,18 @@ std::string formatChargeState(const EngineState& st, std::chrono::system_clock::
                                                          static_cast<double>(kMaxUnixTime))
                                            : std::clamp(std::floor(nowS), 0.0, static_cast<double>(kMaxUnixTime));
         out += std::string{f.key} + '=' + std::to_string(static_cast<long long>(at)) + '\n';
+    }
+    if (!battery.empty()) out += "battery=" + std::string{battery} + '\n';
+    if (fingerprint) {
+        const BatteryFingerprint& f = *fingerprint;
+        if (f.cells) out += "cells=" + std::to_string(*f.cells) + '\n';
+        if (f.capacityAh && std::isfinite(*f.capacityAh) && *f.capacityAh >= 0 && *f.capacityAh <= kMaxCapacityAh)
+            out += "capacity_ah=" + number(*f.capacityAh) + '\n';
+        if (f.runtimeS) out += "runtime_s=" + std::to_string(*f.runtimeS) + '\n';
+        if (f.cycles) out += "cycles=" + std::to_string(*f.cycles) + '\n';
+        out += "written_at=" +
+               std::to_string(static_cast<long long>(std::clamp(std::floor(nowS), 0.0, static_cast<double>(kMaxUnixTime)))) +
+               '\n';
     }
     return out;
 }
@@ -161,6 +241,47 @@ ChargeStateRead parseChargeState(std::string_view text, std::chrono::system_cloc
             } else {
                 st.mode = *m;
                 haveMode = true;
+            }
+            continue;
+        }
+        if (key == "battery") {
+            // A settings element (domain::BatteryKey): [A-Za-z0-9_] only, so it cannot be
+            // mistaken for another one.
+            const bool element = !value.empty() && value.size() <= kMaxBatteryBytes &&
+                                 std::all_of(value.begin(), value.end(), [](char c) {
+                                     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                                            c == '_';
+                                 });
+            if (!element) {
+                r.problems.push_back(where + "battery " + quoted(value) + " is not a battery key");
+                bad = true;
+            } else {
+                r.battery = std::string{value};
+            }
+            continue;
+        }
+        if (key == "cells" || key == "runtime_s" || key == "cycles" || key == "written_at") {
+            std::string why;
+            const long long max = key == "written_at" ? kMaxUnixTime : key == "cells" ? 1024 : kMaxCounter;
+            if (auto v = readWhole(value, max, why)) {
+                if (key == "written_at") r.writtenAt = *v;
+                else (key == "cells" ? r.fingerprint.cells : key == "cycles" ? r.fingerprint.cycles : r.fingerprint.runtimeS) =
+                    static_cast<std::uint32_t>(*v);
+            } else {
+                r.problems.push_back(where + std::string{key} + " " + quoted(value) + " " + why);
+                bad = true;
+            }
+            continue;
+        }
+        if (key == "capacity_ah") {
+            double v = 0;
+            auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+            if (ec != std::errc{} || ptr != value.data() + value.size() || !std::isfinite(v) || v < 0 || v > kMaxCapacityAh) {
+                r.problems.push_back(where + "capacity_ah " + quoted(value) + " is not a capacity (0 to " +
+                                     number(kMaxCapacityAh) + " Ah)");
+                bad = true;
+            } else {
+                r.fingerprint.capacityAh = v;
             }
             continue;
         }

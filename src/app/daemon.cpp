@@ -26,6 +26,10 @@ std::string ttyName(const std::string& path) { return std::filesystem::path(path
 // Protocol auto: how long NW gets before JK-PB is tried, and the JK-PB discovery deadline then.
 constexpr auto kNwProbe = std::chrono::seconds(3);
 constexpr auto kPbProbeTimeout = std::chrono::milliseconds(200);
+// The charge state is written on each mode change (a full charge is one: Float is entered),
+// at a clean stop, and this often while a timer runs (Absorption, Equalize): the timers lose
+// at most this much at a power cut, and the flash sees a few writes a day.
+constexpr auto kTimedSaveEvery = std::chrono::minutes(30);
 
 }  // namespace
 
@@ -189,6 +193,7 @@ void Daemon::startPb(bool probing) {
     const auto& poll = options_.config.poll;
     PbPoller::Options o{options_.config.serial.addresses, poll.interval, probing ? kPbProbeTimeout : poll.timeout,
                         poll.pacing};
+    o.goneProbeEvery = poll.goneProbe;
     pbPoller_ = std::make_unique<PbPoller>(io_, *link_, o);
     pbPoller_->onFrame([this](std::uint8_t a, util::ByteView f) { return onJkFrame(a, f); });
     pbPoller_->onMiss([this](std::uint8_t a, const std::string& why) { onMiss(a, why); });
@@ -212,6 +217,8 @@ void Daemon::startPb(bool probing) {
                      : std::to_string(options_.config.serial.addresses.size()) + " pack(s)",
                  poll.interval.count());
     pbPoller_->start();
+    listenTimer_ = std::make_unique<boost::asio::steady_timer>(io_);
+    listenTick();
 }
 
 void Daemon::startBle() {
@@ -308,6 +315,21 @@ void Daemon::onNwReading(const codec::nw::ReadAll& reply) {
     Pack& p = pack(0);
     const bool first = !p.snapshot;
     p.snapshot = domain::fromNw(reply);
+    // Every reading carries the id fields: the key is known at once (jk-protocols.md 1.4).
+    auto key = domain::nwKey(reply.textOf(codec::nw::id::kManufacturerId).value_or(""),
+                             reply.textOf(codec::nw::id::kDeviceId).value_or(""));
+    if (!key)
+        key = domain::placeKey(place(0), "its device id (0xB4) is empty or a factory default (the manufacturer id "
+                                         "0xBA alone is not unique)");
+    if (p.key && key->uid != p.key->uid) {
+        // A different BMS behind the port (swapped while running, or its id rewritten): it is
+        // a new battery. The daemon ends so its supervisor starts it afresh - new key, new
+        // service, a fresh engine; nothing of the old battery is carried over.
+        stop(ExitCode::BmsLost, "a different BMS answers on " + port_ + ": " + key->label + ", was " + p.key->label +
+                                    "; restarting as a new battery");
+        return;
+    }
+    if (!p.key) p.key = std::move(key);
     if (first) {
         const auto& id = p.snapshot->identity;
         spdlog::info("connected: JK BMS (NW protocol v{}) on {}, {} cells, hardware {}, software {}",
@@ -319,8 +341,8 @@ void Daemon::onNwReading(const codec::nw::ReadAll& reply) {
 }
 
 bool Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
+    if (auto it = packs_.find(address); it != packs_.end() && it->second.gone) renew(address);
     Pack& p = pack(address);
-    if (p.gone) return true;  // answered all the same: the poller's job is done
     if (!p.frames) p.frames.emplace(ble_ ? domain::Protocol::Ble : domain::Protocol::Pb, pb_);
     const auto merged = p.frames->merge(p.snapshot, frame);
     if (!merged.applied) {
@@ -333,7 +355,12 @@ bool Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
                      di.softwareVersion, di.serialNumber,
                      pb_ ? "" : std::string{", "} + (di.variant ? std::string{ble::variantName(*di.variant)} : "unknown") + " frames");
     }
-    if (*merged.type != ble::FrameType::CellInfo) return true;
+    if (*merged.type != ble::FrameType::CellInfo) {
+        // The serial came after the first readings: the service can start now.
+        if (merged.deviceInfo && !p.service && !p.gone && p.monitor.everRead() && identify(address, p, Clock::now()))
+            startService(address, p);
+        return true;
+    }
     if (p.snapshot->cellVoltagesV.empty() && p.snapshot->packVoltageV.value_or(0) <= 0) {
         spdlog::debug("{}: a cell-info frame with no cells and no pack voltage is no reading", name(address));
         return false;
@@ -351,6 +378,7 @@ bool Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
 
 void Daemon::onReading(std::uint8_t address, Pack& p) {
     const auto now = Clock::now();
+    if (!p.monitor.everRead()) p.firstReading = now;
     p.monitor.onReading(now);
     startMonitor_.onReading(now);
     if (power_) power_->onReading(now);
@@ -358,7 +386,8 @@ void Daemon::onReading(std::uint8_t address, Pack& p) {
     else p.lastState = commsState(p, now);
     p.missedInRow = 0;
     if (!p.service) {
-        startService(address, p);  // steps the charge engine and publishes the first reading
+        // Steps the charge engine and publishes the first reading; not before the key is known.
+        if (identify(address, p, now)) startService(address, p);
         return;
     }
     stepCharge(address, p);
@@ -370,29 +399,77 @@ void Daemon::startCharge(std::uint8_t address, Pack& p, const dbus::DeviceSettin
     if (!cfg.enabled) return;
     p.engine.emplace(cfg.engine);
     p.lastStep = p.lastSaved = Clock::now();
-    if (!cfg.stateDir.empty()) p.statePath = cfg.stateDir + "/" + p.service->busName() + ".state";
+    // Keyed by the battery (its settings key), never by the port.
+    if (!cfg.stateDir.empty()) p.statePath = cfg.stateDir + "/" + p.service->uniqueId() + ".state";
     const auto wallNow = std::chrono::system_clock::now();
     std::optional<charge::EngineState> restored;
     std::string from;
-    // One warning per source with every problem in it; an unusable state is replaced at the
-    // next save.
-    auto take = [&](ChargeStateRead read, const std::string& source) {
-        if (!read.problems.empty()) {
-            std::string list;
-            for (const auto& problem : read.problems) list += (list.empty() ? "" : "; ") + problem;
-            spdlog::warn("{}: charge state in {} {}: {}", name(address), source,
-                         read.state ? "read, with notes" : "not used (starting in Bulk)", list);
-        }
-        restored = std::move(read.state);
-        from = source;
-    };
-    if (!settings.chargeState.empty()) take(parseChargeState(settings.chargeState, wallNow), "localsettings");
-    if (!restored && !p.statePath.empty()) take(loadChargeState(p.statePath, wallNow), p.statePath);
+    if (!settings.chargeState.empty()) {
+        restored = readState(address, p, parseChargeState(settings.chargeState, wallNow), "localsettings");
+        from = "localsettings";
+    }
+    if (!restored && !p.statePath.empty()) {
+        restored = readState(address, p, loadChargeState(p.statePath, wallNow), p.statePath);
+        from = p.statePath;
+    }
     if (restored) {
         p.engine->restore(*restored);
+        p.restored = true;
         spdlog::info("{}: charge state restored from {}: {}", name(address), from,
                      charge::chargeModeName(restored->mode));
     }
+}
+
+std::optional<charge::EngineState> Daemon::readState(std::uint8_t address, const Pack& p, ChargeStateRead read,
+                                                     const std::string& source) {
+    // One warning per source with every problem in it; an unusable state is replaced at the
+    // next save.
+    if (!read.problems.empty()) {
+        std::string list;
+        for (const auto& problem : read.problems) list += (list.empty() ? "" : "; ") + problem;
+        spdlog::warn("{}: charge state in {} {}: {}", name(address), source,
+                     read.state ? "read, with notes" : "not used (starting in Bulk)", list);
+    }
+    if (!read.state) return std::nullopt;
+    // Never another battery's state (a port swap, a copied setting or file, a state from
+    // before the battery= line): Float and its full-charge time belong to one battery.
+    const std::string& mine = p.service->uniqueId();
+    if (read.battery != mine) {
+        spdlog::warn("{}: charge state in {} {}, not to this one ({}): not used (starting in Bulk)", name(address),
+                     source, read.battery.empty() ? "does not say which battery it belongs to" : "belongs to battery " + read.battery,
+                     mine);
+        return std::nullopt;
+    }
+    // The key may be a fallback (the port, the port and address) or shared by two boards: the
+    // state must also look like this battery (cell count, capacity, counters since it was
+    // written), else a different pack would inherit Float or a running absorption.
+    const auto current = p.snapshot ? fingerprintOf(*p.snapshot) : BatteryFingerprint{};
+    if (const std::string why = whyNotThisBattery(read, current, std::chrono::system_clock::now(), p.key && p.key->fromBms);
+        !why.empty()) {
+        spdlog::warn("{}: charge state in {} not used (starting in Bulk): it may be another battery's: {}", name(address),
+                     source, why);
+        return std::nullopt;
+    }
+    return read.state;
+}
+
+void Daemon::onPersisted(std::uint8_t address, Pack& p, const dbus::DeviceSettings& settings) {
+    if (!p.engine) return;
+    // Nothing was restored at start (localsettings was not there) and the engine has not
+    // moved on since: its state, when it has one for this battery, is better than a fresh
+    // Bulk; otherwise ours goes there now.
+    if (!p.restored && !p.modeChanged && !settings.chargeState.empty()) {
+        if (auto state = readState(address, p, parseChargeState(settings.chargeState, std::chrono::system_clock::now()),
+                                   "localsettings")) {
+            p.engine->restore(*state);
+            p.restored = true;
+            spdlog::info("{}: charge state restored from localsettings: {}", name(address),
+                         charge::chargeModeName(state->mode));
+            p.lastSavedText = savedStateOf(p);
+            return;
+        }
+    }
+    saveCharge(address, p, true);
 }
 
 void Daemon::stepCharge(std::uint8_t address, Pack& p) {
@@ -421,22 +498,43 @@ void Daemon::stepCharge(std::uint8_t address, Pack& p) {
         p.chargeNotes = p.limits.notes;
         if (!p.chargeNotes.empty()) spdlog::info("{}: charge limits: {}", name(address), p.chargeNotes);
     }
-    // Kept on a mode change, once a minute while a timer runs (Absorption, Equalize) and once
-    // an hour otherwise (time since full charge / equalize): a few small writes a day.
+    // Kept on a mode change (a full charge enters Float) and every kTimedSaveEvery while a
+    // timer runs (Absorption, Equalize). Bulk and Float keep only times of events (full
+    // charge, equalize), which do not age in the text: nothing to write until the next change.
+    if (after != before) p.modeChanged = true;
     const bool timed = after == charge::ChargeMode::Absorption || after == charge::ChargeMode::Equalize;
-    const auto every = timed ? std::chrono::minutes(1) : std::chrono::minutes(60);
-    if (after != before || now - p.lastSaved >= every) saveCharge(address, p);
+    if (after != before || (timed && now - p.lastSaved >= kTimedSaveEvery)) saveCharge(address, p);
 }
 
-void Daemon::saveCharge(std::uint8_t address, Pack& p) {
+std::string Daemon::savedStateOf(const Pack& p) const {
+    std::string text = formatChargeState(p.engine->state(), std::chrono::system_clock::now(), p.service->uniqueId());
+    std::replace(text.begin(), text.end(), '\n', ';');
+    return text;
+}
+
+void Daemon::saveCharge(std::uint8_t address, Pack& p, bool force) {
+    if (!p.engine || !p.service) return;
     p.lastSaved = Clock::now();
-    std::string text = formatChargeState(p.engine->state(), std::chrono::system_clock::now());
+    std::optional<BatteryFingerprint> fingerprint;
+    if (p.snapshot) fingerprint = fingerprintOf(*p.snapshot);
+    std::string text =
+        formatChargeState(p.engine->state(), std::chrono::system_clock::now(), p.service->uniqueId(), fingerprint);
     std::string oneLine = text;
     std::replace(oneLine.begin(), oneLine.end(), '\n', ';');
-    if (p.service && p.service->storeChargeState(oneLine)) return;
-    if (p.statePath.empty()) return;
+    // Unchanged: no write. Compared without the fingerprint, whose counters and written_at
+    // move all the time: older counters only make the check at restore looser, not wrong.
+    const std::string state = savedStateOf(p);
+    if (state == p.lastSavedText && !force) return;
+    // Counted as written only once localsettings has stored it: a refused or failed write is
+    // made again at the next save (the stop, the next timed save).
+    const bool toSettings = p.service->storeChargeState(oneLine, [this, address, state](bool stored) {
+        auto it = packs_.find(address);
+        if (stored && it != packs_.end() && it->second.service) it->second.lastSavedText = state;
+    });
+    if (toSettings || p.statePath.empty()) return;
     std::string error;
-    if (!saveChargeState(p.statePath, text, error) && !p.saveWarned) {
+    if (saveChargeState(p.statePath, text, error)) p.lastSavedText = state;
+    else if (!p.saveWarned) {
         spdlog::warn("{}: charge state cannot be saved to {}: {} (it will not survive a restart)", name(address),
                      p.statePath, error);
         p.saveWarned = true;
@@ -475,9 +573,12 @@ void Daemon::evaluate(std::uint8_t address, Pack& p) {
             return;
         }
         // Other packs on the bus still answer: only this one leaves the bus.
-        spdlog::error("{}: no answer for {} s: its service leaves the bus", name(address), silent);
+        spdlog::error("{}: no answer for {} s: its service leaves the bus (asked again every {} s)", name(address),
+                      silent, std::chrono::duration_cast<std::chrono::seconds>(options_.config.poll.goneProbe).count());
         p.gone = true;
+        if (p.engine) saveCharge(address, p);
         if (p.service) p.service->release();
+        if (pbPoller_) pbPoller_->setGone(address, true);
         return;
     }
     updateState(address, p);
@@ -558,19 +659,89 @@ bool Daemon::switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) {
     return false;
 }
 
+std::string Daemon::place(std::uint8_t address) const {
+    if (ble_) return dbus::bleSuffix(options_.config.ble.mac);
+    const std::string base = options_.simulate ? "sim_" + ttyName(port_) : ttyName(port_);
+    return pb_ ? base + "_" + std::to_string(address) : base;
+}
+
+bool Daemon::identify(std::uint8_t address, Pack& p, Clock::time_point now) {
+    if (p.key) return true;
+    if (!p.snapshot) return false;
+    if (auto key = domain::serialKey(p.snapshot->identity.serialNumber)) {
+        p.key = std::move(key);
+        return true;
+    }
+    // JK-PB, BLE: the serial comes with the device-info frame, asked first; some firmware
+    // answers it only now and then, a BMS master never asks for it.
+    const bool seen = p.frames && p.frames->haveDeviceInfo();
+    // Listening under a BMS master: only what the master asks for is heard, and it does not
+    // ask for device info - no use waiting.
+    const bool listening = pbPoller_ && pbPoller_->listening();
+    if (!seen && !listening && now - p.firstReading < options_.config.dbus.identityWait) return false;
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(options_.config.dbus.identityWait).count();
+    p.key = domain::placeKey(place(address), seen        ? std::string{"its device-info frame has no serial number"}
+                                             : listening ? std::string{"a BMS master drives the bus and the serial "
+                                                                       "number (device-info frame) was not heard"}
+                                                         : "no device-info frame (serial number) within " +
+                                                               std::to_string(waited) + " ms");
+    if (ble_) p.key->label = "MAC " + options_.config.ble.mac;
+    return true;
+}
+
+void Daemon::renew(std::uint8_t address) {
+    // Whoever answers at this address may be another pack (swapped while it was away): it is
+    // identified again from scratch - device info asked again, its key decided anew - and
+    // gets a fresh service and engine. Its saved charge state comes back only through the
+    // fingerprint check (readState), as at a start; the old state was saved when it left.
+    spdlog::info("{}: answers again: identified afresh (it may be another pack), then its service returns",
+                 name(address));
+    if (pbPoller_) pbPoller_->setGone(address, false);
+    packs_.erase(address);  // the old service (already off the bus), engine, key and frames
+}
+
+void Daemon::listenTick() {
+    listenTimer_->expires_after(options_.config.poll.interval);
+    listenTimer_->async_wait([this](const boost::system::error_code& ec) {
+        if (ec || exitCode_) return;
+        const auto now = Clock::now();
+        if (!pbPoller_ || !pbPoller_->listening()) {
+            listenTick();
+            return;
+        }
+        // Under a master each pack is heard once per master cycle: a silence is judged by the
+        // comms times alone (the monitor), one miss counted per interval for the log lines.
+        for (auto& [a, each] : packs_) {
+            if (!each.snapshot || each.gone || each.monitor.silentFor(now) < options_.config.poll.interval * 2) continue;
+            ++each.missedInRow;
+            evaluate(a, each);
+            if (exitCode_) return;
+        }
+        listenTick();
+    });
+}
+
 void Daemon::startService(std::uint8_t address, Pack& p) {
     const bool ble = ble_ != nullptr;
     const std::string tty = ble ? dbus::bleSuffix(options_.config.ble.mac) : ttyName(port_);
     dbus::BatteryServiceConfig sc;
     const std::string base = options_.simulate ? "sim_" + tty : tty;
     sc.busNameSuffix = pb_ ? base + "_" + std::to_string(address) : base;
-    // The BMS's serial number names it in localsettings when it reports one (JK-PB "about",
-    // asked before the first cell info); NW reports none, so the port names it there, as
-    // serial-starter names ports.
-    const std::string serial = p.snapshot->identity.serialNumber;
-    sc.uniqueId = "jkbms_" + (serial.empty() ? sc.busNameSuffix : serial);
+    // localsettings knows the battery by its key (identify()); the bus name stays the port's.
+    const domain::BatteryKey& key = *p.key;
+    sc.uniqueId = key.uid;
+    sc.lockIdentity = key.fromBms;
+    sc.fallbackUid = domain::placeKey(sc.busNameSuffix, "").uid;
+    if (key.fromBms) spdlog::info("{}: battery {} ({})", name(address), key.label, key.uid);
+    else spdlog::info("{}: battery keyed by {} ({}): {}", name(address), key.label, key.uid, key.why);
+    // Two packs tell themselves apart in the GUI and systemcalc's lists without a custom name.
+    // A fallback key names the place: packs under one master differ by their address.
+    if (key.fromBms) sc.identity.productName = "JK BMS (" + key.label + ")";
+    else if (ble) sc.identity.productName = "JK BMS (" + options_.config.ble.mac + ")";
+    else sc.identity.productName = "JK BMS (" + tty + (pb_ ? " #" + std::to_string(address) : "") + ")";
     sc.preferredInstance = options_.config.dbus.deviceInstance + (pb_ ? address - 1 : 0);
     sc.settingsWait = options_.config.dbus.settingsWait;
+    sc.settingsRetry = options_.config.dbus.settingsRetry;
     sc.items.propertiesChangedPerLeaf = options_.config.dbus.propertiesChanged;
     sc.identity.processVersion = options_.version;
     sc.identity.connection = ble ? "Bluetooth " + options_.config.ble.mac
@@ -609,6 +780,9 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
         stepCharge(address, negotiated);
         publish(negotiated);  // the first reading and its limits are in the tree before the name is claimed
     });
+    p.service->onPersisted([this, address](const dbus::DeviceSettings& settings) {
+        onPersisted(address, packs_.at(address), settings);
+    });
     p.service->start([this](bool ok, const std::string& error) {
         if (!ok) stop(ExitCode::DbusFailed, error);
     });
@@ -640,6 +814,10 @@ void Daemon::stop(ExitCode code, const std::string& why) {
     if (code == ExitCode::Stopped) spdlog::info("stopping ({})", why);
     else spdlog::error("exiting: {}", why);
     if (power_) power_->shutdown();  // the contact opens, whatever press runs
+    // The timers as they are now (sent before the names are released below).
+    for (auto& [a, each] : packs_)
+        if (each.engine && !each.gone) saveCharge(a, each);
+    if (listenTimer_) listenTimer_->cancel();
     if (nwPoller_) nwPoller_->stop();
     if (pbPoller_) pbPoller_->stop();
     if (bleTimer_) bleTimer_->cancel();

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "jkbms/codec/ble.hpp"
 
@@ -63,6 +64,16 @@ bool PbPoller::write(std::uint8_t address, std::uint16_t reg, std::uint32_t valu
     return true;
 }
 
+void PbPoller::setGone(std::uint8_t address, bool gone) {
+    if (!gone) {
+        goneProbeDue_.erase(address);
+        settingsDue_.erase(address);  // its settings again at the next cycle
+        haveAbout_.erase(address);    // and its device info: it may be another pack
+        return;
+    }
+    if (!goneProbeDue_.contains(address)) goneProbeDue_[address] = Clock::now() + options_.goneProbeEvery;
+}
+
 void PbPoller::scheduleCycle() {
     nextCycle_ += options_.interval;
     const auto now = Clock::now();
@@ -85,7 +96,24 @@ void PbPoller::scheduleCycle() {
 
 void PbPoller::enqueueCycle() {
     const auto now = Clock::now();
+    // At most one pack that left is probed per cycle, round robin from the one probed last:
+    // each probe may cost a whole deadline, and six silent packs probed in one cycle would
+    // stretch it past the others' stale time. The others due wait for the next cycles.
+    std::optional<std::uint8_t> probe;
+    for (const auto& [a, due] : goneProbeDue_) {
+        if (now < due) continue;
+        if (!probe || (*probe <= lastGoneProbe_ && a > lastGoneProbe_)) probe = a;
+        if (a > lastGoneProbe_) break;  // the first due after the last one probed
+    }
+    if (probe) {
+        goneProbeDue_[*probe] = now + options_.goneProbeEvery;
+        lastGoneProbe_ = *probe;
+    }
     for (std::uint8_t a : addresses_) {
+        if (goneProbeDue_.contains(a)) {
+            if (probe == a) queue_.push_back(Job{a, pb::Trigger::CellInfo});
+            continue;
+        }
         // Some firmware answers "about" only now and then: ask until it came, at most at start.
         if (!haveAbout_[a]) queue_.push_back(Job{a, pb::Trigger::About});
         auto due = settingsDue_.find(a);

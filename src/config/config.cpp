@@ -344,10 +344,11 @@ void parseRoot(const YAML::Node& root, Parser& p, Config& c) {
         if (!c.ble.mac.empty() && !validMac(c.ble.mac)) p.error(s["mac"], "mac: '" + c.ble.mac + "' is not a Bluetooth address such as C8:47:8C:00:00:01");
     }
     if (auto s = p.section(root, "poll")) {
-        p.onlyKeys(s, "poll", {"interval", "timeout", "pacing"});
+        p.onlyKeys(s, "poll", {"interval", "timeout", "pacing", "gone_probe"});
         p.duration(s, "interval", c.poll.interval, 100ms, 1h);
         p.duration(s, "timeout", c.poll.timeout, 50ms, 60s);
         p.duration(s, "pacing", c.poll.pacing, 100ms, 10s);
+        p.duration(s, "gone_probe", c.poll.goneProbe, 100ms, 1h);
         if (c.poll.timeout >= c.poll.interval)
             p.error(s["timeout"] ? s["timeout"] : s, "poll timeout must be shorter than the poll interval");
     }
@@ -359,10 +360,13 @@ void parseRoot(const YAML::Node& root, Parser& p, Config& c) {
         if (const std::string why = c.comms.validate(); !why.empty()) p.error(s, "comms: " + why);
     }
     if (auto s = p.section(root, "dbus")) {
-        p.onlyKeys(s, "dbus", {"address", "device_instance", "settings_wait", "properties_changed"});
+        p.onlyKeys(s, "dbus", {"address", "device_instance", "settings_wait", "settings_retry", "identity_wait",
+                               "properties_changed"});
         p.string(s, "address", c.dbus.address);
         p.number(s, "device_instance", c.dbus.deviceInstance, 0, 999);
         p.duration(s, "settings_wait", c.dbus.settingsWait, 0ms, 10min);
+        p.duration(s, "settings_retry", c.dbus.settingsRetry, 100ms, 10min);
+        p.duration(s, "identity_wait", c.dbus.identityWait, 0ms, 10min);
         p.boolean(s, "properties_changed", c.dbus.propertiesChanged);
     }
     if (auto s = p.section(root, "charge")) {

@@ -24,7 +24,6 @@ BatteryService::BatteryService(boost::asio::io_context& io, std::unique_ptr<sdbu
       config_(std::move(config)),
       busName_("com.victronenergy.battery." + busNameElement(config_.busNameSuffix)) {
     items_ = std::make_unique<BusItemService>(*connection_, config_.items);
-    settings_ = std::make_unique<SettingsClient>(io_, *connection_, config_.uniqueId);
     busDaemon_ = sdbus::createProxy(*connection_, sdbus::ServiceName{"org.freedesktop.DBus"},
                                     sdbus::ObjectPath{"/org/freedesktop/DBus"});
     loop_ = std::make_unique<AsioSdbusLoop>(io_, *connection_, [this](const std::string& error) {
@@ -40,7 +39,56 @@ BatteryService::~BatteryService() {
 void BatteryService::start(Callback onRegistered) {
     onRegistered_ = std::move(onRegistered);
     state_ = State::Negotiating;
+    loop_->start();
+    if (!config_.lockIdentity) {
+        negotiate();
+        return;
+    }
+    claimIdentity(1);
+}
+
+void BatteryService::claimIdentity(int attempt) {
+    // The key is claimed as a bus name: held for as long as this connection lives (a crash
+    // frees it), so a second BMS reporting the same id on another port is seen at once.
+    const std::string lock = std::string{kIdentityLockPrefix} + busNameElement(settingsUid(config_.uniqueId));
+    busDaemon_->callMethodAsync("RequestName")
+        .onInterface(kBusDaemonInterface)
+        .withArguments(lock, kDoNotQueue)
+        .uponReplyInvoke([this, attempt, lock](std::optional<sdbus::Error> error, std::uint32_t reply) { util::guarded("identity", [&] {
+            if (error) {
+                // Not an answer about the name: nothing says another BMS has this id.
+                if (attempt >= kIdentityAttempts) {
+                    state_ = State::Failed;
+                    if (onRegistered_)
+                        onRegistered_(false, "the identity lock " + lock + " cannot be requested: " + error->getMessage());
+                    return;
+                }
+                spdlog::warn("{}: requesting the identity lock failed ({}); asking again (attempt {} of {})", busName_,
+                             error->getMessage(), attempt + 1, kIdentityAttempts);
+                identityRetry_.expires_after(kIdentityRetry);
+                identityRetry_.async_wait([this, attempt](const boost::system::error_code& ec) {
+                    if (!ec) claimIdentity(attempt + 1);
+                });
+                return;
+            }
+            if (reply != kPrimaryOwner && reply != kAlreadyOwner) {
+                spdlog::warn("{}: another BMS on this GX reports the same id ({}): keyed by {} instead", busName_,
+                             config_.uniqueId, config_.fallbackUid);
+                config_.uniqueId = config_.fallbackUid;
+            }
+            negotiate();
+        });
+        });
+}
+
+void BatteryService::negotiate() {
+    settings_ = std::make_unique<SettingsClient>(io_, *connection_, config_.uniqueId);
     settings_->onChange([this](const DeviceSettings& s) { onSettings(s); });
+    settings_->onAppeared([this](const DeviceSettings& s) {
+        persisted_ = true;
+        onSettings(s);  // the instance granted (re-registering when it differs), the name kept
+        if (onPersisted_) onPersisted_(s);
+    });
     settings_->negotiate(config_.preferredInstance, config_.settingsWait, [this](const DeviceSettings& s) {
         persisted_ = s.persisted;
         config_.identity.deviceInstance = s.instance;
@@ -66,8 +114,7 @@ void BatteryService::start(Callback onRegistered) {
                                     },
                                     /*echo=*/false);
         requestName();
-    });
-    loop_->start();
+    }, config_.settingsRetry);
 }
 
 void BatteryService::onSettings(const DeviceSettings& s) {
@@ -122,6 +169,12 @@ void BatteryService::requestName() {
             if (onRegistered_) onRegistered_(true, {});
         });
         });
+}
+
+void BatteryService::rejoin() {
+    if (state_ == State::Registered || state_ == State::Negotiating || state_ == State::Idle) return;
+    refresh();
+    requestName();
 }
 
 void BatteryService::release(std::function<void()> done) {

@@ -35,8 +35,10 @@ std::string SettingsClient::settingPath(std::string_view name) const {
     return "/Settings/Devices/" + uid_ + "/" + std::string{name};
 }
 
-void SettingsClient::negotiate(std::int32_t preferred, std::chrono::milliseconds wait, Done done) {
+void SettingsClient::negotiate(std::int32_t preferred, std::chrono::milliseconds wait, Done done,
+                               std::chrono::milliseconds retry) {
     preferred_ = preferred;
+    retryEvery_ = retry;
     done_ = std::move(done);
     giveUpAt_ = std::chrono::steady_clock::now() + wait;
     root_ = sdbus::createProxy(connection_, sdbus::ServiceName{std::string{kSettingsService}},
@@ -49,7 +51,10 @@ void SettingsClient::callAddSettings() {
         {{"path", sdbus::Variant{settingPath("ClassAndVrmInstance")}},
          {"default", sdbus::Variant{class_ + ":" + std::to_string(preferred_)}}},
         {{"path", sdbus::Variant{settingPath("CustomName")}}, {"default", sdbus::Variant{std::string{}}}},
-        {{"path", sdbus::Variant{settingPath("ChargeState")}}, {"default", sdbus::Variant{std::string{}}}},
+        // Silent: localsettings does not log its changes (it is rewritten now and then).
+        {{"path", sdbus::Variant{settingPath("ChargeState")}},
+         {"default", sdbus::Variant{std::string{}}},
+         {"silent", sdbus::Variant{true}}},
     };
     root_->callMethodAsync("AddSettings")
         .onInterface(kSettingsInterface)
@@ -57,16 +62,20 @@ void SettingsClient::callAddSettings() {
         .withArguments(defs)
         .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::vector<Dict> results) { util::guarded("localsettings", [&] {
             if (error) {
-                if (std::chrono::steady_clock::now() + kRetryPeriod < giveUpAt_) {
-                    retry_.expires_after(kRetryPeriod);
-                    retry_.async_wait([this](const boost::system::error_code& ec) {
-                        if (!ec) callAddSettings();
-                    });
+                if (done_ && std::chrono::steady_clock::now() + kRetryPeriod < giveUpAt_) {
+                    retryLater(kRetryPeriod);
                     return;
                 }
-                spdlog::warn("localsettings not available ({}): using device instance {}, not persisted",
-                             error->getMessage(), preferred_);
-                finish(DeviceSettings{preferred_, "", "", false});
+                if (!absentLogged_) {
+                    absentLogged_ = true;
+                    spdlog::warn("{}: localsettings not available ({}): using device instance {}, not persisted; "
+                                 "asking again every {} s",
+                                 uid_, error->getMessage(), preferred_,
+                                 std::chrono::duration_cast<std::chrono::seconds>(retryEvery_).count());
+                }
+                // Later tries go on in the background: the service is registered meanwhile.
+                if (done_) finish(DeviceSettings{preferred_, current_.customName, "", false});
+                retryLater(retryEvery_);
                 return;
             }
             DeviceSettings s{preferred_, "", "", true};
@@ -83,9 +92,30 @@ void SettingsClient::callAddSettings() {
                 }
             }
             subscribe();
-            finish(std::move(s));
+            if (done_) {
+                finish(std::move(s));
+                return;
+            }
+            // Late: what was written while localsettings was away is not lost.
+            if (pendingName_) {
+                s.customName = *pendingName_;
+                current_ = s;
+                storeCustomName(*pendingName_);
+                pendingName_.reset();
+            }
+            current_ = s;
+            spdlog::info("{}: localsettings appeared: device instance {}{}", uid_, s.instance,
+                         s.customName.empty() ? "" : ", custom name '" + s.customName + "'");
+            if (onAppeared_) onAppeared_(current_);
         });
         });
+}
+
+void SettingsClient::retryLater(std::chrono::milliseconds after) {
+    retry_.expires_after(after);
+    retry_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) callAddSettings();
+    });
 }
 
 void SettingsClient::finish(DeviceSettings settings) {
@@ -122,7 +152,10 @@ void SettingsClient::subscribe() {
 
 void SettingsClient::storeCustomName(const std::string& name) {
     current_.customName = name;
-    if (!nameProxy_) return;  // no localsettings: kept for this run only
+    if (!nameProxy_) {  // no localsettings (yet): written there when it appears
+        pendingName_ = name;
+        return;
+    }
     nameProxy_->callMethodAsync("SetValue")
         .onInterface(kItemInterface)
         .withTimeout(kCallTimeout)
@@ -134,19 +167,21 @@ void SettingsClient::storeCustomName(const std::string& name) {
         });
 }
 
-bool SettingsClient::storeChargeState(const std::string& text) {
+bool SettingsClient::storeChargeState(const std::string& text, std::function<void(bool stored)> done) {
     if (!chargeStateProxy_) return false;
     current_.chargeState = text;
     chargeStateProxy_->callMethodAsync("SetValue")
         .onInterface(kItemInterface)
         .withTimeout(kCallTimeout)
         .withArguments(sdbus::Variant{text})
-        .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::int32_t result) { util::guarded("localsettings", [&] {
-            if ((error || result != 0) && !chargeStateWarned_) {
+        .uponReplyInvoke([this, done = std::move(done)](std::optional<sdbus::Error> error, std::int32_t result) { util::guarded("localsettings", [&] {
+            const bool stored = !error && result == 0;
+            if (!stored && !chargeStateWarned_) {
                 chargeStateWarned_ = true;
                 spdlog::warn("storing the charge state in localsettings failed: {}",
                              error ? error->getMessage() : "refused (" + std::to_string(result) + ")");
             }
+            if (done) done(stored);
         });
         });
     return true;

@@ -32,7 +32,9 @@ constexpr std::string_view kUsage =
     "  pack N (pb: the pack the next commands change)\n"
     "  current A | soc PCT | cell N VOLTS | cells VOLTS | temp 1|2|mos C\n"
     "  alarms WORD | charge on|off | discharge on|off | live on|off\n"
-    "  power on|off (off: asleep, answers nothing until switched on or woken)\n"
+    "  power on|off (off: asleep, answers nothing until switched on or woken; under --master\n"
+    "    the master's polls of that pack go unanswered too)\n"
+    "  id TEXT (nw: the device id 0xB4; pb: the serial number - what the battery is known by)\n"
     "  fault none|silence|garbage|truncated|checksum|late | unplug | plug | status\n"
     "  echo on|off (an RS485 adapter that echoes every byte sent; with fault silence: only that)\n"
     "\n"
@@ -104,6 +106,13 @@ std::string command(Packs& packs, PtyServer& pty, const std::string& line) {
         auto r = onOff(on);
         bms.setPowered(on);
         return r;
+    } else if (cmd == "id") {
+        // NW id 0xB4 (the device id / user data a battery is known by); pb: the serial number.
+        std::string v;
+        in >> v;
+        if (v.empty()) return "expected an id";
+        s.deviceId = v;
+        s.serialNumber = v;
     } else if (cmd == "fault") {
         std::string name;
         in >> name;

@@ -23,11 +23,13 @@ void PbMaster::runCycle() {
         for (pb::Trigger t : {pb::Trigger::CellInfo, pb::Trigger::Settings}) {
             const auto request = pb::encodeTrigger(address, t);
             pty_.inject({request.begin(), request.end()});
-            if (!slaves_.silent(address)) pty_.inject(slaves_.answerFor(address, t));
+            // A silent or switched-off pack (`pack N` + `power off`) leaves the request unanswered.
+            if (slaves_.answers(address)) pty_.inject(slaves_.answerFor(address, t));
         }
     }
     // Its own data: frame + trailer shaped like an ACK from address 0.
     for (pb::Trigger t : {pb::Trigger::CellInfo, pb::Trigger::Settings}) {
+        if (!self_.powered()) break;  // the master itself switched off: it stays quiet
         const auto frame = t == pb::Trigger::CellInfo ? self_.jk02CellInfoFrame(0) : self_.jk02SettingsFrame(0, 0);
         std::vector<std::uint8_t> bytes(frame.begin(), frame.end());
         const auto reg = static_cast<std::uint16_t>(t);

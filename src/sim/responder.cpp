@@ -77,6 +77,7 @@ void PbResponder::feed(util::ByteView bytes, std::vector<Answer>& answers) {
         if (!packs_.contains(address) || silent(address) || !packs_.at(address)->powered() || masterPresent_)
             continue;
         if (ev.modbus.isTrigger()) {
+            if (ev.modbus.reg == static_cast<std::uint16_t>(codec::pb::Trigger::About) && aboutSilent_[address]) continue;
             answers.push_back(answerFor(address, static_cast<codec::pb::Trigger>(ev.modbus.reg)));
             continue;
         }

@@ -98,6 +98,7 @@ std::vector<std::uint8_t> SimulatedBms::nwReadAllReply() const {
         .value(id::kNominalCapacity, static_cast<std::uint32_t>(s.capacityAh))
         .value(id::kChargeSwitch, s.chargeMos ? 1 : 0)
         .value(id::kDischargeSwitch, s.dischargeMos ? 1 : 0)
+        .text(id::kDeviceId, s.deviceId)
         .text(id::kSoftwareVersion, s.softwareVersion)
         .text(id::kManufacturerId, s.manufacturerId)
         .value(id::kProtocolVersion, 1);

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <sdbus-c++/sdbus-c++.h>
+#include <set>
 #include <string>
 
 #include "fakes/claim_name.hpp"
@@ -41,6 +42,14 @@ public:
         return it->second;
     }
     int addSettingsCalls() const { return addSettingsCalls_; }
+    // The next `count` SetValue calls on `path` are refused (a result other than 0, nothing stored).
+    void refuseWrites(const std::string& path, int count) { refuse_[path] = count; }
+    // Added with "silent" set (changes not logged); SetValue calls that stored a value.
+    bool silent(const std::string& path) const { return silent_.contains(path); }
+    int writes(const std::string& path) const {
+        auto it = writes_.find(path);
+        return it == writes_.end() ? 0 : it->second;
+    }
     const std::map<std::string, std::string>& values() const { return values_; }
 
 private:
@@ -72,6 +81,11 @@ private:
             if (!path.starts_with("/Settings/")) {
                 r.emplace("error", sdbus::Variant{std::int32_t{-9}});
             } else {
+                if (auto silent = d.find("silent"); silent != d.end()) {
+                    const bool on = silent->second.containsValueOfType<bool>() ? silent->second.get<bool>()
+                                    : silent->second.containsValueOfType<std::int32_t>() && silent->second.get<std::int32_t>() != 0;
+                    if (on) silent_.insert(path);
+                }
                 if (!values_.contains(path)) {
                     std::string def = d.at("default").get<std::string>();
                     store(path, isInstancePath(path) ? freeInstance(path, def) : def, false);
@@ -95,6 +109,11 @@ private:
                             }),
                             sdbus::registerMethod("SetValue").implementedAs([this, path](const sdbus::Variant& v) {
                                 if (!v.containsValueOfType<std::string>()) return std::int32_t{-1};
+                                if (auto r = refuse_.find(path); r != refuse_.end() && r->second > 0) {
+                                    --r->second;
+                                    return std::int32_t{-2};
+                                }
+                                ++writes_[path];
                                 store(path, v.get<std::string>(), true);
                                 return std::int32_t{0};
                             }),
@@ -115,6 +134,9 @@ private:
     std::unique_ptr<sdbus::IObject> root_;
     std::map<std::string, std::unique_ptr<sdbus::IObject>> objects_;
     std::map<std::string, std::string> values_;
+    std::set<std::string> silent_;
+    std::map<std::string, int> writes_;
+    std::map<std::string, int> refuse_;
     std::unique_ptr<dbus::AsioSdbusLoop> loop_;
     int addSettingsCalls_ = 0;
 };

@@ -43,8 +43,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (!std::isfinite(v) || v < 0) std::abort();
         if (!std::isfinite(s.sinceFullChargeS) || (s.sinceFullChargeS < 0 && s.sinceFullChargeS != -1)) std::abort();
         // What we read, we can write and read again.
-        const auto again = app::parseChargeState(app::formatChargeState(s, now), now);
+        const auto again = app::parseChargeState(app::formatChargeState(s, now, parsed.battery), now);
         if (!again.state || !again.problems.empty() || again.state->mode != s.mode) std::abort();
+        if (again.battery != parsed.battery) std::abort();  // whose it is survives a round trip
     }
 
     // Whatever the engine holds: written, it reads back without a problem.

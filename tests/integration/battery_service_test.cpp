@@ -463,6 +463,33 @@ TEST_F(BatteryServiceTest, ATakenNameIsReported) {
     EXPECT_EQ(second->state(), BatteryService::State::Failed);
 }
 
+// Issue 15 L3: only "taken" means another BMS has this id; an error of the request (here a
+// name the bus refuses, 300 bytes) is asked again and finally fails the service - it never
+// moves the battery to its fallback key as if it were a duplicate.
+TEST_F(BatteryServiceTest, AnIdentityLockErrorIsNoDuplicate) {
+    test::FakeSettings settings(io, PrivateBus::address());
+    BatteryServiceConfig config;
+    config.busNameSuffix = "ttyLock0";
+    config.uniqueId = "jkbms_" + std::string(300, 'x');
+    config.lockIdentity = true;
+    config.fallbackUid = "jkbms_ttyLock0";
+    config.settingsWait = 1s;
+    config.identity.processVersion = "test";
+    BatteryService service(io, connectBus(PrivateBus::address()), std::move(config));
+    bool finished = false;
+    bool ok = true;
+    std::string error;
+    service.start([&](bool result, const std::string& e) {
+        finished = true;
+        ok = result;
+        error = e;
+    });
+    ASSERT_TRUE(pumpUntil(io, [&] { return finished; }, 10s));
+    EXPECT_FALSE(ok) << "registered as " << service.uniqueId();
+    EXPECT_NE(service.uniqueId(), "jkbms_ttyLock0") << "an error taken for a duplicate id";
+    EXPECT_TRUE(has(error, "cannot be requested")) << error;
+}
+
 // What a callback run by sdbus-c++ throws must not vanish (sdbus-c++ hands it to sd-bus, which
 // drops it): the service fails at once with the reason, so the daemon exits (issue 14 item 9).
 TEST_F(BatteryServiceTest, AnExceptionInACallbackFailsTheServiceWithItsReason) {

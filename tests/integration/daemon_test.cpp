@@ -728,6 +728,39 @@ TEST_F(PbDaemonTest, OneSilentPackDoesNotDisturbTheOther) {
     EXPECT_FALSE(daemon->exitCode());
 }
 
+// Issue 15 L1: packs that left are probed one per cycle, round robin - six silent packs on
+// the bus, each probe a whole deadline, must not stretch the cycle of the packs still there.
+TEST_F(PbDaemonTest, GoneProbesAreOnePerCycleRoundRobin) {
+    responder.setSilent(2, true);  // 2..7 silent (3..7 are no packs at all)
+    transport::SerialLink port(io, transport::SerialLink::Options{link});
+    port.open();
+    PbPoller::Options o{{1, 2, 3, 4, 5, 6, 7}, 400ms, 100ms, 20ms};
+    o.goneProbeEvery = 1ms;  // due at every cycle
+    PbPoller poller(io, port, o);
+    std::map<std::uint8_t, int> misses;
+    int answers = 0;
+    poller.onFrame([&](std::uint8_t a, util::ByteView f) {
+        if (a == 1 && f.size() > 4 && f[4] == static_cast<std::uint8_t>(codec::ble::FrameType::CellInfo)) ++answers;
+        return true;
+    });
+    poller.onMiss([&](std::uint8_t a, const std::string&) { ++misses[a]; });
+    for (std::uint8_t a = 2; a <= 7; ++a) poller.setGone(a, true);
+    // Not due before goneProbeEvery: wait that long, then count from a clean start.
+    pumpUntil(io, [] { return false; }, 10ms);
+    poller.start();
+    const auto from = Clock::now();
+    pumpUntil(io, [] { return false; }, 3200ms);
+    poller.stop();
+    const int cycles = static_cast<int>((Clock::now() - from) / 400ms) + 1;
+    int probes = 0;
+    for (std::uint8_t a = 2; a <= 7; ++a) {
+        probes += misses[a];
+        EXPECT_GE(misses[a], 1) << "address " << int{a} << " never probed: not round robin";
+    }
+    EXPECT_LE(probes, cycles) << "more than one gone probe per cycle";
+    EXPECT_GE(answers, cycles - 2) << "pack 1's cycle was stretched by the probes";
+}
+
 // Protocol auto (serial-starter starts us with no configuration): NW first, then JK-PB.
 TEST_F(PbDaemonTest, AutoFindsJkPbAfterNw) {
     auto o = options({});
@@ -861,7 +894,7 @@ TEST_F(ChargeStateTest, KeptInAFileWithoutLocalsettings) {
     std::string statePath;
     // At the target: Bulk -> Absorption at once.
     runOnce(o, 3.445, nullptr, [&](boost::asio::io_context& runIo, Daemon& d, test::FakeSettings*) {
-        statePath = (dir / (d.service()->busName() + ".state")).string();
+        statePath = (dir / (d.service()->uniqueId() + ".state")).string();  // keyed by the battery (issue 15)
         ASSERT_TRUE(pumpUntil(runIo, [&] { return std::filesystem::exists(statePath); }, 2s));
         std::ifstream in(statePath);
         std::string first;

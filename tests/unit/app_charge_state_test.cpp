@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 namespace jkbms::app {
 namespace {
@@ -48,6 +49,95 @@ TEST(ChargeStateFile, RoundTrip) {
     auto unknown = parseChargeState(formatChargeState(st, kNow), kNow);
     ASSERT_TRUE(unknown.state);
     EXPECT_DOUBLE_EQ(unknown.state->sinceFullChargeS, -1);
+}
+
+// Issue 15: the state says whose it is; a key that is not a settings element spoils it.
+TEST(ChargeStateFile, RecordsTheBatteryItBelongsTo) {
+    charge::EngineState st;
+    st.mode = charge::ChargeMode::Float;
+    const std::string text = formatChargeState(st, kNow, "jkbms_nw_PackA");
+    EXPECT_TRUE(text.ends_with("battery=jkbms_nw_PackA\n")) << text;
+    auto back = parseChargeState(text, kNow);
+    ASSERT_TRUE(back.state) << joined(back);
+    EXPECT_TRUE(back.problems.empty()) << joined(back);
+    EXPECT_EQ(back.battery, "jkbms_nw_PackA");
+    EXPECT_EQ(parseChargeState("mode=Float", kNow).battery, "") << "an older state says nothing";
+    for (const std::string& bad : std::vector<std::string>{"battery=", "battery=a/b", "battery=jkbms_\xC3\xA9",
+                                                            "battery=" + std::string(256, 'x')}) {
+        auto r = parseChargeState("mode=Float;" + bad, kNow);
+        EXPECT_FALSE(r.state) << bad;
+        EXPECT_EQ(r.battery, "") << bad;
+        EXPECT_NE(joined(r).find("is not a battery key"), std::string::npos) << joined(r);
+    }
+}
+
+// Issue 15 (H2/H4): a key may be the port or shared by two boards; the state records what the
+// battery looked like, and is restored only into one that looks the same.
+TEST(ChargeStateFile, RecordsAFingerprintAndRestoresOnlyIntoTheSameLookingBattery) {
+    charge::EngineState st;
+    st.mode = charge::ChargeMode::Float;
+    const BatteryFingerprint pack{.cells = 16, .capacityAh = 280, .runtimeS = 1'000'000, .cycles = 40};
+    const std::string text = formatChargeState(st, kNow, "jkbms_ttyUSB0_2", pack);
+    EXPECT_TRUE(text.ends_with("battery=jkbms_ttyUSB0_2\ncells=16\ncapacity_ah=280\nruntime_s=1000000\ncycles=40\n"
+                               "written_at=1800000000\n"))
+        << text;
+    using std::chrono::hours;
+    const auto later = kNow + hours(5);
+    const auto read = parseChargeState(text, later);
+    ASSERT_TRUE(read.state) << joined(read);
+    EXPECT_TRUE(read.problems.empty()) << joined(read);
+    EXPECT_EQ(read.fingerprint, pack);
+    EXPECT_EQ(read.writtenAt, 1'800'000'000);
+
+    // The same pack 5 h later: its runtime ran at most 5 h, one more cycle.
+    auto now = pack;
+    now.runtimeS = *pack.runtimeS + 5 * 3600;
+    now.cycles = 41;
+    EXPECT_EQ(whyNotThisBattery(read, now, later, false), "");
+    EXPECT_EQ(whyNotThisBattery(read, pack, later, false), "") << "powered off meanwhile: the counters stood still";
+
+    auto other = now;
+    other.cells = 15;
+    EXPECT_NE(whyNotThisBattery(read, other, later, true), "") << "cell count";
+    other = now;
+    other.capacityAh = 230;
+    EXPECT_NE(whyNotThisBattery(read, other, later, true), "") << "capacity";
+    other = now;
+    other.runtimeS = *pack.runtimeS - 60;
+    EXPECT_NE(whyNotThisBattery(read, other, later, true), "") << "runtime went backwards";
+    other = now;
+    other.runtimeS = *pack.runtimeS + 5 * 3600 + kRuntimeMarginS + 60;
+    EXPECT_NE(whyNotThisBattery(read, other, later, true), "") << "runtime ran ahead of the wall clock";
+    other = now;
+    other.cycles = 39;
+    EXPECT_NE(whyNotThisBattery(read, other, later, true), "") << "cycles went backwards";
+    other = now;
+    other.cycles = 140;
+    EXPECT_NE(whyNotThisBattery(read, other, later, true), "") << "100 cycles in 5 h";
+    EXPECT_NE(whyNotThisBattery(read, now, kNow - hours(1), true), "") << "a clock before written_at proves nothing";
+
+    // A fallback key needs the fingerprint known; a key from the BMS gets by with the cells.
+    BatteryFingerprint bare;
+    bare.cells = 16;
+    const auto bareRead = parseChargeState(formatChargeState(st, kNow, "jkbms_ttyUSB0", bare), later);
+    EXPECT_NE(whyNotThisBattery(bareRead, bare, later, false), "");
+    EXPECT_EQ(whyNotThisBattery(bareRead, bare, later, true), "");
+    auto noCounters = pack;
+    noCounters.runtimeS.reset();
+    noCounters.cycles.reset();
+    const auto noCountersRead = parseChargeState(formatChargeState(st, kNow, "jkbms_ttyUSB0", noCounters), later);
+    EXPECT_NE(whyNotThisBattery(noCountersRead, noCounters, later, false), "");
+
+    // States written before the fingerprint still parse, and are not restored.
+    const auto old = parseChargeState("mode=Float;battery=jkbms_ttyUSB0_2", later);
+    ASSERT_TRUE(old.state) << joined(old);
+    EXPECT_NE(whyNotThisBattery(old, now, later, true), "");
+    // Bad fingerprint values spoil the state, as any bad value does.
+    for (const std::string bad : {"cells=x", "capacity_ah=-1", "runtime_s=99999999999", "cycles=1.5", "written_at=-5"}) {
+        auto r = parseChargeState("mode=Float;" + bad, later);
+        EXPECT_FALSE(r.state) << bad;
+        EXPECT_FALSE(r.problems.empty()) << bad;
+    }
 }
 
 // Issue 14 item 5: every field validated, every problem said, nothing overflows.

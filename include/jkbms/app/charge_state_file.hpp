@@ -2,14 +2,22 @@
 // The charge state that survives a restart (charge-control.md section 6): the mode, the
 // absorption timers and the times of the last full charge and equalize, so a restart in
 // Absorption does not start Bulk again. Kept in localsettings (one line, ';' between the
-// fields) or, without localsettings, in one small text file per BMS. Written on each mode
-// change, once a minute while a timer runs, hourly otherwise (not every poll: flash wear).
+// fields) or, without localsettings, in one small text file per BMS (<state_dir>/<key>.state).
+// When it is written is the daemon's business (README "Battery identity": flash wear).
 //
 //   mode=Absorption               (first; Bulk, Absorption, Float or Equalize)
 //   absorption_s=312              (seconds, 0 .. kMaxStateSeconds)
 //   absorption_total_s=400        (seconds, 0 .. kMaxStateSeconds)
 //   equalize_at=1795000000        (Unix time, whole seconds, 0 .. kMaxUnixTime)
 //   full_charge_at=1795170000     (Unix time; absent when not known)
+//   battery=jkbms_SIM0000002      (the battery it belongs to: domain::BatteryKey::uid, at
+//                                 most kMaxBatteryBytes of [A-Za-z0-9_]; absent in states
+//                                 written before it existed)
+//   cells=16                      (the fingerprint, each line only when the BMS reports it:
+//   capacity_ah=280                cell count, the capacity the BMS is set to (Ah),
+//   runtime_s=8640000              its runtime counter (s) and cycle count, and the Unix
+//   cycles=12                      time the state was written; see BatteryFingerprint)
+//   written_at=1800000000
 //
 // Reading is strict: a value that is not a number, out of range, a key given twice, a line
 // that is not key=value, no mode, or an empty or oversized text make the whole state unusable
@@ -25,22 +33,61 @@
 #include <vector>
 
 #include "jkbms/charge/charge_engine.hpp"
+#include "jkbms/domain/battery_snapshot.hpp"
 
 namespace jkbms::app {
 
 inline constexpr double kMaxStateSeconds = 10.0 * 365 * 86400;  // 10 years
 inline constexpr long long kMaxUnixTime = 4102444800;           // 2100-01-01
-inline constexpr std::size_t kMaxChargeStateBytes = 4096;       // a state is ~120 bytes
+inline constexpr std::size_t kMaxChargeStateBytes = 4096;       // a state is ~150 bytes
+// A key from the BMS is at most domain::kMaxUidBytes; a port key is not cut (a long tty path).
+inline constexpr std::size_t kMaxBatteryBytes = 255;
+
+// What a battery looks like from its BMS, recorded with its charge state so the state is not
+// restored into another battery under the same key (a fallback key - the port, the port and
+// address - or two boards sharing an id). Absent: the BMS does not report it.
+struct BatteryFingerprint {
+    std::optional<std::uint32_t> cells;      // cell count (the cells it reports)
+    std::optional<double> capacityAh;        // the capacity the BMS is set to, Ah
+    std::optional<std::uint32_t> runtimeS;   // the BMS's runtime counter, s (NW 0xB6, JK cell info)
+    std::optional<std::uint32_t> cycles;     // its cycle count
+    friend bool operator==(const BatteryFingerprint&, const BatteryFingerprint&) = default;
+};
+BatteryFingerprint fingerprintOf(const domain::BatterySnapshot& snapshot);
+
+// Margins of the fingerprint check: the runtime counter may run this much ahead of the wall
+// time since the save (its resolution, a clock set late), the cycle count one cycle plus one
+// per hour, and the capacity may differ by kCapacityToleranceAh (rounding in the frames).
+inline constexpr std::uint32_t kRuntimeMarginS = 3600;
+inline constexpr double kCapacityToleranceAh = 0.5;
 
 // Never throws; durations and times are clamped into the ranges above (no overflow).
-std::string formatChargeState(const charge::EngineState& state, std::chrono::system_clock::time_point now);
+// `battery`: the key of the battery the state belongs to ("" leaves the line out).
+// `fingerprint`: recorded with the time `now` (written_at); nullopt leaves both out.
+std::string formatChargeState(const charge::EngineState& state, std::chrono::system_clock::time_point now,
+                              std::string_view battery = {},
+                              const std::optional<BatteryFingerprint>& fingerprint = std::nullopt);
+
 
 struct ChargeStateRead {
     std::optional<charge::EngineState> state;  // nullopt: nothing usable, start afresh
     std::vector<std::string> problems;         // "item 2: absorption_s 'x' is not a number", ...
+    std::string battery;                       // whose state it is; "" when it does not say
+    BatteryFingerprint fingerprint;            // as recorded (fields absent when not)
+    std::optional<long long> writtenAt;        // Unix time it was written; nullopt: no fingerprint
 };
 // `text` as written by formatChargeState (lines or the ';' form). Never throws.
 ChargeStateRead parseChargeState(std::string_view text, std::chrono::system_clock::time_point now);
+
+// Whether a state read from `read` may be restored into the battery that shows `current`
+// now (wall clock `now`): "" when it may, else why not (one phrase for the log). The cell
+// count and capacity must match where both are known; the runtime and cycle counters must
+// not have gone backwards nor advanced more than the wall time since written_at allows.
+// A state without written_at (no fingerprint, older versions) never matches. With a
+// fallback key (`keyFromBms` false) the cell count, the capacity and at least one counter
+// must be known on both sides: the key alone says nothing about which battery it is.
+std::string whyNotThisBattery(const ChargeStateRead& read, const BatteryFingerprint& current,
+                              std::chrono::system_clock::time_point now, bool keyFromBms);
 
 // File I/O. The write goes to `path`.tmp, is synced and renamed over `path`, so a power cut
 // leaves the old state or the new one; on any failure (a full disk) the .tmp is removed and

@@ -8,11 +8,18 @@
 //   starting    the port is open and polled; nothing is on D-Bus yet. If no BMS answers
 //               within comms.stale_after (after discovery, for JK-PB), the daemon ends with
 //               exit code 1, so serial-starter can try the next driver on this tty.
-//   serving     a pack's first reading starts its battery service: the instance is negotiated,
-//               every path is built from that reading, then the name is claimed.
+//   identifying a pack's key (domain::BatteryKey: NW id fields, JK-PB / BLE serial) decides its
+//               device instance, custom name and charge state in localsettings. NW has it in
+//               every reading; JK-PB and BLE wait for the device-info frame (asked first) up
+//               to dbus.identity_wait, then fall back to the port and address (the MAC).
+//   serving     the service starts: the instance is negotiated, every path is built from the
+//               latest reading, then the name is claimed.
 //   stale/lost  per pack, per CommsMonitor: a warning, then everything from that BMS invalid in
 //               one batch. After exit_after a JK-PB pack's service leaves the bus; when no pack
-//               is left (always, for NW) the daemon exits with code 1.
+//               is left (always, for NW) the daemon exits with code 1. A pack that left is
+//               asked again every kGoneProbe (listening: heard again); when it answers it is
+//               identified afresh (it may be another pack) and gets a new service. NW: a
+//               reading with another id ends the daemon (BmsLost): a new battery.
 //   exiting     SIGTERM/SIGINT (names released within a second), or a D-Bus failure.
 //
 // Power (relay.type, or the simulator's own button): the BMS's display-port button through a
@@ -39,12 +46,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "jkbms/app/charge_state_file.hpp"
 #include "jkbms/app/nw_poller.hpp"
 #include "jkbms/app/pb_poller.hpp"
 #include "jkbms/app/power_control.hpp"
 #include "jkbms/charge/charge_engine.hpp"
 #include "jkbms/config/config.hpp"
 #include "jkbms/dbus/battery_service.hpp"
+#include "jkbms/domain/battery_key.hpp"
 #include "jkbms/domain/comms_monitor.hpp"
 #include "jkbms/domain/snapshot_mapping.hpp"
 #include "jkbms/sim/pty_server.hpp"
@@ -114,8 +123,14 @@ private:
         std::optional<charge::ChargeEngine> engine;
         domain::ChargeLimits limits;
         std::chrono::steady_clock::time_point lastStep{};
+        // Its key (who it is), once known; before that no service.
+        std::optional<domain::BatteryKey> key;
+        std::chrono::steady_clock::time_point firstReading{};
+        bool restored = false;     // the engine started from a saved state
+        bool modeChanged = false;  // the engine changed mode since it started
         std::string statePath;
         std::chrono::steady_clock::time_point lastSaved{};
+        std::string lastSavedText;  // savedStateOf() last written: not written again unchanged
         bool saveWarned = false;
         std::string chargeNotes;  // the engine's notes last logged
         std::set<std::string> outOfRange;  // what is published invalid as implausible (logged once)
@@ -148,15 +163,30 @@ private:
     domain::CommsState commsState(const Pack& p, Clock::time_point now) const;
     // Logs a change of the published state (one line) and publishes it.
     void updateState(std::uint8_t address, Pack& p);
+    // The pack's key when it is known (or its wait is over); false: not yet.
+    bool identify(std::uint8_t address, Pack& p, Clock::time_point now);
+    std::string place(std::uint8_t address) const;  // the bus-name suffix: "ttyUSB0", "ttyUSB0_2"
     void startService(std::uint8_t address, Pack& p);
+    // A pack that left the bus answers again: it is forgotten (service, engine, key) so that it
+    // is identified again and served as whatever battery it turns out to be.
+    void renew(std::uint8_t address);
+    // Listening under a BMS master: nobody reports misses, so silences are checked here.
+    void listenTick();
     // A /Bms/*Switch write: sent on the transport between polls; false when refused.
     bool switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on);
     void publish(Pack& p);
     // The engine starts once localsettings has answered: its state comes from there (or from
     // the state file when there is no localsettings, or the setting is still empty).
     void startCharge(std::uint8_t address, Pack& p, const dbus::DeviceSettings& settings);
+    // localsettings answered only after the service registered without it.
+    void onPersisted(std::uint8_t address, Pack& p, const dbus::DeviceSettings& settings);
+    // A saved state that belongs to this pack (its key), else nullopt with one warning.
+    std::optional<charge::EngineState> readState(std::uint8_t address, const Pack& p, ChargeStateRead read,
+                                                 const std::string& source);
     void stepCharge(std::uint8_t address, Pack& p);
-    void saveCharge(std::uint8_t address, Pack& p);
+    void saveCharge(std::uint8_t address, Pack& p, bool force = false);
+    // The state as written, without its fingerprint (what decides "unchanged"): one line.
+    std::string savedStateOf(const Pack& p) const;
     std::string name(std::uint8_t address) const;
     void stop(ExitCode code, const std::string& why);
 
@@ -172,6 +202,7 @@ private:
     std::unique_ptr<transport::SerialLink> link_;
     std::unique_ptr<NwPoller> nwPoller_;
     std::unique_ptr<PbPoller> pbPoller_;
+    std::unique_ptr<boost::asio::steady_timer> listenTimer_;
     // BLE
     std::unique_ptr<sdbus::IConnection> bluezBus_;
     std::unique_ptr<dbus::AsioSdbusLoop> bluezLoop_;

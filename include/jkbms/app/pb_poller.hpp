@@ -7,7 +7,9 @@
 //                about (device info) once, settings at start and every 10 minutes, cell info
 //                every poll interval; a round that takes longer than the interval (many
 //                packs) is followed by the next one at once, so every pack gets the same
-//                rate, the best the bus allows
+//                rate, the best the bus allows; a pack that left (setGone) only a cell-info
+//                request every goneProbeEvery, and at most one such probe per cycle (round
+//                robin), so the packs that left cost the others at most one deadline per cycle
 //   listening    a request we did not send showed up (a BMS at address 0 is the bus master):
 //                nothing is sent any more; every answer on the bus is attributed by address
 //
@@ -44,6 +46,7 @@ public:
         std::chrono::milliseconds timeout{500};
         std::chrono::milliseconds pacing{120};
         std::chrono::milliseconds settingsEvery{std::chrono::minutes(10)};
+        std::chrono::milliseconds goneProbeEvery{std::chrono::seconds(30)};
     };
     // A checksum-valid 300-byte 55 AA frame from the pack at `address`; true when the daemon
     // took it as an answer (false: not a reading, the job goes on waiting).
@@ -71,6 +74,10 @@ public:
     // bus) or when kMaxPendingWrites wait: false, and `done` is not called.
     using WriteDone = std::function<void(bool acked, const std::string& why)>;
     bool write(std::uint8_t address, std::uint16_t reg, std::uint32_t value, WriteDone done);
+    // A pack whose service left the bus (true) is only probed every goneProbeEvery; its
+    // first answer (onFrame) is the daemon's cue to call setGone(address, false), which also
+    // asks its device info again (it may be another pack) and its settings.
+    void setGone(std::uint8_t address, bool gone);
     bool listening() const { return listening_; }
     const std::vector<std::uint8_t>& addresses() const { return addresses_; }
 
@@ -114,6 +121,8 @@ private:
     std::vector<std::uint8_t> found_;
     std::map<std::uint8_t, bool> haveAbout_;
     std::map<std::uint8_t, std::chrono::steady_clock::time_point> settingsDue_;
+    std::map<std::uint8_t, std::chrono::steady_clock::time_point> goneProbeDue_;  // the packs that left
+    std::uint8_t lastGoneProbe_ = 0;  // the pack that left probed last (one per cycle, round robin)
     bool discovering_ = false;
     bool listening_ = false;
     bool lastWasWrite_ = false;  // the job sent last was a write: a read goes next

@@ -29,12 +29,17 @@ struct PollConfig {
     std::chrono::milliseconds interval{1000};  // one reading per pack per interval
     std::chrono::milliseconds timeout{500};    // deadline for the answer
     std::chrono::milliseconds pacing{120};     // pb: gap between two commands on the bus
+    std::chrono::milliseconds goneProbe{30000};  // pb: a pack that left the bus is asked this often
 };
 
 struct DbusConfig {
     std::string address;                           // "" = DBUS_SESSION_BUS_ADDRESS, else system bus
     std::int32_t deviceInstance = 1;               // preferred; localsettings may grant another
     std::chrono::milliseconds settingsWait{10000};  // how long to wait for localsettings
+    std::chrono::milliseconds settingsRetry{10000};  // then asked again this often until it answers
+    // JK-PB / BLE: how long a pack's service waits for its serial number (device-info frame)
+    // before it is keyed by its port and address (or MAC) instead.
+    std::chrono::milliseconds identityWait{15000};
     // One PropertiesChanged per changed path besides the batch's ItemsChanged (Victron's
     // consumers need only ItemsChanged; each extra signal is one more message per poll).
     bool propertiesChanged = false;

@@ -2,9 +2,15 @@
 // BatteryService: one com.victronenergy.battery.<suffix> service on its own D-Bus connection
 // (victron-dbus.md section 3):
 //
-//   start()    negotiate the device instance with localsettings, build every path (with the
-//              latest reading if one was published), then claim the bus name - so a client's
-//              first GetItems already has /DeviceInstance (surprise 1)
+//   start()    with an identity lock: claim it (the battery's key as a bus name; another
+//              process - another port - holding it reports the same id, and this one is
+//              keyed by `fallbackUid` instead, with one log line); then negotiate the device
+//              instance with localsettings, build every path (with the latest reading if one
+//              was published), then claim the bus name - so a client's first GetItems
+//              already has /DeviceInstance (surprise 1)
+//   late localsettings: registered without it after `settingsWait`; when it answers later
+//              the instance it grants is taken (re-registering when it differs), a custom
+//              name written meanwhile is stored, and onPersisted() is called
 //   publish()  the reading, limits and communication state, mapped by batteryPaths() and
 //              announced in one ItemsChanged; CommsState::Lost (and Off) invalidates
 //              measurements and /Info/* together with /Connected = 0 (surprise 2)
@@ -13,6 +19,7 @@
 //   instance (systemcalc caches the instance from its first scan).
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -31,11 +38,20 @@ class IProxy;
 
 namespace jkbms::dbus {
 
+// The identity lock's bus-name prefix (not com.victronenergy.*: no Victron client scans it).
+inline constexpr std::string_view kIdentityLockPrefix = "com.github.dbus_jkbms.identity.";
+
 struct BatteryServiceConfig {
     std::string busNameSuffix;  // becomes com.victronenergy.battery.<suffix> (sanitised)
     std::string uniqueId;       // the BMS under /Settings/Devices (sanitised)
+    // Set: `uniqueId` comes from the BMS and is claimed as the bus name
+    // kIdentityLockPrefix + uniqueId first; when another connection holds it, `fallbackUid`
+    // is used instead (one warning).
+    bool lockIdentity = false;
+    std::string fallbackUid;
     std::int32_t preferredInstance = 1;
     std::chrono::milliseconds settingsWait{std::chrono::seconds(10)};
+    std::chrono::milliseconds settingsRetry{std::chrono::seconds(10)};  // then asked again this often
     BusItemService::Options items;
     ServiceIdentity identity;   // deviceInstance and customName come from localsettings
     // With a relay: /Bms/Power is writable and a write calls this (false: refused).
@@ -66,17 +82,27 @@ public:
     // Called once localsettings has answered (or the wait is over), before the paths are
     // built: the place to restore state kept there and publish() the first values.
     void onNegotiated(std::function<void(const DeviceSettings&)> handler) { onNegotiated_ = std::move(handler); }
+    // Called when localsettings answers only after the service registered without it.
+    void onPersisted(std::function<void(const DeviceSettings&)> handler) { onPersisted_ = std::move(handler); }
     // Keeps the charge state text in localsettings; false when there is none (use a file).
-    bool storeChargeState(const std::string& text) { return persisted_ && settings_->storeChargeState(text); }
+    // `done`: see SettingsClient::storeChargeState.
+    bool storeChargeState(const std::string& text, std::function<void(bool stored)> done = {}) {
+        return persisted_ && settings_ && settings_->storeChargeState(text, std::move(done));
+    }
     void publish(std::optional<domain::BatterySnapshot> snapshot, domain::ChargeLimits limits,
                  CommsState comms);
     // /Bms/Power's value (with a relay configured).
     void setPower(PowerItem power);
     // Releases the bus name (asynchronously); values stay as they are.
     void release(std::function<void()> done = {});
+    // After release(): claims the bus name again (a pack back on the bus).
+    void rejoin();
 
     State state() const { return state_; }
     const std::string& busName() const { return busName_; }
+    // The key in localsettings: config.uniqueId, or config.fallbackUid (the identity lock was
+    // taken); final once onNegotiated runs.
+    const std::string& uniqueId() const { return config_.uniqueId; }
     std::int32_t deviceInstance() const { return config_.identity.deviceInstance; }
     bool instancePersisted() const { return persisted_; }
     const BusItemService& items() const { return *items_; }
@@ -86,8 +112,13 @@ public:
 
 private:
     void onSettings(const DeviceSettings& settings);
+    void negotiate();
     void refresh();
     void requestName();
+    // The identity lock (config.lockIdentity): taken by another process -> the fallback key;
+    // an error (the bus busy, a timeout) -> asked again every kIdentityRetry, and after
+    // kIdentityAttempts the service fails (a D-Bus failure), never a wrong fallback.
+    void claimIdentity(int attempt);
 
     boost::asio::io_context& io_;
     std::unique_ptr<sdbus::IConnection> connection_;
@@ -99,12 +130,17 @@ private:
     std::unique_ptr<sdbus::IProxy> busDaemon_;
     Callback onRegistered_;
     std::function<void(const DeviceSettings&)> onNegotiated_;
+    std::function<void(const DeviceSettings&)> onPersisted_;
     State state_ = State::Idle;
     bool persisted_ = false;
     PathTable table_;  // reused by every refresh
     std::optional<domain::BatterySnapshot> snapshot_;
     domain::ChargeLimits limits_;
     CommsState comms_ = CommsState::Ok;
+    boost::asio::steady_timer identityRetry_{io_};
 };
+
+inline constexpr auto kIdentityRetry = std::chrono::seconds(1);
+inline constexpr int kIdentityAttempts = 5;
 
 }  // namespace jkbms::dbus

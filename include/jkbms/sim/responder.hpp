@@ -50,11 +50,20 @@ public:
         auto it = silent_.find(address);
         return it != silent_.end() && it->second;
     }
+    // Whether the pack at `address` answers at all (there, not silent, powered): a master
+    // hears nothing from it otherwise.
+    bool answers(std::uint8_t address) const {
+        auto it = packs_.find(address);
+        return it != packs_.end() && !silent(address) && it->second->powered();
+    }
     std::vector<std::uint8_t> addresses() const {
         std::vector<std::uint8_t> out;
         for (const auto& [a, bms] : packs_) out.push_back(a);
         return out;
     }
+    // Firmware that answers the device-info ("about") trigger only now and then: none at all
+    // while set (the serial number does not come).
+    void setAboutSilent(std::uint8_t address, bool silent) { aboutSilent_[address] = silent; }
     // With a master on the bus the slaves answer only the master (PbMaster), never a driver.
     void setMasterPresent(bool present) { masterPresent_ = present; }
     // The answer a pack gives to a trigger: its 55 AA frame and the FC16 ACK.
@@ -77,6 +86,7 @@ private:
 
     std::map<std::uint8_t, SimulatedBms*> packs_;
     std::map<std::uint8_t, bool> silent_;
+    std::map<std::uint8_t, bool> aboutSilent_;
     bool masterPresent_ = false;
     codec::pb::BusFramer framer_;
     std::uint8_t counter_ = 0;

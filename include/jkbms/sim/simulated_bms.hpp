@@ -30,7 +30,8 @@ struct BmsState {
     bool nwBalancerWritable = false;
     std::uint32_t cycles = 12;
     std::string softwareVersion = "11.XW_S11.48___";          // NW id 0xB7
-    std::string manufacturerId = "Input UserdaJK_B2A24S15P";  // NW id 0xBA
+    std::string manufacturerId = "Input UserdaJK_B2A24S15P";  // NW id 0xBA (factory default)
+    std::string deviceId = "Input Us";                        // NW id 0xB4 (factory default)
     // What a JK-PB (JK02_32S frames) reports about itself.
     std::uint32_t jk02Alarms = 0;  // JK02 alarm word (jk-protocols.md 2.7)
     std::string model = "JK_PB2A16S15P";
