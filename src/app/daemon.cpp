@@ -506,6 +506,24 @@ void Daemon::stepCharge(std::uint8_t address, Pack& p) {
     if (after != before || (timed && now - p.lastSaved >= kTimedSaveEvery)) saveCharge(address, p);
 }
 
+std::string Daemon::duplicateMarker(const std::string& uid) const {
+    const auto& dir = options_.config.charge.stateDir;
+    return dir.empty() ? std::string{} : dir + "/" + uid + ".duplicate";
+}
+
+void Daemon::markDuplicate(std::uint8_t address, const std::string& uid) {
+    const std::string marker = duplicateMarker(uid);
+    if (marker.empty() || std::filesystem::exists(marker)) return;
+    std::error_code ec;
+    std::filesystem::create_directories(options_.config.charge.stateDir, ec);
+    std::string error;
+    if (saveChargeState(marker, "two BMSes on this GX report this id; both are keyed by their ports\n", error))
+        spdlog::info("{}: {} recorded as shared: from the next start both BMSes are keyed by their ports", name(address),
+                     marker);
+    else
+        spdlog::warn("{}: the shared id cannot be recorded in {}: {}", name(address), marker, error);
+}
+
 std::string Daemon::savedStateOf(const Pack& p) const {
     std::string text = formatChargeState(p.engine->state(), std::chrono::system_clock::now(), p.service->uniqueId());
     std::replace(text.begin(), text.end(), '\n', ';');
@@ -732,11 +750,23 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
     sc.uniqueId = key.uid;
     sc.lockIdentity = key.fromBms;
     sc.fallbackUid = domain::placeKey(sc.busNameSuffix, "").uid;
-    if (key.fromBms) spdlog::info("{}: battery {} ({})", name(address), key.label, key.uid);
-    else spdlog::info("{}: battery keyed by {} ({}): {}", name(address), key.label, key.uid, key.why);
+    // An id seen on two BMSes before (a marker under the state dir): keyed by the port from the
+    // start, whichever daemon starts first - the p.key itself stays (it is compared with
+    // every NW reading).
+    const bool knownDuplicate = key.fromBms && std::filesystem::exists(duplicateMarker(key.uid));
+    if (knownDuplicate) {
+        sc.uniqueId = sc.fallbackUid;
+        sc.lockIdentity = false;
+        spdlog::warn("{}: battery {} keyed by its port ({}): another BMS on this GX reported the same id ({})",
+                     name(address), key.label, sc.uniqueId, duplicateMarker(key.uid));
+    } else if (key.fromBms) {
+        spdlog::info("{}: battery {} ({})", name(address), key.label, key.uid);
+    } else {
+        spdlog::info("{}: battery keyed by {} ({}): {}", name(address), key.label, key.uid, key.why);
+    }
     // Two packs tell themselves apart in the GUI and systemcalc's lists without a custom name.
     // A fallback key names the place: packs under one master differ by their address.
-    if (key.fromBms) sc.identity.productName = "JK BMS (" + key.label + ")";
+    if (key.fromBms && !knownDuplicate) sc.identity.productName = "JK BMS (" + key.label + ")";
     else if (ble) sc.identity.productName = "JK BMS (" + options_.config.ble.mac + ")";
     else sc.identity.productName = "JK BMS (" + tty + (pb_ ? " #" + std::to_string(address) : "") + ")";
     sc.preferredInstance = options_.config.dbus.deviceInstance + (pb_ ? address - 1 : 0);
@@ -776,6 +806,10 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
     }
     p.service->onNegotiated([this, address](const dbus::DeviceSettings& settings) {
         Pack& negotiated = packs_.at(address);
+        // The identity lock was taken (BatteryService fell back): remember the id as shared,
+        // so the next start keys both BMSes by their ports, whatever the start order.
+        if (negotiated.key && negotiated.key->fromBms && negotiated.service->uniqueId() != negotiated.key->uid)
+            markDuplicate(address, negotiated.key->uid);
         startCharge(address, negotiated, settings);
         stepCharge(address, negotiated);
         publish(negotiated);  // the first reading and its limits are in the tree before the name is claimed

@@ -199,6 +199,15 @@ TEST_F(NwIdentityTest, IdenticalIdsFallBackToThePort) {
              EXPECT_NE(d[0]->service()->deviceInstance(), d[1]->service()->deviceInstance());
          });
     EXPECT_TRUE(log.has("another BMS on this GX reports the same id (jkbms_nw_SAME)")) << log.text();
+    // Issue 15 H1: the shared id is recorded; at the next start both are keyed by their ports,
+    // whichever starts first (here the boards are swapped between the ports).
+    EXPECT_TRUE(std::filesystem::exists(dir + "/jkbms_nw_SAME.duplicate"));
+    boot({NwBattery{"SAME", 3.30, 7}, NwBattery{"SAME", 3.30, 9}}, kept,
+         [&](boost::asio::io_context&, std::array<Daemon*, 2> d, test::FakeSettings&) {
+             EXPECT_EQ(d[0]->service()->uniqueId(), portUid(tty(links[0])));
+             EXPECT_EQ(d[1]->service()->uniqueId(), portUid(tty(links[1])));
+             EXPECT_EQ(text(*d[0], "/ProductName"), "JK BMS (" + tty(links[0]) + ")");
+         });
 }
 
 // A state kept for another battery (a setting or file copied over, a port swap before

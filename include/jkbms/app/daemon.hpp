@@ -185,6 +185,9 @@ private:
                                                  const std::string& source);
     void stepCharge(std::uint8_t address, Pack& p);
     void saveCharge(std::uint8_t address, Pack& p, bool force = false);
+    // "<state_dir>/<uid>.duplicate" ("" without a state dir): the id was seen on two BMSes.
+    std::string duplicateMarker(const std::string& uid) const;
+    void markDuplicate(std::uint8_t address, const std::string& uid);
     // The state as written, without its fingerprint (what decides "unchanged"): one line.
     std::string savedStateOf(const Pack& p) const;
     std::string name(std::uint8_t address) const;
