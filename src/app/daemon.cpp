@@ -826,7 +826,9 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
     // The holder of the id told that another BMS reports it: the service is dropped once its
     // reply handler has returned.
     p.service->onDuplicate([this, address] {
-        boost::asio::post(io_, [this, address] { rekeyByPort(address); });
+        boost::asio::post(io_, [this, address, alive = std::weak_ptr<int>{alive_}] {
+            if (alive.lock()) rekeyByPort(address);  // not after the daemon is gone
+        });
     });
     p.service->start([this](bool ok, const std::string& error) {
         if (!ok) stop(ExitCode::DbusFailed, error);

@@ -231,6 +231,8 @@ private:
     boost::asio::signal_set signals_;
     boost::asio::steady_timer stopTimer_;
     std::optional<ExitCode> exitCode_;
+    // Expires with the daemon: work posted to io_ that needs the daemon checks it first.
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace jkbms::app
