@@ -1,5 +1,6 @@
 #include "jkbms/app/daemon.hpp"
 
+#include <boost/asio/post.hpp>
 #include <sdbus-c++/IConnection.h>
 #include <spdlog/spdlog.h>
 
@@ -753,12 +754,14 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
     // An id seen on two BMSes before (a marker under the state dir): keyed by the port from the
     // start, whichever daemon starts first - the p.key itself stays (it is compared with
     // every NW reading).
-    const bool knownDuplicate = key.fromBms && std::filesystem::exists(duplicateMarker(key.uid));
+    const bool knownDuplicate =
+        key.fromBms && (sharedIds_.contains(key.uid) || std::filesystem::exists(duplicateMarker(key.uid)));
     if (knownDuplicate) {
         sc.uniqueId = sc.fallbackUid;
         sc.lockIdentity = false;
+        const std::string marker = duplicateMarker(key.uid);
         spdlog::warn("{}: battery {} keyed by its port ({}): another BMS on this GX reported the same id ({})",
-                     name(address), key.label, sc.uniqueId, duplicateMarker(key.uid));
+                     name(address), key.label, sc.uniqueId, marker.empty() ? key.uid : marker);
     } else if (key.fromBms) {
         spdlog::info("{}: battery {} ({})", name(address), key.label, key.uid);
     } else {
@@ -766,9 +769,10 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
     }
     // Two packs tell themselves apart in the GUI and systemcalc's lists without a custom name.
     // A fallback key names the place: packs under one master differ by their address.
-    if (key.fromBms && !knownDuplicate) sc.identity.productName = "JK BMS (" + key.label + ")";
-    else if (ble) sc.identity.productName = "JK BMS (" + options_.config.ble.mac + ")";
-    else sc.identity.productName = "JK BMS (" + tty + (pb_ ? " #" + std::to_string(address) : "") + ")";
+    const std::string placeName =
+        ble ? "JK BMS (" + options_.config.ble.mac + ")" : "JK BMS (" + tty + (pb_ ? " #" + std::to_string(address) : "") + ")";
+    sc.identity.productName = key.fromBms && !knownDuplicate ? "JK BMS (" + key.label + ")" : placeName;
+    sc.fallbackProductName = placeName;  // the identity lock taken: keyed by the place
     sc.preferredInstance = options_.config.dbus.deviceInstance + (pb_ ? address - 1 : 0);
     sc.settingsWait = options_.config.dbus.settingsWait;
     sc.settingsRetry = options_.config.dbus.settingsRetry;
@@ -808,8 +812,10 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
         Pack& negotiated = packs_.at(address);
         // The identity lock was taken (BatteryService fell back): remember the id as shared,
         // so the next start keys both BMSes by their ports, whatever the start order.
-        if (negotiated.key && negotiated.key->fromBms && negotiated.service->uniqueId() != negotiated.key->uid)
+        if (negotiated.key && negotiated.key->fromBms && negotiated.service->uniqueId() != negotiated.key->uid) {
+            sharedIds_.insert(negotiated.key->uid);
             markDuplicate(address, negotiated.key->uid);
+        }
         startCharge(address, negotiated, settings);
         stepCharge(address, negotiated);
         publish(negotiated);  // the first reading and its limits are in the tree before the name is claimed
@@ -817,9 +823,37 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
     p.service->onPersisted([this, address](const dbus::DeviceSettings& settings) {
         onPersisted(address, packs_.at(address), settings);
     });
+    // The holder of the id told that another BMS reports it: the service is dropped once its
+    // reply handler has returned.
+    p.service->onDuplicate([this, address] {
+        boost::asio::post(io_, [this, address, alive = std::weak_ptr<int>{alive_}] {
+            if (alive.lock()) rekeyByPort(address);  // not after the daemon is gone
+        });
+    });
     p.service->start([this](bool ok, const std::string& error) {
         if (!ok) stop(ExitCode::DbusFailed, error);
     });
+}
+
+void Daemon::rekeyByPort(std::uint8_t address) {
+    auto it = packs_.find(address);
+    if (exitCode_ || it == packs_.end() || !it->second.key || !it->second.service) return;
+    Pack& p = it->second;
+    // The key (who the BMS says it is) stays: an NW reading is still compared with it. The
+    // service (its lock and bus name released), the engine and what it saved go; a new
+    // service is keyed by the port, its charge state restored only through the fingerprint
+    // check, as at a start.
+    sharedIds_.insert(p.key->uid);
+    markDuplicate(address, p.key->uid);
+    p.service.reset();
+    p.engine.reset();
+    p.limits = {};
+    p.restored = p.modeChanged = false;
+    p.statePath.clear();
+    p.lastSavedText.clear();
+    p.saveWarned = false;
+    p.chargeNotes.clear();
+    if (!p.gone) startService(address, p);
 }
 
 void Daemon::publish(Pack& p) {

@@ -2,6 +2,7 @@
 
 #include "jkbms/util/callback_guard.hpp"
 
+#include <boost/asio/post.hpp>
 #include <sdbus-c++/sdbus-c++.h>
 #include <spdlog/spdlog.h>
 
@@ -44,13 +45,62 @@ void BatteryService::start(Callback onRegistered) {
         negotiate();
         return;
     }
+    lockName_ = std::string{kIdentityLockPrefix} + busNameElement(settingsUid(config_.uniqueId));
+    // Exported before the lock is asked for: a second claimant that finds it taken can tell us.
+    identityObject_ = sdbus::createObject(*connection_, sdbus::ObjectPath{std::string{kIdentityObject}});
+    identityObject_
+        ->addVTable(sdbus::registerMethod("Duplicate").implementedAs([this] {
+            util::guarded("identity", [&] {
+                // Not from within the method call: its reply goes out first.
+                boost::asio::post(io_, [this, alive = std::weak_ptr<int>{alive_}] {
+                    if (alive.expired()) return;  // dropped meanwhile
+                    util::guarded("identity", [&] { giveUpIdentity(); });
+                });
+            });
+        }))
+        .forInterface(sdbus::InterfaceName{std::string{kIdentityInterface}});
     claimIdentity(1);
+}
+
+void BatteryService::giveUpIdentity() {
+    if (gaveUp_ || config_.uniqueId == config_.fallbackUid) return;
+    gaveUp_ = true;
+    spdlog::warn("{}: another BMS on this GX reports the same id ({}): keyed by its port instead ({})", busName_,
+                 config_.uniqueId, config_.fallbackUid);
+    // The lock, then the bus name (one connection: answered in that order); then the owner
+    // re-keys the battery with a new service.
+    busDaemon_->callMethodAsync("ReleaseName")
+        .onInterface(kBusDaemonInterface)
+        .withArguments(lockName_)
+        .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::uint32_t) { util::guarded("identity", [&] {
+            if (error) spdlog::warn("{}: releasing the identity lock failed: {}", busName_, error->getMessage());
+            release([this] {
+                state_ = State::Idle;
+                if (onDuplicate_) onDuplicate_();
+            });
+        });
+        });
+}
+
+void BatteryService::tellHolder() {
+    // The holder gives the key up as well (giveUpIdentity): both batteries keyed by their ports.
+    holder_ = sdbus::createProxy(*connection_, sdbus::ServiceName{lockName_},
+                                 sdbus::ObjectPath{std::string{kIdentityObject}});
+    holder_->callMethodAsync("Duplicate")
+        .onInterface(sdbus::InterfaceName{std::string{kIdentityInterface}})
+        .withTimeout(std::chrono::seconds(2))
+        .uponReplyInvoke([this](std::optional<sdbus::Error> error) { util::guarded("identity", [&] {
+            if (error)
+                spdlog::warn("{}: the daemon holding {} could not be told to give it up: {}", busName_, lockName_,
+                             error->getMessage());
+        });
+        });
 }
 
 void BatteryService::claimIdentity(int attempt) {
     // The key is claimed as a bus name: held for as long as this connection lives (a crash
     // frees it), so a second BMS reporting the same id on another port is seen at once.
-    const std::string lock = std::string{kIdentityLockPrefix} + busNameElement(settingsUid(config_.uniqueId));
+    const std::string lock = lockName_;
     busDaemon_->callMethodAsync("RequestName")
         .onInterface(kBusDaemonInterface)
         .withArguments(lock, kDoNotQueue)
@@ -75,6 +125,9 @@ void BatteryService::claimIdentity(int attempt) {
                 spdlog::warn("{}: another BMS on this GX reports the same id ({}): keyed by {} instead", busName_,
                              config_.uniqueId, config_.fallbackUid);
                 config_.uniqueId = config_.fallbackUid;
+                if (!config_.fallbackProductName.empty()) config_.identity.productName = config_.fallbackProductName;
+                identityObject_.reset();  // not the holder
+                util::guarded("identity", [&] { tellHolder(); });
             }
             negotiate();
         });

@@ -88,7 +88,7 @@ protected:
         o.config.comms = domain::CommsTimes{1000ms, 2000ms, 0ms};
         o.config.dbus.address = PrivateBus::address();
         o.config.dbus.settingsWait = 5000ms;
-        o.config.charge.stateDir = dir;
+        o.config.charge.stateDir = withStateDir ? dir : std::string{};  // "" = none
         o.version = "test";
         return o;
     }
@@ -128,6 +128,7 @@ protected:
 
     std::array<std::string, 2> links;
     std::string dir;
+    bool withStateDir = true;
 };
 
 // Two JKs whose ports swap at boot: instance, name and charge state stay with the battery.
@@ -184,18 +185,20 @@ TEST_F(NwIdentityTest, FactoryDefaultIdsFallBackToThePort) {
     EXPECT_TRUE(log.has("is empty or a factory default")) << log.text();
 }
 
-// Two boards reporting the same (user-set) id: one keeps it, the other is keyed by its port,
-// with a line in the log - never one setting shared by two batteries.
+// Two boards reporting the same (user-set) id: neither keeps it, both are keyed by their
+// ports, with a line in the log - never one setting shared by two batteries.
 TEST_F(NwIdentityTest, IdenticalIdsFallBackToThePort) {
     LogCapture log;
     std::map<std::string, std::string> kept;
     boot({NwBattery{"SAME", 3.30}, NwBattery{"SAME", 3.30}}, kept,
-         [&](boost::asio::io_context&, std::array<Daemon*, 2> d, test::FakeSettings&) {
-             const std::string a = d[0]->service()->uniqueId(), b = d[1]->service()->uniqueId();
-             EXPECT_NE(a, b);
-             EXPECT_TRUE((a == "jkbms_nw_SAME" && b == portUid(tty(links[1]))) ||
-                         (b == "jkbms_nw_SAME" && a == portUid(tty(links[0]))))
-                 << a << " " << b;
+         [&](boost::asio::io_context& io, std::array<Daemon*, 2> d, test::FakeSettings&) {
+             // The second claimant falls back at once and tells the holder, which gives the id
+             // up too: both keyed by their ports in this run already.
+             ASSERT_TRUE(pumpUntil(io, [&] {
+                 return registered(*d[0]) && registered(*d[1]) &&
+                        d[0]->service()->uniqueId() == portUid(tty(links[0])) &&
+                        d[1]->service()->uniqueId() == portUid(tty(links[1]));
+             }, 10s)) << log.text();
              EXPECT_NE(d[0]->service()->deviceInstance(), d[1]->service()->deviceInstance());
          });
     EXPECT_TRUE(log.has("another BMS on this GX reports the same id (jkbms_nw_SAME)")) << log.text();
@@ -208,6 +211,31 @@ TEST_F(NwIdentityTest, IdenticalIdsFallBackToThePort) {
              EXPECT_EQ(d[1]->service()->uniqueId(), portUid(tty(links[1])));
              EXPECT_EQ(text(*d[0], "/ProductName"), "JK BMS (" + tty(links[0]) + ")");
          });
+}
+
+// Issue 15 H1, the first time: the holder of the shared id is told by the second claimant
+// and gives the id up in the same run, so both batteries are keyed by their ports whatever
+// the start order - also without a state dir (nothing recorded).
+TEST_F(NwIdentityTest, TheHolderOfASharedIdGivesItUpAtOnce) {
+    LogCapture log;
+    withStateDir = false;
+    std::map<std::string, std::string> kept;
+    boot({NwBattery{"SAME", 3.30}, NwBattery{"SAME", 3.30}}, kept,
+         [&](boost::asio::io_context& io, std::array<Daemon*, 2> d, test::FakeSettings&) {
+             const auto byPorts = [&] {
+                 return registered(*d[0]) && registered(*d[1]) &&
+                        d[0]->service()->uniqueId() == portUid(tty(links[0])) &&
+                        d[1]->service()->uniqueId() == portUid(tty(links[1]));
+             };
+             ASSERT_TRUE(pumpUntil(io, byPorts, 10s)) << log.text();
+             EXPECT_NE(d[0]->service()->deviceInstance(), d[1]->service()->deviceInstance());
+             EXPECT_EQ(text(*d[0], "/ProductName"), "JK BMS (" + tty(links[0]) + ")");
+             EXPECT_EQ(text(*d[1], "/ProductName"), "JK BMS (" + tty(links[1]) + ")");
+         });
+    // One line from the second claimant, one from the holder as it gives the id up.
+    EXPECT_TRUE(log.has("another BMS on this GX reports the same id (jkbms_nw_SAME): keyed by its port instead"))
+        << log.text();
+    EXPECT_FALSE(std::filesystem::exists(dir));
 }
 
 // A state kept for another battery (a setting or file copied over, a port swap before

@@ -188,6 +188,9 @@ private:
     // "<state_dir>/<uid>.duplicate" ("" without a state dir): the id was seen on two BMSes.
     std::string duplicateMarker(const std::string& uid) const;
     void markDuplicate(std::uint8_t address, const std::string& uid);
+    // The holder of a shared id gave it up (another BMS reports it): the battery is keyed by
+    // its port from now on - a new service and a fresh engine, as for a pack identified afresh.
+    void rekeyByPort(std::uint8_t address);
     // The state as written, without its fingerprint (what decides "unchanged"): one line.
     std::string savedStateOf(const Pack& p) const;
     std::string name(std::uint8_t address) const;
@@ -215,6 +218,9 @@ private:
     std::chrono::steady_clock::time_point lastCellInfo_{};
     int bleResends_ = 0;
     std::map<std::uint8_t, Pack> packs_;
+    // Ids this daemon found on another BMS of this GX while running (its lock was taken, or it
+    // was told so as the holder): keyed by the port, with or without a state dir.
+    std::set<std::string> sharedIds_;
     // The display-port relay (before power_: a Venus relay's proxies live on relayBus_).
     std::unique_ptr<sdbus::IConnection> relayBus_;
     std::unique_ptr<dbus::AsioSdbusLoop> relayLoop_;
@@ -225,6 +231,8 @@ private:
     boost::asio::signal_set signals_;
     boost::asio::steady_timer stopTimer_;
     std::optional<ExitCode> exitCode_;
+    // Expires with the daemon: work posted to io_ that needs the daemon checks it first.
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace jkbms::app

@@ -33,6 +33,7 @@
 
 namespace sdbus {
 class IConnection;
+class IObject;
 class IProxy;
 }  // namespace sdbus
 
@@ -40,6 +41,10 @@ namespace jkbms::dbus {
 
 // The identity lock's bus-name prefix (not com.victronenergy.*: no Victron client scans it).
 inline constexpr std::string_view kIdentityLockPrefix = "com.github.dbus_jkbms.identity.";
+// Exported by the holder of an identity lock under the lock name: a second claimant calls
+// Duplicate() on it, and the holder gives the key up (onDuplicate).
+inline constexpr std::string_view kIdentityObject = "/Identity";
+inline constexpr std::string_view kIdentityInterface = "com.github.dbus_jkbms.Identity";
 
 struct BatteryServiceConfig {
     std::string busNameSuffix;  // becomes com.victronenergy.battery.<suffix> (sanitised)
@@ -49,6 +54,7 @@ struct BatteryServiceConfig {
     // is used instead (one warning).
     bool lockIdentity = false;
     std::string fallbackUid;
+    std::string fallbackProductName;  // /ProductName with fallbackUid ("": unchanged)
     std::int32_t preferredInstance = 1;
     std::chrono::milliseconds settingsWait{std::chrono::seconds(10)};
     std::chrono::milliseconds settingsRetry{std::chrono::seconds(10)};  // then asked again this often
@@ -82,6 +88,11 @@ public:
     // Called once localsettings has answered (or the wait is over), before the paths are
     // built: the place to restore state kept there and publish() the first values.
     void onNegotiated(std::function<void(const DeviceSettings&)> handler) { onNegotiated_ = std::move(handler); }
+    // The holder of the identity lock was told that another BMS reports the same id: the lock
+    // and the bus name are released (one warning logged), then this is called - the owner
+    // drops this service and starts one keyed by the port. Called from a D-Bus reply
+    // handler of this service: destroy it only after that returns (post it).
+    void onDuplicate(std::function<void()> handler) { onDuplicate_ = std::move(handler); }
     // Called when localsettings answers only after the service registered without it.
     void onPersisted(std::function<void(const DeviceSettings&)> handler) { onPersisted_ = std::move(handler); }
     // Keeps the charge state text in localsettings; false when there is none (use a file).
@@ -119,6 +130,9 @@ private:
     // an error (the bus busy, a timeout) -> asked again every kIdentityRetry, and after
     // kIdentityAttempts the service fails (a D-Bus failure), never a wrong fallback.
     void claimIdentity(int attempt);
+    // The holder's side of a duplicate id (Duplicate() called) and the claimant's (tell the holder).
+    void giveUpIdentity();
+    void tellHolder();
 
     boost::asio::io_context& io_;
     std::unique_ptr<sdbus::IConnection> connection_;
@@ -131,6 +145,12 @@ private:
     Callback onRegistered_;
     std::function<void(const DeviceSettings&)> onNegotiated_;
     std::function<void(const DeviceSettings&)> onPersisted_;
+    std::function<void()> onDuplicate_;
+    std::string lockName_;
+    std::unique_ptr<sdbus::IObject> identityObject_;  // /Identity, exported while lockIdentity
+    std::unique_ptr<sdbus::IProxy> holder_;            // the holder of a taken lock, told once
+    bool gaveUp_ = false;
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // handlers posted to io_ check it
     State state_ = State::Idle;
     bool persisted_ = false;
     PathTable table_;  // reused by every refresh
