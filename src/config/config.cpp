@@ -77,8 +77,11 @@ public:
 
     template <class T>
     void number(const YAML::Node& section, const char* key, T& out, long long min, long long max) {
-        const YAML::Node n = section[key];
-        if (!n) return;
+        if (const YAML::Node n = section[key]) numberAt(n, key, out, min, max);
+    }
+    // The value itself (a list item); `key` names it in the error.
+    template <class T>
+    void numberAt(const YAML::Node& n, const char* key, T& out, long long min, long long max) {
         long long v = 0;
         const std::string text = n.IsScalar() ? n.Scalar() : "";
         auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -212,8 +215,6 @@ public:
 
     std::vector<ConfigError> take() { return std::move(errors_); }
     std::size_t errorCount() const { return errors_.size(); }
-    // The last error's line, moved to `node` (a value checked through a temporary holder).
-    void relocate(const YAML::Node& node) { errors_.back().line = node.Mark().line + 1; }
 
 private:
     std::string file_;
@@ -323,14 +324,14 @@ void parseRoot(const YAML::Node& root, Parser& p, Config& c) {
             if (!a.IsSequence()) {
                 p.error(a, "addresses: expected a list such as [1, 2, 3]");
             } else {
+                // Read in place: a temporary map holding each item merged the whole document's
+                // node pool into it (yaml-cpp), O(items x nodes): ~9 ms for a 1 KiB list.
                 for (const YAML::Node& item : a) {
-                    YAML::Node holder;
-                    holder["address"] = item;
                     int n = -1;
                     const std::size_t before = p.errorCount();
-                    p.number(holder, "address", n, 1, 15);
-                    if (p.errorCount() != before) p.relocate(item);
-                    else if (std::find(c.serial.addresses.begin(), c.serial.addresses.end(), n) != c.serial.addresses.end())
+                    p.numberAt(item, "address", n, 1, 15);
+                    if (p.errorCount() != before) continue;
+                    if (std::find(c.serial.addresses.begin(), c.serial.addresses.end(), n) != c.serial.addresses.end())
                         p.error(item, "addresses: " + std::to_string(n) + " is listed twice");
                     else c.serial.addresses.push_back(static_cast<std::uint8_t>(n));
                 }
