@@ -231,11 +231,15 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     auto lim = [limitsLive](const std::optional<double>& v) {
         return limitsLive ? opt(v) : Value{Invalid{}};
     };
-    b.put("/Info/MaxChargeVoltage", lim(limits.maxChargeVoltageV), Unit::Volt);
-    b.put("/Info/MaxChargeCurrent", lim(limits.maxChargeCurrentA), Unit::Amp);
-    b.put("/Info/MaxDischargeCurrent", lim(limits.maxDischargeCurrentA), Unit::Amp);
-    b.put("/Info/BatteryLowVoltage", lim(limits.batteryLowVoltageV), Unit::Volt);
-    b.put("/Info/ChargeRequest", limitsLive ? opt(limits.chargeRequest) : Value{Invalid{}});
+    // A bank member's limits are for its bank only (not a BMS to systemcalc).
+    const bool member = id.bankMember;
+    b.put(member ? "/Bank/MaxChargeVoltage" : "/Info/MaxChargeVoltage", lim(limits.maxChargeVoltageV), Unit::Volt);
+    b.put(member ? "/Bank/MaxChargeCurrent" : "/Info/MaxChargeCurrent", lim(limits.maxChargeCurrentA), Unit::Amp);
+    b.put(member ? "/Bank/MaxDischargeCurrent" : "/Info/MaxDischargeCurrent", lim(limits.maxDischargeCurrentA),
+          Unit::Amp);
+    b.put(member ? "/Bank/BatteryLowVoltage" : "/Info/BatteryLowVoltage", lim(limits.batteryLowVoltageV), Unit::Volt);
+    b.put(member ? "/Bank/ChargeRequest" : "/Info/ChargeRequest",
+          limitsLive ? opt(limits.chargeRequest) : Value{Invalid{}});
     auto reason = [limitsLive](const std::string& r) -> std::optional<std::string_view> {
         if (!limitsLive || r.empty()) return std::nullopt;
         return r;
@@ -343,6 +347,158 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     if (const auto throughput = s ? ranged(s->cycleCapacityAh, plausible::kCycleCapacity) : none) drawn = -*throughput;
     b.put("/History/TotalAhDrawn", opt(drawn), Unit::AmpHour);
     b.put("/History/TimeSinceLastFullCharge", limitsLive ? opt(limits.timeSinceFullChargeS) : Value{Invalid{}}, Unit::Second);
+    b.put("/History/CanBeCleared", std::int32_t{0});
+}
+
+ItemLookup lookupIn(const PathTable& table) {
+    return [&table](std::string_view path) -> const Value* {
+        const auto it = table.find(path);
+        return it == table.end() ? nullptr : &it->second.value;
+    };
+}
+
+domain::BankMember bankMember(std::string name, const ItemLookup& get) {
+    domain::BankMember m;
+    m.name = std::move(name);
+    auto number = [&get](std::string_view path) -> std::optional<double> {
+        const Value* v = get(path);
+        if (!v) return std::nullopt;
+        if (const auto* d = std::get_if<double>(v); d && std::isfinite(*d)) return *d;
+        if (const auto* i = std::get_if<std::int32_t>(v)) return static_cast<double>(*i);
+        return std::nullopt;
+    };
+    auto integer = [&number](std::string_view path) -> std::optional<std::int32_t> {
+        const auto d = number(path);
+        if (!d || *d < -2147483648.0 || *d > 2147483647.0) return std::nullopt;
+        return static_cast<std::int32_t>(*d);
+    };
+    auto flag = [&integer](std::string_view path) -> std::optional<bool> {
+        const auto i = integer(path);
+        if (!i) return std::nullopt;
+        return *i != 0;
+    };
+    auto text = [&get](std::string_view path) -> std::string {
+        const Value* v = get(path);
+        const auto* s = v ? std::get_if<std::string>(v) : nullptr;
+        return s ? *s : std::string{};
+    };
+    const auto connected = integer("/Connected");
+    const auto cable = integer("/Alarms/BmsCable");
+    using domain::CommsState;
+    if (connected == 1) m.comms = cable.value_or(0) == 0 ? CommsState::Ok : cable == 1 ? CommsState::Stale : CommsState::Lost;
+    else m.comms = connected == 0 && cable == 0 ? CommsState::Off : CommsState::Lost;
+
+    m.voltageV = number("/Dc/0/Voltage");
+    m.currentA = number("/Dc/0/Current");
+    m.powerW = number("/Dc/0/Power");
+    m.temperatureC = number("/Dc/0/Temperature");
+    m.socPercent = number("/Soc");
+    m.sohPercent = number("/Soh");
+    m.installedCapacityAh = number("/InstalledCapacity");
+    m.capacityAh = number("/Capacity");
+    m.consumedAh = number("/ConsumedAmphours");
+    m.minCellV = number("/System/MinCellVoltage");
+    m.maxCellV = number("/System/MaxCellVoltage");
+    m.minCellId = text("/System/MinVoltageCellId");
+    m.maxCellId = text("/System/MaxVoltageCellId");
+    m.minCellTemperatureC = number("/System/MinCellTemperature");
+    m.maxCellTemperatureC = number("/System/MaxCellTemperature");
+    m.minTemperatureId = text("/System/MinTemperatureCellId");
+    m.maxTemperatureId = text("/System/MaxTemperatureCellId");
+    m.cellsPerBattery = integer("/System/NrOfCellsPerBattery");
+    m.allowToCharge = flag("/Io/AllowToCharge");
+    m.allowToDischarge = flag("/Io/AllowToDischarge");
+    m.allowToBalance = flag("/Io/AllowToBalance");
+    m.balancing = flag("/Balancing");
+    m.chargeCycles = integer("/History/ChargeCycles");
+    for (std::size_t a = 0; a < domain::kBankAlarmPaths.size(); ++a) m.alarms[a] = integer(domain::kBankAlarmPaths[a]);
+    // A member service has /Bank/*; a plain battery service followed as a member, /Info/*.
+    const bool member = get("/Bank/MaxChargeVoltage") != nullptr;
+    m.cvlV = number(member ? "/Bank/MaxChargeVoltage" : "/Info/MaxChargeVoltage");
+    m.cclA = number(member ? "/Bank/MaxChargeCurrent" : "/Info/MaxChargeCurrent");
+    m.dclA = number(member ? "/Bank/MaxDischargeCurrent" : "/Info/MaxDischargeCurrent");
+    m.lowVoltageV = number(member ? "/Bank/BatteryLowVoltage" : "/Info/BatteryLowVoltage");
+    m.chargeRequest = flag(member ? "/Bank/ChargeRequest" : "/Info/ChargeRequest");
+    m.chargeMode = text("/Info/ChargeMode");
+    return m;
+}
+
+void bankPaths(const ServiceIdentity& id, const domain::BankReading& r, PathTable& t) {
+    Builder b(t);
+    using domain::CommsState;
+    const bool live = r.comms == CommsState::Ok || r.comms == CommsState::Stale;
+    b.putString("/Mgmt/ProcessName", id.processName);
+    b.putString("/Mgmt/ProcessVersion", id.processVersion);
+    b.putString("/Mgmt/Connection", id.connection);
+    if (id.insecureConnection) b.put("/Mgmt/InsecureConnection", std::int32_t{1});
+    b.put("/DeviceInstance", id.deviceInstance);
+    b.put("/ProductId", kProductId, Unit::Hex);
+    b.putString("/ProductName", id.productName);
+    b.putString(kCustomNamePath, id.customName);
+    b.put("/Connected", std::int32_t{live ? 1 : 0});
+    b.putString("/Bank/Status", r.status);
+
+    auto v = [live](const std::optional<double>& x) { return live ? opt(x) : Value{Invalid{}}; };
+    b.put("/Dc/0/Voltage", v(r.voltageV), Unit::Volt);
+    b.put("/Dc/0/Current", v(r.currentA), Unit::Amp);
+    b.put("/Dc/0/Power", v(r.powerW), Unit::Watt);
+    b.put("/Dc/0/Temperature", v(r.temperatureC), Unit::Celsius);
+    b.put("/Soc", v(r.socPercent), Unit::Percent);
+    b.put("/Soh", v(r.sohPercent), Unit::Percent);
+    b.put("/InstalledCapacity", v(r.installedCapacityAh), Unit::AmpHour);
+    b.put("/Capacity", v(r.capacityAh), Unit::AmpHour);
+    b.put("/ConsumedAmphours", v(r.consumedAh), Unit::AmpHour);
+    std::optional<double> timeToGo;
+    if (live && r.currentA && r.capacityAh && *r.currentA < -0.1) timeToGo = std::round(*r.capacityAh / -*r.currentA * 3600.0);
+    b.put("/TimeToGo", opt(timeToGo), Unit::Second);
+    b.put("/ErrorCode", live ? Value{std::int32_t{0}} : Value{Invalid{}});
+
+    const auto& l = r.limits;
+    b.put("/Info/MaxChargeVoltage", v(l.cvl.value), Unit::Volt);
+    b.put("/Info/MaxChargeCurrent", v(l.ccl.value), Unit::Amp);
+    b.put("/Info/MaxDischargeCurrent", v(l.dcl.value), Unit::Amp);
+    b.put("/Info/BatteryLowVoltage", v(l.lowVoltageV), Unit::Volt);
+    b.put("/Info/ChargeRequest", live ? opt(l.chargeRequest) : Value{Invalid{}});
+    auto reason = [live](const std::string& x) -> std::optional<std::string_view> {
+        if (!live || x.empty()) return std::nullopt;
+        return x;
+    };
+    b.putString("/Info/ChargeMode", reason(r.chargeMode));
+    b.putString("/Info/ChargeLimitation", reason(l.ccl.reason));
+    b.putString("/Info/DischargeLimitation", reason(l.dcl.reason));
+
+    auto flag = [live](const std::optional<bool>& x) { return live ? opt(x) : Value{Invalid{}}; };
+    b.put("/Io/AllowToCharge", flag(r.allowToCharge));
+    b.put("/Io/AllowToDischarge", flag(r.allowToDischarge));
+    b.put("/Io/AllowToBalance", flag(r.allowToBalance));
+    b.put("/Balancing", flag(r.balancing));
+
+    b.put("/System/MinCellVoltage", v(r.minCellV), Unit::CellVolt);
+    b.put("/System/MaxCellVoltage", v(r.maxCellV), Unit::CellVolt);
+    b.putString("/System/MinVoltageCellId", reason(r.minCellId));
+    b.putString("/System/MaxVoltageCellId", reason(r.maxCellId));
+    b.put("/System/MinCellTemperature", v(r.minCellTemperatureC), Unit::Celsius);
+    b.put("/System/MaxCellTemperature", v(r.maxCellTemperatureC), Unit::Celsius);
+    b.putString("/System/MinTemperatureCellId", reason(r.minTemperatureId));
+    b.putString("/System/MaxTemperatureCellId", reason(r.maxTemperatureId));
+    b.put("/System/NrOfBatteries", r.packs);
+    b.put("/System/BatteriesParallel", r.packs);
+    b.put("/System/BatteriesSeries", std::int32_t{1});
+    b.put("/System/NrOfModulesOnline", r.online);
+    b.put("/System/NrOfModulesOffline", r.offline);
+    b.put("/System/NrOfModulesBlockingCharge", live ? Value{r.blockingCharge} : Value{Invalid{}});
+    b.put("/System/NrOfModulesBlockingDischarge", live ? Value{r.blockingDischarge} : Value{Invalid{}});
+    b.put("/System/NrOfCellsPerBattery", live ? opt(r.cellsPerBattery) : Value{Invalid{}});
+    std::optional<double> diff;
+    if (r.minCellV && r.maxCellV) diff = *r.maxCellV - *r.minCellV;
+    b.put("/Voltages/Diff", v(diff), Unit::CellVolt);
+
+    for (std::size_t a = 0; a < domain::kBankAlarmPaths.size(); ++a)
+        b.put(domain::kBankAlarmPaths[a], live ? opt(r.alarms[a]) : Value{Invalid{}});
+    // A member not answering is a warning; none answering, the alarm (as one battery's cable).
+    const std::int32_t cable = r.comms == CommsState::Off ? 0 : !live ? 2 : r.offline > 0 ? 1 : 0;
+    b.put("/Alarms/BmsCable", r.packs > 0 ? Value{cable} : Value{Invalid{}});
+    b.put("/History/ChargeCycles", live ? opt(r.chargeCycles) : Value{Invalid{}});
     b.put("/History/CanBeCleared", std::int32_t{0});
 }
 

@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <array>
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "jkbms/dbus/item.hpp"
+#include "jkbms/domain/bank.hpp"
 #include "jkbms/domain/battery_snapshot.hpp"
 #include "jkbms/domain/charge_limits.hpp"
 #include "jkbms/domain/comms_monitor.hpp"
@@ -36,6 +38,11 @@ struct ServiceIdentity {
     std::string customName;
     std::string productName = "JK BMS";
     std::optional<PowerItem> power;  // absent: no relay, no /Bms/Power
+    // A pack served by a bank (domain/bank.hpp): its limits are published under /Bank/*
+    // (MaxChargeVoltage, MaxChargeCurrent, MaxDischargeCurrent, BatteryLowVoltage,
+    // ChargeRequest) instead of /Info/*, so systemcalc does not take it for a BMS: only the
+    // bank has /Info/MaxChargeVoltage. Fixed for a service's life (paths are never removed).
+    bool bankMember = false;
 };
 
 // Communication with the BMS (domain::CommsMonitor): Stale sets /Alarms/BmsCable = 1 and
@@ -72,5 +79,25 @@ inline constexpr std::array<std::pair<BmsSwitch, std::string_view>, 3> kBmsSwitc
 }};
 std::string_view bmsSwitchName(BmsSwitch which);  // "charge", "discharge", "balance"
 WritableSpec bmsSwitchSpec();
+
+// --- Banks (domain/bank.hpp) ---
+
+// A path's value as a member publishes it: nullptr when the path is not there.
+using ItemLookup = std::function<const Value*(std::string_view path)>;
+// A lookup into a table (in this process: the member's own PathTable; it must outlive the lookup).
+ItemLookup lookupIn(const PathTable& table);
+
+// A member read back from the paths its battery service publishes - the same whether the pack
+// is served in this process or by another daemon (GetItems / ItemsChanged). Its comms:
+// /Connected 1 with /Alarms/BmsCable 0 -> Ok, 1 -> Stale; /Connected 0 with /Alarms/BmsCable
+// 0 -> Off; anything else -> Lost. Its limits from /Bank/* (a member service), else /Info/*.
+// A service gone from the bus is the caller's: a member with comms Lost.
+domain::BankMember bankMember(std::string name, const ItemLookup& get);
+
+// The bank's service: a com.victronenergy.battery with the combined values and limits, and
+// /System/NrOfBatteries, /System/BatteriesParallel, /System/NrOfModulesOnline|Offline, ...
+// (victron-dbus.md 5.5), /Bank/Status ("1 of 2 answering: P2 silent") and
+// /Alarms/BmsCable 1 while a member is not answering, 2 when none is.
+void bankPaths(const ServiceIdentity& identity, const domain::BankReading& bank, PathTable& table);
 
 }  // namespace jkbms::dbus
