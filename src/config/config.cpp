@@ -246,6 +246,13 @@ namespace {
 
 void parseRoot(const YAML::Node& root, Parser& p, Config& c);
 
+constexpr std::string_view kBatteryServicePrefix = "com.victronenergy.battery.";
+// A bus-name element we can put after kBatteryServicePrefix: [A-Za-z0-9_], 1..64, no digit first.
+bool validBusSuffix(const std::string& s) {
+    if (s.empty() || s.size() > 64 || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+    return std::all_of(s.begin(), s.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; });
+}
+
 // Counts the documents of a YAML text with yaml-cpp's own parser, and notices when it stops
 // making progress: yaml-cpp 0.7 reports a new, empty document at the same place for ever on
 // a stray ',' outside brackets (YAML::LoadAll never returns; YAML::Load reads it as empty).
@@ -313,7 +320,7 @@ LoadResult parseConfig(const std::string& yamlText, const std::string& fileName)
 namespace {
 
 void parseRoot(const YAML::Node& root, Parser& p, Config& c) {
-    p.onlyKeys(root, "the file", {"serial", "ble", "poll", "comms", "dbus", "charge", "relay", "log"});
+    p.onlyKeys(root, "the file", {"serial", "ble", "poll", "comms", "dbus", "charge", "relay", "log", "bank"});
 
     if (auto s = p.section(root, "serial")) {
         p.onlyKeys(s, "serial", {"port", "baud", "protocol", "addresses"});
@@ -359,6 +366,32 @@ void parseRoot(const YAML::Node& root, Parser& p, Config& c) {
         p.duration(s, "invalidate_after", c.comms.invalidateAfter, 1ms, 24h);
         p.duration(s, "exit_after", c.comms.exitAfter, 0ms, 24h);
         if (const std::string why = c.comms.validate(); !why.empty()) p.error(s, "comms: " + why);
+    }
+    if (auto s = p.section(root, "bank")) {
+        p.onlyKeys(s, "bank", {"enabled", "member", "members", "name", "share_current", "share_margin"});
+        p.boolean(s, "enabled", c.bank.enabled);
+        p.boolean(s, "member", c.bank.member);
+        p.string(s, "name", c.bank.name);
+        if (!c.bank.name.empty() && !validBusSuffix(c.bank.name))
+            p.error(s["name"], "name: '" + c.bank.name + "' may hold only letters, digits and _ (at most 64)");
+        if (const YAML::Node m = s["members"]) {
+            if (!m.IsSequence()) {
+                p.error(m, "members: expected a list such as [ttyUSB0, ttyUSB1]");
+            } else {
+                for (const YAML::Node& item : m) {
+                    std::string name = item.IsScalar() ? item.Scalar() : "";
+                    if (name.starts_with(kBatteryServicePrefix)) name.erase(0, kBatteryServicePrefix.size());
+                    if (!validBusSuffix(name))
+                        p.error(item, "members: '" + (item.IsScalar() ? item.Scalar() : std::string{}) +
+                                          "' is not a battery service name such as com.victronenergy.battery.ttyUSB0");
+                    else if (std::find(c.bank.members.begin(), c.bank.members.end(), name) != c.bank.members.end())
+                        p.error(item, "members: " + name + " is listed twice");
+                    else c.bank.members.push_back(name);
+                }
+            }
+        }
+        p.real(s, "share_current", c.bank.shareCurrentA, 0.1, 100);
+        p.real(s, "share_margin", c.bank.shareMargin, 0, 1);
     }
     if (auto s = p.section(root, "dbus")) {
         p.onlyKeys(s, "dbus", {"address", "device_instance", "settings_wait", "settings_retry", "identity_wait",

@@ -73,6 +73,26 @@ struct LogConfig {
     bool timestamps = false;     // multilog adds them on Venus
 };
 
+// A bank of parallel packs published as one battery (domain/bank.hpp, README "Banks").
+struct BankConfig {
+    // JK-PB: when more than one pack is on the bus (serial.addresses lists more than one, or
+    // discovery finds more), the packs are one battery - the bank's service - and their own
+    // services are members (limits under /Bank/*, not /Info/*). false: each pack a battery.
+    bool enabled = true;
+    // NW / BLE: this daemon's battery is a member of a bank served by a bank daemon
+    // (`dbus-jkbms --bank`): its limits go under /Bank/*, so it is no BMS to systemcalc.
+    bool member = false;
+    // The bank daemon: the member services to follow ("com.victronenergy.battery.ttyUSB0",
+    // or the suffix "ttyUSB0"). Empty: every dbus-jkbms member service on the bus.
+    std::vector<std::string> members;
+    // Its own name on the bus: com.victronenergy.battery.<name>.
+    std::string name = "jkbms_bank";
+    // Shares (domain::BankRules): measured from this much current per pack, A ...
+    double shareCurrentA = 1.0;
+    // ... and padded by this fraction of themselves for noise and charger lag.
+    double shareMargin = 0.10;
+};
+
 struct Config {
     SerialConfig serial;
     BleConfig ble;
@@ -82,6 +102,7 @@ struct Config {
     ChargeSettings charge;
     RelayConfig relay;
     LogConfig log;
+    BankConfig bank;
 };
 
 struct ConfigError {

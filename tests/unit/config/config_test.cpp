@@ -1,6 +1,8 @@
 #include "jkbms/config/config.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include <filesystem>
@@ -26,6 +28,12 @@ TEST(Config, DefaultYamlParsesAndMatchesTheStructDefaults) {
     EXPECT_EQ(r.config.dbus.settingsWait, defaults.dbus.settingsWait);
     EXPECT_EQ(r.config.dbus.propertiesChanged, defaults.dbus.propertiesChanged);
     EXPECT_EQ(r.config.log.level, defaults.log.level);
+    EXPECT_EQ(r.config.bank.enabled, defaults.bank.enabled);
+    EXPECT_EQ(r.config.bank.member, defaults.bank.member);
+    EXPECT_EQ(r.config.bank.members, defaults.bank.members);
+    EXPECT_EQ(r.config.bank.name, defaults.bank.name);
+    EXPECT_DOUBLE_EQ(r.config.bank.shareCurrentA, defaults.bank.shareCurrentA);
+    EXPECT_DOUBLE_EQ(r.config.bank.shareMargin, defaults.bank.shareMargin);
     // The relay section too.
     const auto& relay = r.config.relay;
     EXPECT_EQ(relay.type, defaults.relay.type);
@@ -393,6 +401,34 @@ TEST_F(ConfigFiles, AnUnreadableFileSaysWhy) {
     const auto r = loadConfig((dir_ / "missing.yaml").string());
     ASSERT_EQ(r.errors.size(), 1U);
     EXPECT_TRUE(anyContains(r, "No such file")) << r.errors[0].text();
+}
+
+TEST(Config, Bank) {
+    auto r = parseConfig("bank:\n  enabled: false\n  member: true\n  members: [ttyUSB0, com.victronenergy.battery.ttyUSB1]\n"
+                         "  name: garage\n  share_current: 2.5\n  share_margin: 0.2\n");
+    ASSERT_TRUE(r.ok()) << r.errors[0].text();
+    EXPECT_FALSE(r.config.bank.enabled);
+    EXPECT_TRUE(r.config.bank.member);
+    EXPECT_EQ(r.config.bank.members, (std::vector<std::string>{"ttyUSB0", "ttyUSB1"}));
+    EXPECT_EQ(r.config.bank.name, "garage");
+    EXPECT_DOUBLE_EQ(r.config.bank.shareCurrentA, 2.5);
+    EXPECT_DOUBLE_EQ(r.config.bank.shareMargin, 0.2);
+    const Config defaults;
+    EXPECT_TRUE(defaults.bank.enabled);
+    EXPECT_FALSE(defaults.bank.member);
+    EXPECT_EQ(defaults.bank.name, "jkbms_bank");
+
+    auto bad = parseConfig("bank:\n  members:\n    - ttyUSB0\n    - tty USB1\n    - ttyUSB0\n  name: 'a.b'\n"
+                           "  share_margin: 2\n  colour: red\n", "b.yaml");
+    ASSERT_EQ(bad.errors.size(), 5U);
+    std::vector<std::string> texts;
+    for (const auto& e : bad.errors) texts.push_back(e.text());
+    std::sort(texts.begin(), texts.end());
+    EXPECT_EQ(texts[0], "b.yaml:4: members: 'tty USB1' is not a battery service name such as com.victronenergy.battery.ttyUSB0");
+    EXPECT_EQ(texts[1], "b.yaml:5: members: ttyUSB0 is listed twice");
+    EXPECT_EQ(texts[2], "b.yaml:6: name: 'a.b' may hold only letters, digits and _ (at most 64)");
+    EXPECT_EQ(texts[3], "b.yaml:7: share_margin: 2 is out of range (0 to 1)");
+    EXPECT_NE(texts[4].find("colour"), std::string::npos) << texts[4];
 }
 
 }  // namespace
