@@ -199,8 +199,14 @@ void BatteryService::setPower(PowerItem power) {
     if (state_ == State::Claiming || state_ == State::Registered) refresh();
 }
 
+void BatteryService::publishBank(domain::BankReading reading) {
+    bank_ = std::move(reading);
+    if (state_ == State::Claiming || state_ == State::Registered) refresh();
+}
+
 void BatteryService::refresh() {
-    batteryPaths(config_.identity, snapshot_, limits_, comms_, table_);
+    if (config_.bank) bankPaths(config_.identity, bank_, table_);
+    else batteryPaths(config_.identity, snapshot_, limits_, comms_, table_);
     items_->update(table_);
 }
 

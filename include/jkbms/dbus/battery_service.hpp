@@ -64,6 +64,9 @@ struct BatteryServiceConfig {
     std::function<bool(bool on)> onPowerWrite;
     // /Bms/*Switch writes: true when the write was sent on to the BMS (false: refused).
     std::function<bool(BmsSwitch which, bool on)> onSwitchWrite;
+    // A bank's service (domain/bank.hpp): its paths come from publishBank() (bankPaths()),
+    // not from publish(). Before the first publishBank(): no pack answering (all invalid).
+    bool bank = false;
 };
 
 class BatteryService {
@@ -102,6 +105,8 @@ public:
     }
     void publish(std::optional<domain::BatterySnapshot> snapshot, domain::ChargeLimits limits,
                  CommsState comms);
+    // A bank's service (config.bank): the combined reading, announced as publish() does.
+    void publishBank(domain::BankReading reading);
     // /Bms/Power's value (with a relay configured).
     void setPower(PowerItem power);
     // Releases the bus name (asynchronously); values stay as they are.
@@ -157,6 +162,7 @@ private:
     std::optional<domain::BatterySnapshot> snapshot_;
     domain::ChargeLimits limits_;
     CommsState comms_ = CommsState::Ok;
+    domain::BankReading bank_;  // config.bank
     boost::asio::steady_timer identityRetry_{io_};
 };
 
