@@ -14,6 +14,8 @@
 #include "jkbms/domain/plausible_ranges.hpp"
 #include "jkbms/domain/snapshot_mapping.hpp"
 #include "jkbms/dbus/venus_relay.hpp"
+#include "jkbms/domain/bank.hpp"
+#include "jkbms/util/callback_guard.hpp"
 #include "jkbms/gpio/gpiod_relay.hpp"
 #include "jkbms/sim/simulated_button.hpp"
 
@@ -207,6 +209,7 @@ void Daemon::startPb(bool probing) {
             stop(ExitCode::BmsLost, "no JK BMS answered on " + port_ + " (NW, and JK-PB addresses 1-15)");
             return;
         }
+        discovered_ = found;
         std::string list;
         for (auto a : found) list += (list.empty() ? "" : ", ") + std::to_string(a);
         spdlog::info("{}: JK-PB packs at address {}", port_, list);
@@ -358,8 +361,7 @@ bool Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
     }
     if (*merged.type != ble::FrameType::CellInfo) {
         // The serial came after the first readings: the service can start now.
-        if (merged.deviceInfo && !p.service && !p.gone && p.monitor.everRead() && identify(address, p, Clock::now()))
-            startService(address, p);
+        if (merged.deviceInfo && !p.service && !p.gone && p.monitor.everRead()) serveWhenReady(address, p, Clock::now());
         return true;
     }
     if (p.snapshot->cellVoltagesV.empty() && p.snapshot->packVoltageV.value_or(0) <= 0) {
@@ -387,12 +389,25 @@ void Daemon::onReading(std::uint8_t address, Pack& p) {
     else p.lastState = commsState(p, now);
     p.missedInRow = 0;
     if (!p.service) {
-        // Steps the charge engine and publishes the first reading; not before the key is known.
-        if (identify(address, p, now)) startService(address, p);
+        serveWhenReady(address, p, now);
         return;
     }
     stepCharge(address, p);
     publish(p);
+}
+
+bool Daemon::serveWhenReady(std::uint8_t address, Pack& p, Clock::time_point now) {
+    // The service steps the charge engine and publishes the first reading; not before the key
+    // is known, nor before it is known whether the packs are a bank (members publish
+    // differently, and paths are never taken back).
+    if (!identify(address, p, now)) return false;
+    if (!bank_) {
+        bank_ = bankChoice();
+        if (!bank_) return false;  // JK-PB discovery still runs: a later reading starts it
+        if (*bank_) startBank();
+    }
+    startService(address, p);
+    return true;
 }
 
 void Daemon::startCharge(std::uint8_t address, Pack& p, const dbus::DeviceSettings& settings) {
@@ -598,6 +613,7 @@ void Daemon::evaluate(std::uint8_t address, Pack& p) {
         if (p.engine) saveCharge(address, p);
         if (p.service) p.service->release();
         if (pbPoller_) pbPoller_->setGone(address, true);
+        publishBank();
         return;
     }
     updateState(address, p);
@@ -717,6 +733,7 @@ void Daemon::renew(std::uint8_t address) {
                  name(address));
     if (pbPoller_) pbPoller_->setGone(address, false);
     packs_.erase(address);  // the old service (already off the bus), engine, key and frames
+    publishBank();
 }
 
 void Daemon::listenTick() {
@@ -783,6 +800,7 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
                                        (pb_ ? " address " + std::to_string(address) : "");
     // BLE is not a link systemcalc should trust as the voltage source (SVS).
     sc.identity.insecureConnection = ble;
+    sc.identity.bankMember = bank_.value_or(false) || options_.config.bank.member;
     if (power_) {
         sc.identity.power = powerItem(p);
         sc.onPowerWrite = [this](bool on) {
@@ -874,6 +892,82 @@ void Daemon::publish(Pack& p) {
     if (power_) p.service->setPower(powerItem(p));
     // Lost communication invalidates the limits in the mapping itself (one batch).
     p.service->publish(p.snapshot, p.limits, commsState(p, Clock::now()));
+    publishBank();
+}
+
+std::optional<bool> Daemon::bankChoice() const {
+    const auto& bank = options_.config.bank;
+    if (!pb_ || !bank.enabled || bank.member) return false;
+    const auto& configured = options_.config.serial.addresses;
+    if (!configured.empty()) return configured.size() >= 2;
+    // Under a BMS master there are several packs by definition.
+    if (pbPoller_ && pbPoller_->listening()) return true;
+    if (discovered_) return discovered_->size() >= 2;
+    return std::nullopt;
+}
+
+void Daemon::startBank() {
+    const std::string tty = ttyName(port_);
+    const std::string base = options_.simulate ? "sim_" + tty : tty;
+    dbus::BatteryServiceConfig sc;
+    sc.bank = true;
+    sc.busNameSuffix = base + "_bank";
+    // Keyed by the port (the packs come and go; the bank stays where they are).
+    sc.uniqueId = domain::placeKey(sc.busNameSuffix, "").uid;
+    sc.identity.productName = "JK BMS bank (" + tty + ")";
+    sc.identity.connection = (options_.simulate ? "Simulated RS485 " : "RS485 ") + tty + " (bank of JK-PB packs)";
+    sc.identity.processVersion = options_.version;
+    // After the members' instances (the configured one + address - 1).
+    sc.preferredInstance = options_.config.dbus.deviceInstance + 15;
+    sc.settingsWait = options_.config.dbus.settingsWait;
+    sc.settingsRetry = options_.config.dbus.settingsRetry;
+    sc.items.propertiesChangedPerLeaf = options_.config.dbus.propertiesChanged;
+    std::optional<std::string> address;
+    if (!options_.config.dbus.address.empty()) address = options_.config.dbus.address;
+    try {
+        bankService_ = std::make_unique<dbus::BatteryService>(io_, dbus::connectBus(address), std::move(sc));
+    } catch (const std::exception& e) {
+        stop(ExitCode::DbusFailed, std::string{"cannot connect to D-Bus: "} + e.what());
+        return;
+    }
+    spdlog::info("{}: the JK-PB packs are one battery for DVCC: {} (their own services without /Info/Max*)", port_,
+                 bankService_->busName());
+    bankService_->onNegotiated([this](const dbus::DeviceSettings&) { combineBank(); });
+    bankService_->start([this](bool ok, const std::string& error) {
+        if (!ok) stop(ExitCode::DbusFailed, error);
+    });
+}
+
+void Daemon::publishBank() {
+    if (!bankService_ || bankPosted_ || exitCode_) return;
+    // Recombined once the handler that changed a pack has returned: one per loop turn.
+    bankPosted_ = true;
+    boost::asio::post(io_, [this, alive = std::weak_ptr<int>{alive_}] {
+        if (!alive.lock()) return;
+        bankPosted_ = false;
+        util::guarded("bank", [this] { combineBank(); });
+    });
+}
+
+void Daemon::combineBank() {
+    if (!bankService_ || exitCode_) return;
+    std::vector<domain::BankMember> members;
+    members.reserve(packs_.size());
+    for (const auto& [a, p] : packs_) {
+        // A pack becomes a member when its service has paths (identified, negotiated).
+        if (!p.service || p.service->table().empty()) continue;
+        auto m = dbus::bankMember("P" + std::to_string(a), dbus::lookupIn(p.service->table()));
+        if (p.gone) m.comms = domain::CommsState::Lost;  // its service left the bus
+        members.push_back(std::move(m));
+    }
+    const auto& bank = options_.config.bank;
+    domain::BankReading reading = domain::combineBank(members, domain::BankRules{bank.shareCurrentA, bank.shareMargin});
+    if (reading.status != bankStatus_) {
+        if (reading.silent.empty()) spdlog::info("{}: {}", bankService_->busName(), reading.status);
+        else spdlog::warn("{}: {}", bankService_->busName(), reading.status);
+        bankStatus_ = reading.status;
+    }
+    bankService_->publishBank(std::move(reading));
 }
 
 void Daemon::stop(ExitCode code, const std::string& why) {
@@ -906,6 +1000,12 @@ void Daemon::stop(ExitCode code, const std::string& why) {
         if (!ec) finish();
     });
     auto pending = std::make_shared<int>(0);
+    if (bankService_ && bankService_->state() == dbus::BatteryService::State::Registered) {
+        ++*pending;
+        bankService_->release([pending, finish] {
+            if (--*pending == 0) finish();
+        });
+    }
     for (auto& [a, p] : packs_) {
         if (p.service && p.service->state() == dbus::BatteryService::State::Registered) {
             ++*pending;

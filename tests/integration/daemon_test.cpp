@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <csignal>
 #include <fstream>
 #include <filesystem>
@@ -830,6 +831,202 @@ TEST_F(PbDaemonTest, AnotherMasterOnTheBusMeansListenOnly) {
     const auto until = Clock::now() + 600ms;
     pumpUntil(io, [&] { return Clock::now() >= until; }, 1s);
     EXPECT_EQ(pty->requests(), requestsBefore);
+}
+
+// --- Issue 16: the packs of one JK-PB bus are ONE battery for DVCC ---
+
+// The bank's item at `path` (nullptr before the bank's service has paths).
+const dbus::Item* bankItem(const Daemon& d, std::string_view path) {
+    const auto* s = d.bankService();
+    return s ? s->items().find(path) : nullptr;
+}
+bool bankIs(const Daemon& d, std::string_view path, const dbus::Value& expected) {
+    const auto* item = bankItem(d, path);
+    return item && item->value == expected;
+}
+std::optional<double> bankNumber(const Daemon& d, std::string_view path) {
+    const auto* item = bankItem(d, path);
+    if (!item) return std::nullopt;
+    if (const auto* v = std::get_if<double>(&item->value)) return *v;
+    return std::nullopt;
+}
+
+TEST_F(PbDaemonTest, TwoPacksAreOneBatteryForDvcc) {
+    daemon = std::make_unique<Daemon>(io, options({1, 2}));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] {
+        return registered(1) && registered(2) && daemon->bankService() &&
+               daemon->bankService()->state() == dbus::BatteryService::State::Registered &&
+               bankIs(*daemon, "/System/NrOfModulesOnline", dbus::Value{std::int32_t{2}});
+    }, 8s));
+    const std::string tty = std::filesystem::path(link).filename().string();
+    EXPECT_EQ(daemon->bankService()->busName(), "com.victronenergy.battery." + tty + "_bank");
+    // The bank is the only BMS (systemcalc: a valid /Info/MaxChargeVoltage); the members'
+    // limits are theirs alone.
+    for (std::uint8_t a : {std::uint8_t{1}, std::uint8_t{2}}) {
+        EXPECT_EQ(daemon->service(a)->items().find("/Info/MaxChargeVoltage"), nullptr) << int{a};
+        EXPECT_NE(daemon->service(a)->items().find("/Bank/MaxChargeCurrent"), nullptr) << int{a};
+    }
+    ASSERT_TRUE(pumpUntil(io, [&] { return bankNumber(*daemon, "/Info/MaxChargeVoltage").has_value(); }, 3s));
+    EXPECT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/Dc/0/Current", dbus::Value{-21.5 + 3.25}); }, 3s));
+    EXPECT_TRUE(bankIs(*daemon, "/System/NrOfBatteries", dbus::Value{std::int32_t{2}}));
+    EXPECT_TRUE(bankIs(*daemon, "/System/BatteriesParallel", dbus::Value{std::int32_t{2}}));
+    EXPECT_TRUE(bankIs(*daemon, "/InstalledCapacity", dbus::Value{280.0 + 280.0}));
+    EXPECT_TRUE(bankIs(*daemon, "/Connected", dbus::Value{std::int32_t{1}}));
+    // Seen from a client on the bus as well.
+    auto r = busctl(io, {"call", daemon->bankService()->busName(), "/System/NrOfBatteries", "com.victronenergy.BusItem",
+                         "GetValue"});
+    EXPECT_EQ(r.out, "v i 2\n");
+    r = busctl(io, {"call", daemon->service(2)->busName(), "/Info/MaxChargeVoltage", "com.victronenergy.BusItem",
+                    "GetValue"});
+    EXPECT_NE(r.exitCode, 0) << "a member has no /Info/MaxChargeVoltage: " << r.out;
+}
+
+TEST_F(PbDaemonTest, ACellTooHighInOnePackStopsTheBankCharging) {
+    daemon = std::make_unique<Daemon>(io, options({1, 2}));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return bankNumber(*daemon, "/Info/MaxChargeCurrent").value_or(0) > 0; }, 8s));
+    two.state().cellsV[3] = 3.62;
+    // Pack 2's own engine decides (its /Bank/MaxChargeCurrent 0); the bank follows in the same
+    // loop turn, so within the poll that brought the reading.
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs(2, "/Bank/MaxChargeCurrent", dbus::Value{0.0}); }, 3s));
+    EXPECT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/Info/MaxChargeCurrent", dbus::Value{0.0}); }, 200ms));
+    EXPECT_TRUE(bankIs(*daemon, "/Info/ChargeLimitation", dbus::Value{std::string{"P2 CCL 0 A"}}));
+    EXPECT_TRUE(bankIs(*daemon, "/System/MaxVoltageCellId", dbus::Value{std::string{"P2/C4"}}));
+    EXPECT_GT(bankNumber(*daemon, "/Info/MaxDischargeCurrent").value_or(0), 0.0);
+}
+
+TEST_F(PbDaemonTest, ASilentPackDropsTheBankToTheOthersAndBack) {
+    daemon = std::make_unique<Daemon>(io, options({1, 2}));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/System/NrOfModulesOnline", dbus::Value{std::int32_t{2}}); }, 8s));
+    responder.setSilent(2, true);
+    // Stale (1.5 s): a warning naming the pack, limits from pack 1 alone (its worst share).
+    ASSERT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/Alarms/BmsCable", dbus::Value{std::int32_t{1}}); }, 3s));
+    EXPECT_TRUE(bankIs(*daemon, "/Bank/Status", dbus::Value{std::string{"1 of 2 answering: P2 silent"}}));
+    // Lost (3 s): pack 2's values leave the sums; the bank still serves pack 1.
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs(2, "/Connected", dbus::Value{std::int32_t{0}}); }, 4s));
+    ASSERT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/Dc/0/Current", dbus::Value{-21.5}); }, 1s));
+    EXPECT_TRUE(bankIs(*daemon, "/Connected", dbus::Value{std::int32_t{1}}));
+    const auto* own = daemon->service(1)->items().find("/Bank/MaxChargeCurrent");
+    ASSERT_NE(own, nullptr);
+    EXPECT_EQ(bankItem(*daemon, "/Info/MaxChargeCurrent")->value, own->value) << "pack 1 may get all of the current";
+    responder.setSilent(2, false);
+    EXPECT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/Alarms/BmsCable", dbus::Value{std::int32_t{0}}); }, 3s));
+    EXPECT_TRUE(bankIs(*daemon, "/Bank/Status", dbus::Value{std::string{"2 packs answering"}}));
+}
+
+TEST_F(PbDaemonTest, NoPackAnsweringInvalidatesTheBankWithinTheTimeline) {
+    daemon = std::make_unique<Daemon>(io, options({1, 2}));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return bankNumber(*daemon, "/Info/MaxChargeCurrent").has_value(); }, 8s));
+    const auto silentFrom = Clock::now();
+    responder.setSilent(1, true);
+    responder.setSilent(2, true);
+    ASSERT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/Connected", dbus::Value{std::int32_t{0}}); }, 6s));
+    // invalidate_after is 3 s here (30 s by default), plus at most a poll.
+    EXPECT_LT(Clock::now() - silentFrom, 3000ms + 800ms);
+    for (const char* path : {"/Info/MaxChargeVoltage", "/Info/MaxChargeCurrent", "/Info/MaxDischargeCurrent", "/Soc"})
+        EXPECT_FALSE(dbus::isValid(bankItem(*daemon, path)->value)) << path;
+    EXPECT_TRUE(bankIs(*daemon, "/Alarms/BmsCable", dbus::Value{std::int32_t{2}}));
+}
+
+TEST_F(PbDaemonTest, BankOffKeepsOneBatteryPerPack) {
+    auto o = options({1, 2});
+    o.config.bank.enabled = false;
+    daemon = std::make_unique<Daemon>(io, o);
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(1) && registered(2); }, 5s));
+    EXPECT_EQ(daemon->bankService(), nullptr);
+    EXPECT_NE(daemon->service(1)->items().find("/Info/MaxChargeVoltage"), nullptr);
+    EXPECT_EQ(daemon->service(1)->items().find("/Bank/MaxChargeVoltage"), nullptr);
+}
+
+TEST_F(PbDaemonTest, DiscoveredPacksAreABankFromTheirFirstService) {
+    daemon = std::make_unique<Daemon>(io, options({}));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(1) && registered(2) && daemon->bankService(); }, 10s));
+    // No member ever had /Info/MaxChargeVoltage: services waited for discovery to decide.
+    for (std::uint8_t a : {std::uint8_t{1}, std::uint8_t{2}}) EXPECT_EQ(daemon->service(a)->items().find("/Info/MaxChargeVoltage"), nullptr);
+    EXPECT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/System/NrOfBatteries", dbus::Value{std::int32_t{2}}); }, 3s));
+}
+
+// Eight packs of different sizes and currents on one bus: one battery, the weakest protected.
+class PbBankTest : public ::testing::Test {
+protected:
+    static constexpr int kPacks = 8;
+    void SetUp() override {
+        if (PrivateBus::address().empty()) GTEST_SKIP() << "dbus-daemon is not available";
+        std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        link = (std::filesystem::temp_directory_path() / ("jkbms-bank-" + std::to_string(::getpid()) + "-" + name)).string();
+        for (int i = 0; i < kPacks; ++i) {
+            auto& b = packs[static_cast<std::size_t>(i)];
+            b = std::make_unique<sim::SimulatedBms>(16);
+            b->setLive(false);
+            b->state().capacityAh = 100.0 + 40.0 * i;  // 100 .. 380 Ah
+            b->state().socPercent = 40.0 + 5.0 * i;
+            b->state().currentA = 4.0 + 2.0 * i;       // charging, the bigger packs more
+            b->state().serialNumber = "BANK" + std::to_string(i + 1);
+            responder.addPack(static_cast<std::uint8_t>(i + 1), *b);
+        }
+        pty = std::make_unique<sim::PtyServer>(io, responder, sim::PtyServer::Options{link, 400ms});
+    }
+    void TearDown() override {
+        daemon.reset();
+        pty.reset();
+    }
+    DaemonOptions options() {
+        DaemonOptions o;
+        o.config.serial.port = link;
+        o.config.serial.protocol = "pb";
+        for (int i = 1; i <= kPacks; ++i) o.config.serial.addresses.push_back(static_cast<std::uint8_t>(i));
+        o.config.poll.interval = 500ms;
+        o.config.poll.timeout = 100ms;
+        o.config.poll.pacing = 20ms;
+        o.config.comms = domain::CommsTimes{2000ms, 4000ms, 0ms};
+        o.config.dbus.address = PrivateBus::address();
+        o.config.dbus.settingsWait = 100ms;
+        o.config.charge.stateDir = "";
+        o.version = "test";
+        return o;
+    }
+    boost::asio::io_context io;
+    std::array<std::unique_ptr<sim::SimulatedBms>, kPacks> packs;
+    sim::PbResponder responder;
+    std::unique_ptr<sim::PtyServer> pty;
+    std::unique_ptr<Daemon> daemon;
+    std::string link;
+};
+
+TEST_F(PbBankTest, EightPacksAreOneBattery) {
+    daemon = std::make_unique<Daemon>(io, options());
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] {
+        return bankIs(*daemon, "/System/NrOfModulesOnline", dbus::Value{std::int32_t{kPacks}}) &&
+               bankNumber(*daemon, "/Info/MaxChargeCurrent").has_value();
+    }, 15s));
+    double current = 0, capacity = 0, weighted = 0;
+    for (const auto& b : packs) {
+        current += b->state().currentA;
+        capacity += b->state().capacityAh;
+        weighted += b->state().socPercent * b->state().capacityAh;
+    }
+    EXPECT_NEAR(bankNumber(*daemon, "/Dc/0/Current").value_or(0), current, 1e-6);
+    EXPECT_NEAR(bankNumber(*daemon, "/InstalledCapacity").value_or(0), capacity, 0.5);
+    EXPECT_NEAR(bankNumber(*daemon, "/Soc").value_or(0), weighted / capacity, 0.6);
+    EXPECT_TRUE(bankIs(*daemon, "/System/NrOfBatteries", dbus::Value{std::int32_t{kPacks}}));
+    // Measured shares: each pack's share of the bank's CCL stays within its own CCL.
+    const double bankCcl = *bankNumber(*daemon, "/Info/MaxChargeCurrent");
+    for (int i = 0; i < kPacks; ++i) {
+        const auto* own = daemon->service(static_cast<std::uint8_t>(i + 1))->items().find("/Bank/MaxChargeCurrent");
+        ASSERT_NE(own, nullptr);
+        const double share = packs[static_cast<std::size_t>(i)]->state().currentA / current;
+        EXPECT_LE(bankCcl * share, std::get<double>(own->value) + 0.1) << "pack " << i + 1;
+    }
+    // The smallest pack gets a cell too high: the bank stops charging.
+    packs[0]->state().cellsV[7] = 3.62;
+    EXPECT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/Info/MaxChargeCurrent", dbus::Value{0.0}); }, 3s));
+    EXPECT_TRUE(bankIs(*daemon, "/System/MaxVoltageCellId", dbus::Value{std::string{"P1/C8"}}));
 }
 
 }  // namespace

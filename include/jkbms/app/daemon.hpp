@@ -29,6 +29,13 @@
 // state and takes presses (1 on, 0 off); after an off press the daemon neither wakes the BMS
 // nor gives up on it (it stays on the bus, values invalid, so it can be switched on again).
 //
+// Bank (config bank, README "Banks"): JK-PB packs on this bus are ONE battery for DVCC when
+// more than one pack is configured, discovered or heard under a master (decided once, before
+// the first pack's service starts; while discovery runs, services wait). The bank's service
+// (<port>_bank) has the combined values and limits (domain::combineBank), recombined after
+// every pack's update; the packs' own services stay as members, their limits under /Bank/*.
+// bank.member (NW / BLE): this battery is a member of a bank served by `dbus-jkbms --bank`.
+//
 // BLE (ble.mac): BleLink connects through BlueZ; the session asks for device info (0x97),
 // then settings and the cell-info stream (0x96); no cell info for 10 s -> 0x96 again; three
 // times in vain -> reconnect. No start probe (a BLE daemon is no serial-starter candidate):
@@ -106,6 +113,9 @@ public:
     const PbPoller* pbPoller() const { return pbPoller_.get(); }
     const NwPoller* nwPoller() const { return nwPoller_.get(); }
     const PowerControl* power() const { return power_.get(); }
+    // The bank's service (JK-PB packs as one battery); nullptr when the packs are not a bank
+    // (or before the first pack's service starts).
+    const dbus::BatteryService* bankService() const { return bankService_.get(); }
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -165,6 +175,8 @@ private:
     void updateState(std::uint8_t address, Pack& p);
     // The pack's key when it is known (or its wait is over); false: not yet.
     bool identify(std::uint8_t address, Pack& p, Clock::time_point now);
+    // Starts the pack's service once it is identified and the bank question is decided.
+    bool serveWhenReady(std::uint8_t address, Pack& p, Clock::time_point now);
     std::string place(std::uint8_t address) const;  // the bus-name suffix: "ttyUSB0", "ttyUSB0_2"
     void startService(std::uint8_t address, Pack& p);
     // A pack that left the bus answers again: it is forgotten (service, engine, key) so that it
@@ -175,6 +187,12 @@ private:
     // A /Bms/*Switch write: sent on the transport between polls; false when refused.
     bool switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on);
     void publish(Pack& p);
+    // The bank: whether these packs are one (nullopt: not known yet, discovery runs); its
+    // service; a recombination after the packs' updates (at most one per loop turn).
+    std::optional<bool> bankChoice() const;
+    void startBank();
+    void publishBank();
+    void combineBank();
     // The engine starts once localsettings has answered: its state comes from there (or from
     // the state file when there is no localsettings, or the setting is still empty).
     void startCharge(std::uint8_t address, Pack& p, const dbus::DeviceSettings& settings);
@@ -218,6 +236,11 @@ private:
     std::chrono::steady_clock::time_point lastCellInfo_{};
     int bleResends_ = 0;
     std::map<std::uint8_t, Pack> packs_;
+    std::optional<bool> bank_;                    // decided: the packs are one battery (or not)
+    std::optional<std::vector<std::uint8_t>> discovered_;  // JK-PB discovery's result
+    std::unique_ptr<dbus::BatteryService> bankService_;
+    bool bankPosted_ = false;
+    std::string bankStatus_;  // logged when it changes
     // Ids this daemon found on another BMS of this GX while running (its lock was taken, or it
     // was told so as the holder): keyed by the port, with or without a state dir.
     std::set<std::string> sharedIds_;

@@ -122,6 +122,9 @@ public:
     std::int32_t deviceInstance() const { return config_.identity.deviceInstance; }
     bool instancePersisted() const { return persisted_; }
     const BusItemService& items() const { return *items_; }
+    // The paths as last built (empty before the service is Claiming): what a bank reads a
+    // member from in this process (dbus::bankMember(name, lookupIn(table()))).
+    const PathTable& table() const { return table_; }
     // What the identity paths are built from (device instance and custom name as granted).
     const ServiceIdentity& identity() const { return config_.identity; }
     sdbus::IConnection& connection() { return *connection_; }
