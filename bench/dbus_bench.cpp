@@ -355,6 +355,35 @@ void BM_PbBus15Packs(benchmark::State& state) {
 }
 BENCHMARK(BM_PbBus15Packs);
 
+// A bank of N packs (issue 16): what the daemon does after each pack's update - every member
+// read back from its path table (bankMember), combined (combineBank), the bank's table
+// updated (bankPaths). One iteration = one recombination; the daemon runs one per pack
+// update, so a poll round of N packs costs N x this.
+void BM_BankCombine(benchmark::State& state) {
+    const auto packs = static_cast<std::size_t>(state.range(0));
+    std::vector<dbus::PathTable> members(packs);
+    dbus::ServiceIdentity memberId = identity();
+    memberId.bankMember = true;
+    for (std::size_t p = 0; p < packs; ++p) {
+        auto snap = snapshot(static_cast<int>(p));
+        snap.currentA = 5.0 + static_cast<double>(p);  // charging: shares are measured
+        dbus::batteryPaths(memberId, snap, test::sampleLimits(), dbus::CommsState::Ok, members[p]);
+    }
+    std::vector<std::string> names;
+    for (std::size_t p = 0; p < packs; ++p) names.push_back("P" + std::to_string(p + 1));
+    dbus::PathTable bank;
+    dbus::ServiceIdentity bankId = identity();
+    std::vector<domain::BankMember> combined;
+    for (auto _ : state) {
+        combined.clear();
+        for (std::size_t p = 0; p < packs; ++p) combined.push_back(dbus::bankMember(names[p], dbus::lookupIn(members[p])));
+        dbus::bankPaths(bankId, domain::combineBank(combined), bank);
+        benchmark::DoNotOptimize(bank.size());
+    }
+    state.counters["packs"] = static_cast<double>(packs);
+}
+BENCHMARK(BM_BankCombine)->Arg(1)->Arg(8)->Arg(15);
+
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include <map>
+#include <vector>
 #include <memory>
 
 #include "jkbms/sim/pb_master.hpp"
@@ -31,6 +32,9 @@ constexpr std::string_view kUsage =
     "values drift slowly unless --static. Commands on standard input, one per line:\n"
     "  pack N (pb: the pack the next commands change)\n"
     "  current A | soc PCT | cell N VOLTS | cells VOLTS | temp 1|2|mos C\n"
+    "  capacity AH | resistance MOHM (the pack's internal resistance)\n"
+    "  bank current A (pb: A over the packs that are on, split by 1 / resistance, as\n"
+    "    parallel packs share it; a pack with that FET off takes none)\n"
     "  alarms WORD | charge on|off | discharge on|off | live on|off\n"
     "  power on|off (off: asleep, answers nothing until switched on or woken; under --master\n"
     "    the master's polls of that pack go unanswered too)\n"
@@ -62,6 +66,19 @@ std::string command(Packs& packs, PtyServer& pty, const std::string& line) {
         packs.selected = static_cast<std::uint8_t>(n);
         return "ok";
     }
+    if (cmd == "bank") {
+        std::string what;
+        double total = 0;
+        in >> what >> total;
+        if (in.fail() || what != "current") return "bank current A";
+        std::vector<SimulatedBms*> bank;
+        for (auto& [a, b] : packs.byAddress) bank.push_back(b.get());
+        if (!jkbms::sim::shareBankCurrent(bank, total)) return "no pack can take the current";
+        std::ostringstream out;
+        out << "ok:";
+        for (const auto& [a, b] : packs.byAddress) out << " " << int{a} << "=" << b->state().currentA << "A";
+        return out.str();
+    }
     SimulatedBms& bms = packs.current();
     auto& s = bms.state();
     auto onOff = [&](bool& target) {
@@ -73,6 +90,17 @@ std::string command(Packs& packs, PtyServer& pty, const std::string& line) {
     };
     if (cmd == "current") { in >> s.currentA; bms.setLive(false); }
     else if (cmd == "soc") { in >> s.socPercent; bms.setLive(false); }
+    else if (cmd == "capacity") {
+        double ah = 0;
+        in >> ah;
+        if (!(ah > 0 && ah <= 2000)) return "capacity: 0 to 2000 Ah";
+        s.capacityAh = ah;
+    } else if (cmd == "resistance") {
+        double mOhm = 0;
+        in >> mOhm;
+        if (!(mOhm > 0 && mOhm <= 1000)) return "resistance: 0 to 1000 mOhm";
+        s.resistanceMilliOhm = mOhm;
+    }
     else if (cmd == "cell") {
         std::size_t n = 0;
         double v = 0;

@@ -195,4 +195,22 @@ void SimulatedBms::setSwitch(Switch which, bool on) {
     }
 }
 
+bool shareBankCurrent(const std::vector<SimulatedBms*>& packs, double totalA) {
+    const bool charging = totalA > 0;
+    auto takes = [charging](const SimulatedBms& b) {
+        const auto& st = b.state();
+        return b.powered() && (charging ? st.chargeMos : st.dischargeMos) && st.resistanceMilliOhm > 0;
+    };
+    double conductance = 0;
+    for (const auto* b : packs)
+        if (takes(*b)) conductance += 1.0 / b->state().resistanceMilliOhm;
+    if (conductance <= 0 && totalA != 0) return false;
+    for (auto* b : packs) {
+        auto& st = b->state();
+        st.currentA = takes(*b) ? totalA * (1.0 / st.resistanceMilliOhm) / conductance : 0.0;
+        b->setLive(false);
+    }
+    return true;
+}
+
 }  // namespace jkbms::sim

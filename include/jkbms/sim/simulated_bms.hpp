@@ -18,6 +18,9 @@ struct BmsState {
     double currentA = 0;  // + = charging
     double socPercent = 60;
     double capacityAh = 280;
+    // Internal resistance, mOhm: how a bank's current splits over parallel packs (jkbms-sim's
+    // `bank current`: each pack takes a share proportional to 1 / resistance).
+    double resistanceMilliOhm = 1.0;
     double mosTemperatureC = 28;
     double temperature1C = 25;
     double temperature2C = 25;
@@ -88,5 +91,11 @@ private:
     std::uint32_t switchWrites_ = 0;
     double phase_ = 0;  // radians of the slow current cycle
 };
+
+// Parallel packs on one DC bus: `totalA` (+ = charging) split over the packs that can take
+// it (powered, that FET on) in proportion to 1 / resistanceMilliOhm; the others get 0 A.
+// Each pack's currentA is set and its live drift stopped. false (nothing changed) when no
+// pack can take a current that is not 0.
+bool shareBankCurrent(const std::vector<SimulatedBms*>& packs, double totalA);
 
 }  // namespace jkbms::sim
