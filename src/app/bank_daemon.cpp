@@ -338,7 +338,12 @@ void BankDaemon::tick() {
     const auto period = std::min(kLivenessPeriod, std::max(config_.comms.staleAfter / 2, std::chrono::milliseconds{50}));
     ticker_.expires_after(period);
     ticker_.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec) tick();
+        if (ec) return;
+        try {
+            tick();
+        } catch (const std::exception& e) {  // sdbus::Error: a call could not be sent
+            stop(ExitCode::DbusFailed, std::string{"D-Bus failed: "} + e.what());
+        }
     });
 }
 
