@@ -11,6 +11,7 @@
 #include <system_error>
 #include <vector>
 
+#include "jkbms/app/bank_daemon.hpp"
 #include "jkbms/app/daemon.hpp"
 #include "jkbms/app/log_sink.hpp"
 
@@ -22,16 +23,21 @@ namespace {
 
 constexpr std::string_view kUsage =
     "usage: dbus-jkbms [options] [TTY]\n"
+    "       dbus-jkbms --bank [--config FILE] [--dbus-address ADDR]\n"
     "\n"
     "Publishes a JK-BMS as com.victronenergy.battery.<tty> on D-Bus.\n"
+    "With --bank: publishes the member batteries of a bank (daemons run with bank.member)\n"
+    "as one battery, com.victronenergy.battery.<bank.name>.\n"
     "\n"
     "options:\n"
     "  --config FILE        YAML configuration (see config/default.yaml)\n"
     "  --serial PORT        serial port of the BMS (also: the TTY argument, as serial-starter passes it)\n"
-"  --ble MAC            a JK BMS over Bluetooth LE (through BlueZ), e.g. C8:47:8C:00:00:01\n"
+    "  --ble MAC            a JK BMS over Bluetooth LE (through BlueZ), e.g. C8:47:8C:00:00:01\n"
     "  --protocol P         auto (default: NW, then JK-PB), nw (the BMS's UART port) or pb (JK-PB packs on RS485)\n"
     "  --dbus-address ADDR  bus address; default DBUS_SESSION_BUS_ADDRESS if set, else the system bus\n"
     "  --simulate           play a JK BMS in this process and publish it (no hardware needed)\n"
+    "  --bank               the bank daemon: follow the members (config bank.members, else every\n"
+    "                       member on the bus) and publish them as one battery; no port\n"
     "  -v, --verbose        more log output (twice: trace, with frames in hex)\n"
     "  --timestamps         timestamps in the log (multilog adds them on Venus)\n"
     "  --version            print the version\n"
@@ -41,7 +47,8 @@ constexpr std::string_view kUsage =
     "\n"
     "examples:\n"
     "  dbus-jkbms /dev/ttyUSB0\n"
-    "  dbus-jkbms --simulate --dbus-address unix:path=/tmp/test-bus\n";
+    "  dbus-jkbms --simulate --dbus-address unix:path=/tmp/test-bus\n"
+    "  dbus-jkbms --bank --config /data/dbus-jkbms/bank.yaml\n";
 
 int usageError(const std::string& message) {
     std::cerr << "dbus-jkbms: " << message << " (see --help)\n";
@@ -54,7 +61,7 @@ int main(int argc, char** argv) {
     using jkbms::app::ExitCode;
     std::vector<std::string_view> args(argv + 1, argv + argc);
     std::string configPath, serial, address, protocol, mac;
-    bool simulate = false, timestamps = false;
+    bool simulate = false, timestamps = false, bank = false;
     int verbosity = 0;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string_view a = args[i];
@@ -84,6 +91,8 @@ int main(int argc, char** argv) {
             if (!value(address)) return usageError("--dbus-address needs an address");
         } else if (a == "--simulate") {
             simulate = true;
+        } else if (a == "--bank") {
+            bank = true;
         } else if (a == "-v" || a == "--verbose") {
             ++verbosity;
         } else if (a == "-vv") {
@@ -112,7 +121,9 @@ int main(int argc, char** argv) {
     if (!address.empty()) config.dbus.address = address;
     if (!protocol.empty()) config.serial.protocol = protocol;
     if (!mac.empty()) config.ble.mac = mac;
-    if (config.serial.port.empty() && config.ble.mac.empty() && !simulate)
+    if (bank && (!serial.empty() || !mac.empty() || simulate || !protocol.empty()))
+        return usageError("--bank follows other daemons: no --serial, TTY, --ble, --protocol or --simulate with it");
+    if (!bank && config.serial.port.empty() && config.ble.mac.empty() && !simulate)
         return usageError("no serial port or BLE address given (or use --simulate)");
 
     // Logging: one line per state change, for a person reading multilog output.
@@ -133,6 +144,17 @@ int main(int argc, char** argv) {
         jkbms::app::NonBlockingSink& sink;
         ~Detach() { sink.detach(); }  // before io goes
     } detach{*sink};
+    if (bank) {
+        jkbms::app::BankDaemon bankDaemon(io, config, JKBMS_VERSION);
+        try {
+            bankDaemon.start();
+        } catch (const jkbms::app::StartError& e) {
+            spdlog::error("cannot start: {}", e.what());
+            return static_cast<int>(e.code);
+        }
+        io.run();
+        return static_cast<int>(bankDaemon.exitCode().value_or(ExitCode::Stopped));
+    }
     jkbms::app::Daemon daemon(io, jkbms::app::DaemonOptions{config, simulate, JKBMS_VERSION});
     try {
         daemon.start();
