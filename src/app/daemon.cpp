@@ -954,9 +954,20 @@ void Daemon::combineBank() {
     std::vector<domain::BankMember> members;
     members.reserve(packs_.size());
     for (const auto& [a, p] : packs_) {
-        // A pack becomes a member when its service has paths (identified, negotiated).
-        if (!p.service || p.service->table().empty()) continue;
-        auto m = dbus::bankMember("P" + std::to_string(a), dbus::lookupIn(p.service->table()));
+        const std::string member = "P" + std::to_string(a);
+        if (!p.service || p.service->table().empty()) {
+            // Heard but not served yet (identifying, negotiating, or identified afresh): its
+            // limits are not known, so the bank allows nothing until they are (combineLimits:
+            // a pack counting without a limit is a 0). Never heard, or gone: not counted.
+            if (p.snapshot && !p.gone) {
+                domain::BankMember pending;
+                pending.name = member;
+                pending.comms = domain::CommsState::Stale;
+                members.push_back(std::move(pending));
+            }
+            continue;
+        }
+        auto m = dbus::bankMember(member, dbus::lookupIn(p.service->table()));
         if (p.gone) m.comms = domain::CommsState::Lost;  // its service left the bus
         members.push_back(std::move(m));
     }

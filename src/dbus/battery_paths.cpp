@@ -360,16 +360,27 @@ ItemLookup lookupIn(const PathTable& table) {
 domain::BankMember bankMember(std::string name, const ItemLookup& get) {
     domain::BankMember m;
     m.name = std::move(name);
-    auto number = [&get](std::string_view path) -> std::optional<double> {
+    // Another process's values: a number of the wrong type, not finite or outside the range a
+    // battery service can mean is absent (so sums over 15 packs stay finite too).
+    auto anyNumber = [&get](std::string_view path) -> std::optional<double> {
         const Value* v = get(path);
         if (!v) return std::nullopt;
         if (const auto* d = std::get_if<double>(v); d && std::isfinite(*d)) return *d;
         if (const auto* i = std::get_if<std::int32_t>(v)) return static_cast<double>(*i);
         return std::nullopt;
     };
-    auto integer = [&number](std::string_view path) -> std::optional<std::int32_t> {
-        const auto d = number(path);
-        if (!d || *d < -2147483648.0 || *d > 2147483647.0) return std::nullopt;
+    auto inRange = [&anyNumber](std::string_view path, double lo, double hi) -> std::optional<double> {
+        const auto d = anyNumber(path);
+        if (!d || *d < lo || *d > hi) return std::nullopt;
+        return d;
+    };
+    namespace plausible = domain::plausible;
+    auto number = [&inRange](std::string_view path, const domain::PlausibleRange& range) {
+        return inRange(path, range.min, range.max);
+    };
+    auto integer = [&inRange](std::string_view path) -> std::optional<std::int32_t> {
+        const auto d = inRange(path, -2147483648.0, 2147483647.0);
+        if (!d) return std::nullopt;
         return static_cast<std::int32_t>(*d);
     };
     auto flag = [&integer](std::string_view path) -> std::optional<bool> {
@@ -377,10 +388,17 @@ domain::BankMember bankMember(std::string name, const ItemLookup& get) {
         if (!i) return std::nullopt;
         return *i != 0;
     };
+    // Texts the bank republishes (cell ids, the charge mode): printable ASCII, at most 48 bytes.
     auto text = [&get](std::string_view path) -> std::string {
         const Value* v = get(path);
         const auto* s = v ? std::get_if<std::string>(v) : nullptr;
-        return s ? *s : std::string{};
+        std::string out;
+        if (!s) return out;
+        for (char ch : *s) {
+            if (out.size() >= 48) break;
+            if (ch >= 0x20 && ch <= 0x7E) out += ch;
+        }
+        return out;
     };
     const auto connected = integer("/Connected");
     const auto cable = integer("/Alarms/BmsCable");
@@ -388,21 +406,21 @@ domain::BankMember bankMember(std::string name, const ItemLookup& get) {
     if (connected == 1) m.comms = cable.value_or(0) == 0 ? CommsState::Ok : cable == 1 ? CommsState::Stale : CommsState::Lost;
     else m.comms = connected == 0 && cable == 0 ? CommsState::Off : CommsState::Lost;
 
-    m.voltageV = number("/Dc/0/Voltage");
-    m.currentA = number("/Dc/0/Current");
-    m.powerW = number("/Dc/0/Power");
-    m.temperatureC = number("/Dc/0/Temperature");
-    m.socPercent = number("/Soc");
-    m.sohPercent = number("/Soh");
-    m.installedCapacityAh = number("/InstalledCapacity");
-    m.capacityAh = number("/Capacity");
-    m.consumedAh = number("/ConsumedAmphours");
-    m.minCellV = number("/System/MinCellVoltage");
-    m.maxCellV = number("/System/MaxCellVoltage");
+    m.voltageV = number("/Dc/0/Voltage", plausible::kPackVoltage);
+    m.currentA = number("/Dc/0/Current", plausible::kCurrent);
+    m.powerW = number("/Dc/0/Power", plausible::kPower);
+    m.temperatureC = number("/Dc/0/Temperature", plausible::kTemperature);
+    m.socPercent = number("/Soc", plausible::kPercent);
+    m.sohPercent = number("/Soh", plausible::kPercent);
+    m.installedCapacityAh = number("/InstalledCapacity", plausible::kCapacity);
+    m.capacityAh = number("/Capacity", plausible::kCapacity);
+    m.consumedAh = inRange("/ConsumedAmphours", -plausible::kCapacity.max, 0.0);
+    m.minCellV = number("/System/MinCellVoltage", plausible::kCellVoltage);
+    m.maxCellV = number("/System/MaxCellVoltage", plausible::kCellVoltage);
     m.minCellId = text("/System/MinVoltageCellId");
     m.maxCellId = text("/System/MaxVoltageCellId");
-    m.minCellTemperatureC = number("/System/MinCellTemperature");
-    m.maxCellTemperatureC = number("/System/MaxCellTemperature");
+    m.minCellTemperatureC = number("/System/MinCellTemperature", plausible::kTemperature);
+    m.maxCellTemperatureC = number("/System/MaxCellTemperature", plausible::kTemperature);
     m.minTemperatureId = text("/System/MinTemperatureCellId");
     m.maxTemperatureId = text("/System/MaxTemperatureCellId");
     m.cellsPerBattery = integer("/System/NrOfCellsPerBattery");
@@ -414,10 +432,11 @@ domain::BankMember bankMember(std::string name, const ItemLookup& get) {
     for (std::size_t a = 0; a < domain::kBankAlarmPaths.size(); ++a) m.alarms[a] = integer(domain::kBankAlarmPaths[a]);
     // A member service has /Bank/*; a plain battery service followed as a member, /Info/*.
     const bool member = get("/Bank/MaxChargeVoltage") != nullptr;
-    m.cvlV = number(member ? "/Bank/MaxChargeVoltage" : "/Info/MaxChargeVoltage");
-    m.cclA = number(member ? "/Bank/MaxChargeCurrent" : "/Info/MaxChargeCurrent");
-    m.dclA = number(member ? "/Bank/MaxDischargeCurrent" : "/Info/MaxDischargeCurrent");
-    m.lowVoltageV = number(member ? "/Bank/BatteryLowVoltage" : "/Info/BatteryLowVoltage");
+    // A limit outside its range is no limit: CCL/DCL absent counts as 0 in the bank.
+    m.cvlV = number(member ? "/Bank/MaxChargeVoltage" : "/Info/MaxChargeVoltage", plausible::kPackVoltage);
+    m.cclA = inRange(member ? "/Bank/MaxChargeCurrent" : "/Info/MaxChargeCurrent", 0.0, plausible::kCurrent.max);
+    m.dclA = inRange(member ? "/Bank/MaxDischargeCurrent" : "/Info/MaxDischargeCurrent", 0.0, plausible::kCurrent.max);
+    m.lowVoltageV = number(member ? "/Bank/BatteryLowVoltage" : "/Info/BatteryLowVoltage", plausible::kPackVoltage);
     m.chargeRequest = flag(member ? "/Bank/ChargeRequest" : "/Info/ChargeRequest");
     m.chargeMode = text("/Info/ChargeMode");
     return m;

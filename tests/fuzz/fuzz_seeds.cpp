@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     const fs::path corpus = argv[2];
-    for (const char* t : {"nw", "ble", "pb", "decode", "config", "charge_state", "merger", "setvalue", "charge"})
+    for (const char* t : {"nw", "ble", "pb", "decode", "config", "charge_state", "merger", "setvalue", "charge", "bank"})
         fs::create_directories(corpus / t);
     std::error_code copyError;
     if (argc == 4) fs::copy_file(argv[3], corpus / "config" / "default.yaml", fs::copy_options::overwrite_existing, copyError);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <stdexcept>
 
 #include "jkbms/dbus/battery_paths.hpp"
@@ -132,6 +133,43 @@ TEST(BankPaths, TheBankPublishesOneBattery) {
     for (const char* path : {"/Info/MaxChargeVoltage", "/Info/MaxChargeCurrent", "/Info/MaxDischargeCurrent",
                              "/Dc/0/Voltage", "/Soc", "/Io/AllowToCharge"})
         EXPECT_FALSE(isValid(at(bank, path))) << path;
+}
+
+// Another daemon's service is untrusted input: wrong types, values no battery can have and
+// hostile texts are not taken (a bank of 15 such members must still publish finite sums).
+TEST(BankPaths, AMembersValuesAreRangeChecked) {
+    std::map<std::string, Value, std::less<>> items = {
+        {"/Connected", std::int32_t{1}},
+        {"/Alarms/BmsCable", std::int32_t{0}},
+        {"/Dc/0/Voltage", 1e308},
+        {"/Dc/0/Current", std::string{"12"}},
+        {"/Soc", 140.0},
+        {"/InstalledCapacity", -5.0},
+        {"/ConsumedAmphours", 20.0},
+        {"/System/MinCellVoltage", 3.3},
+        {"/System/MinVoltageCellId", std::string{"C1\n\x1b[31mred"}},
+        {"/Bank/MaxChargeVoltage", 55.2},
+        {"/Bank/MaxChargeCurrent", -5.0},
+        {"/Bank/MaxDischargeCurrent", 1e9},
+    };
+    const auto m = bankMember("P1", [&items](std::string_view p) -> const Value* {
+        const auto it = items.find(p);
+        return it == items.end() ? nullptr : &it->second;
+    });
+    EXPECT_EQ(m.comms, CommsState::Ok);
+    EXPECT_FALSE(m.voltageV);
+    EXPECT_FALSE(m.currentA);
+    EXPECT_FALSE(m.socPercent);
+    EXPECT_FALSE(m.installedCapacityAh);
+    EXPECT_FALSE(m.consumedAh);  // Victron: <= 0
+    EXPECT_NEAR(*m.minCellV, 3.3, 1e-12);
+    EXPECT_EQ(m.minCellId, "C1[31mred");
+    EXPECT_NEAR(*m.cvlV, 55.2, 1e-12);
+    EXPECT_FALSE(m.cclA);
+    EXPECT_FALSE(m.dclA);
+    const auto l = domain::combineLimits({m});
+    EXPECT_EQ(l.ccl.value, 0.0) << "a limit that cannot be is no limit: the bank allows nothing";
+    EXPECT_EQ(l.dcl.value, 0.0);
 }
 
 }  // namespace
