@@ -45,18 +45,13 @@ std::string secondsText(std::chrono::milliseconds d) {
     return fmt::format("{:.1f} s", static_cast<double>(d.count()) / 1000.0);
 }
 
-// What decides a limit, as far as the log cares: the member and what of it ("ttyUSB0 CCL"),
-// whether it stops the bank (0) and whether its share was measured - not the numbers, which
-// move with every update.
 std::string limitKey(const domain::BankLimit& limit) {
-    const std::string& r = limit.reason;
-    std::size_t end = r.find(' ');
-    if (end != std::string::npos) end = r.find(' ', end + 1);
-    std::string key = r.substr(0, end);
-    if (limit.value && *limit.value <= 0) key += " stops";
-    else if (r.find("worst share") != std::string::npos) key += " worst share";
-    else if (r.find("% share") != std::string::npos) key += " measured share";
-    return key;
+    // Logged when a limit becomes invalid, stops the bank (0, with who stops it) or allows
+    // current again - not when the deciding pack or its share moves (that flips with noise;
+    // /Info/ChargeLimitation shows it).
+    if (!limit.value) return "invalid: " + limit.reason;
+    if (*limit.value <= 0) return "0: " + limit.reason.substr(0, limit.reason.find(' '));
+    return "allows";
 }
 
 }  // namespace
@@ -105,6 +100,9 @@ domain::BankMember BankDaemon::memberOf(const Entry& e, Clock::time_point now) c
     const domain::CommsState live = effective(e, now);
     if (live == domain::CommsState::Lost) m.comms = domain::CommsState::Lost;
     else if (live == domain::CommsState::Stale && m.comms == domain::CommsState::Ok) m.comms = domain::CommsState::Stale;
+    // Its BMS already silent and now its daemon too: the two stale windows must not add up
+    // past invalidate_after (its held limits would steer for twice as long).
+    else if (live == domain::CommsState::Stale && m.comms == domain::CommsState::Stale) m.comms = domain::CommsState::Lost;
     return m;
 }
 
@@ -275,7 +273,13 @@ void BankDaemon::load(const std::string& busName) {
                 m.loaded = true;
                 heard(m);
                 if (!m.member) {
-                    if (m.values.contains("/Bank/MaxChargeVoltage")) {
+                    // A member of a bank inside its own daemon (a JK-PB bus: /Bank/Service names
+                    // that bank) belongs to it, not here: taking it would make two BMSes.
+                    const auto inOther = m.values.find("/Bank/Service");
+                    const bool served = inOther != m.values.end() &&
+                                        std::holds_alternative<std::string>(inOther->second) &&
+                                        !std::get<std::string>(inOther->second).empty();
+                    if (m.values.contains("/Bank/MaxChargeVoltage") && !served) {
                         m.member = true;
                         spdlog::info("bank {}: found member {}", config_.bank.name, busName);
                     } else {

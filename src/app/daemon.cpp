@@ -801,6 +801,7 @@ void Daemon::startService(std::uint8_t address, Pack& p) {
     // BLE is not a link systemcalc should trust as the voltage source (SVS).
     sc.identity.insecureConnection = ble;
     sc.identity.bankMember = bank_.value_or(false) || options_.config.bank.member;
+    if (bankService_) sc.identity.bankService = bankService_->busName();
     if (power_) {
         sc.identity.power = powerItem(p);
         sc.onPowerWrite = [this](bool on) {
@@ -953,22 +954,25 @@ void Daemon::combineBank() {
     if (!bankService_ || exitCode_) return;
     std::vector<domain::BankMember> members;
     members.reserve(packs_.size());
-    for (const auto& [a, p] : packs_) {
+    // Every pack the bus is known to have: configured, discovered, or heard.
+    std::set<std::uint8_t> expected(options_.config.serial.addresses.begin(), options_.config.serial.addresses.end());
+    if (discovered_) expected.insert(discovered_->begin(), discovered_->end());
+    for (const auto& [a, p] : packs_) expected.insert(a);
+    for (const std::uint8_t a : expected) {
         const std::string member = "P" + std::to_string(a);
-        if (!p.service || p.service->table().empty()) {
-            // Heard but not served yet (identifying, negotiating, or identified afresh): its
-            // limits are not known, so the bank allows nothing until they are (combineLimits:
-            // a pack counting without a limit is a 0). Never heard, or gone: not counted.
-            if (p.snapshot && !p.gone) {
-                domain::BankMember pending;
-                pending.name = member;
-                pending.comms = domain::CommsState::Stale;
-                members.push_back(std::move(pending));
-            }
+        const auto it = packs_.find(a);
+        const Pack* p = it == packs_.end() ? nullptr : &it->second;
+        if (!p || !p->service || p->service->table().empty()) {
+            // Expected but not served (never heard, identifying, negotiating, identified
+            // afresh): its limits are unknown, so it counts as lost - no charging until it is.
+            domain::BankMember unknown;
+            unknown.name = member;
+            unknown.comms = domain::CommsState::Lost;
+            members.push_back(std::move(unknown));
             continue;
         }
-        auto m = dbus::bankMember(member, dbus::lookupIn(p.service->table()));
-        if (p.gone) m.comms = domain::CommsState::Lost;  // its service left the bus
+        auto m = dbus::bankMember(member, dbus::lookupIn(p->service->table()));
+        if (p->gone) m.comms = domain::CommsState::Lost;  // its service left the bus
         members.push_back(std::move(m));
     }
     const auto& bank = options_.config.bank;

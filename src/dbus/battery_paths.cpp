@@ -240,6 +240,9 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     b.put(member ? "/Bank/BatteryLowVoltage" : "/Info/BatteryLowVoltage", lim(limits.batteryLowVoltageV), Unit::Volt);
     b.put(member ? "/Bank/ChargeRequest" : "/Info/ChargeRequest",
           limitsLive ? opt(limits.chargeRequest) : Value{Invalid{}});
+    // The bank this member belongs to when it is served in the same daemon (a JK-PB bus), so a
+    // `--bank` daemon looking for members does not take it into a second bank.
+    if (member) b.putString("/Bank/Service", id.bankService);
     auto reason = [limitsLive](const std::string& r) -> std::optional<std::string_view> {
         if (!limitsLive || r.empty()) return std::nullopt;
         return r;
@@ -430,8 +433,13 @@ domain::BankMember bankMember(std::string name, const ItemLookup& get) {
     m.balancing = flag("/Balancing");
     m.chargeCycles = integer("/History/ChargeCycles");
     for (std::size_t a = 0; a < domain::kBankAlarmPaths.size(); ++a) m.alarms[a] = integer(domain::kBankAlarmPaths[a]);
-    // A member service has /Bank/*; a plain battery service followed as a member, /Info/*.
+    // A member service has /Bank/*; a plain battery service followed as a member, /Info/*
+    // (then it is a BMS of its own to systemcalc when its CVL is valid).
     const bool member = get("/Bank/MaxChargeVoltage") != nullptr;
+    if (!member) {
+        const Value* cvl = get("/Info/MaxChargeVoltage");
+        m.ownBms = cvl && isValid(*cvl);
+    }
     // A limit outside its range is no limit: CCL/DCL absent counts as 0 in the bank.
     m.cvlV = number(member ? "/Bank/MaxChargeVoltage" : "/Info/MaxChargeVoltage", plausible::kPackVoltage);
     m.cclA = inRange(member ? "/Bank/MaxChargeCurrent" : "/Info/MaxChargeCurrent", 0.0, plausible::kCurrent.max);
@@ -515,7 +523,7 @@ void bankPaths(const ServiceIdentity& id, const domain::BankReading& r, PathTabl
     for (std::size_t a = 0; a < domain::kBankAlarmPaths.size(); ++a)
         b.put(domain::kBankAlarmPaths[a], live ? opt(r.alarms[a]) : Value{Invalid{}});
     // A member not answering is a warning; none answering, the alarm (as one battery's cable).
-    const std::int32_t cable = r.comms == CommsState::Off ? 0 : !live ? 2 : r.offline > 0 ? 1 : 0;
+    const std::int32_t cable = r.comms == CommsState::Off ? 0 : !live ? 2 : r.commsFault ? 1 : 0;
     b.put("/Alarms/BmsCable", r.packs > 0 ? Value{cable} : Value{Invalid{}});
     b.put("/History/ChargeCycles", live ? opt(r.chargeCycles) : Value{Invalid{}});
     b.put("/History/CanBeCleared", std::int32_t{0});

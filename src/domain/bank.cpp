@@ -31,49 +31,70 @@ std::string joinNames(const std::vector<std::string>& names) {
     return out;
 }
 
-// The measured shares of one direction (charging: +1, discharging: -1), or why there are none.
+// The shares of one direction (charging: +1, discharging: -1). A share is measured only for a
+// pack that itself carries at least rules.shareCurrentA that way with its FET on, and only
+// while every pack answers with a current: a pack near 0 A (nearly full, back-feeding, its FET
+// off, or read at another moment than the others) may take much more once the current rises,
+// so it gets the worst share (1).
 struct Shares {
-    std::vector<std::optional<double>> of;  // per member
-    std::string whyNot;                     // empty when measured
+    std::vector<std::optional<double>> of;  // per member; absent: the worst share
+    std::vector<std::string> whyNot;        // per member, when absent
+    double total = 0;                       // the current flowing this way, A
+    bool any = false;                       // at least one share measured
 };
 
 Shares measureShares(const std::vector<BankMember>& members, double sign, const BankRules& rules) {
     Shares s;
     s.of.assign(members.size(), std::nullopt);
+    s.whyNot.assign(members.size(), std::string{});
     std::vector<std::string> silent;
     for (const auto& m : members)
         if (m.comms != CommsState::Ok) silent.push_back(m.name);
-    if (!silent.empty()) {
-        s.whyNot = joinNames(silent) + " not answering";
+    std::string common;
+    if (!silent.empty()) common = joinNames(silent) + " not answering";
+    for (const auto& m : members)
+        if (common.empty() && !m.currentA) common = m.name + " current unknown";
+    if (!common.empty()) {
+        s.whyNot.assign(members.size(), common);
         return s;
     }
-    double total = 0;
-    for (const auto& m : members) {
-        if (!m.currentA) {
-            s.whyNot = m.name + " current unknown";
-            return s;
+    for (const auto& m : members) s.total += std::max(0.0, sign * *m.currentA);
+    for (std::size_t i = 0; i < members.size(); ++i) {
+        const BankMember& m = members[i];
+        const double flow = sign * *m.currentA;
+        const std::optional<bool>& allowed = sign > 0 ? m.allowToCharge : m.allowToDischarge;
+        if (allowed == false) s.whyNot[i] = "switched off";
+        else if (!(flow >= rules.shareCurrentA)) s.whyNot[i] = "under " + amps(rules.shareCurrentA);
+        else {
+            s.of[i] = flow / s.total;
+            s.any = true;
         }
-        total += std::max(0.0, sign * *m.currentA);
     }
-    const double needed = rules.shareCurrentA * static_cast<double>(members.size());
-    if (!(total >= needed)) {
-        s.whyNot = "under " + amps(needed);
-        return s;
-    }
-    for (std::size_t i = 0; i < members.size(); ++i) s.of[i] = std::max(0.0, sign * *members[i].currentA) / total;
     return s;
 }
 
-// CCL (sign +1) or DCL (sign -1) of the bank.
+// CCL (charge) or DCL of the bank.
 BankLimit currentLimit(const std::vector<BankMember>& members, const Shares& shares, bool charge,
                        const BankRules& rules) {
     const char* what = charge ? "CCL" : "DCL";
     BankLimit out;
     bool any = false;
+    double lowestOwn = 0;
     for (std::size_t i = 0; i < members.size(); ++i) {
         const BankMember& m = members[i];
+        if (charge && m.comms == CommsState::Lost) {
+            // Maybe still on the DC bus, its limits unknown: no charging until it is back (its
+            // last CCL may have been 0). Discharging goes on from the others at their worst share.
+            out.value = 0.0;
+            out.reason = m.name + " not answering: its limits unknown";
+            return out;
+        }
         if (!counts(m)) continue;
-        any = true;
+        if (charge && m.ownBms) {
+            out.value = 0.0;
+            out.reason = m.name + " publishes /Info/MaxChargeVoltage itself (not a bank member)";
+            return out;
+        }
         const std::optional<double>& own = charge ? m.cclA : m.dclA;
         if (!own || !std::isfinite(*own) || *own <= 0) {
             // A pack that allows nothing (or has not decided yet) stops the bank at once.
@@ -81,18 +102,27 @@ BankLimit currentLimit(const std::vector<BankMember>& members, const Shares& sha
             out.reason = m.name + " " + what + (own ? " 0 A" : " unknown");
             return out;
         }
+        lowestOwn = any ? std::min(lowestOwn, *own) : *own;
+        any = true;
         double share = 1.0;
         if (shares.of[i]) share = std::min(1.0, *shares.of[i] * (1.0 + rules.shareMargin) + rules.shareFloor);
         const double allowed = *own / share;
         if (!out.value || allowed < *out.value) {
             out.value = allowed;
             out.reason = m.name + " " + what + " " + amps(*own) + ", " +
-                         (shares.of[i] ? percent(*shares.of[i]) + " share" : "worst share (" + shares.whyNot + ")");
+                         (shares.of[i] ? percent(*shares.of[i]) + " share" : "worst share (" + shares.whyNot[i] + ")");
         }
     }
     if (!any) {
         out.reason = "no pack answering";
         return out;
+    }
+    // Shares measured at one current hold near it only: the bank may go at most shareStretch
+    // times past the current flowing now (never below what the weakest pack allows alone).
+    const double stretch = std::max(lowestOwn, rules.shareStretch * shares.total);
+    if (shares.any && *out.value > stretch) {
+        out.value = stretch;
+        out.reason = "shares measured at " + amps(shares.total) + ": at most " + amps(stretch);
     }
     out.value = floorTenth(*out.value);
     return out;
@@ -131,10 +161,11 @@ BankLimits combineLimits(const std::vector<BankMember>& members, const BankRules
     out.chargeShares = charging.of;
     out.dischargeShares = discharging.of;
 
-    bool any = false;
+    bool any = false, anyLimit = false;
     for (const auto& m : members) {
         if (!counts(m)) continue;
         any = true;
+        if (m.cvlV || m.cclA || m.dclA) anyLimit = true;
         if (m.cvlV && std::isfinite(*m.cvlV) && (!out.cvl.value || *m.cvlV < *out.cvl.value)) {
             out.cvl.value = m.cvlV;
             out.cvl.reason = m.name + " CVL";
@@ -144,6 +175,11 @@ BankLimits combineLimits(const std::vector<BankMember>& members, const BankRules
     }
     if (!any) {
         out.cvl.reason = out.ccl.reason = out.dcl.reason = "no pack answering";
+        return out;
+    }
+    if (!anyLimit) {
+        // No pack has a charge engine (charge.enabled false): no limits, as for one battery.
+        out.cvl.reason = out.ccl.reason = out.dcl.reason = "no limits from the packs";
         return out;
     }
     out.ccl = currentLimit(members, charging, true, rules);
@@ -160,6 +196,7 @@ BankReading combineBank(const std::vector<BankMember>& members, const BankRules&
         if (m.comms == CommsState::Ok) ++r.online;
         else r.silent.push_back(m.name);
         if (m.comms == CommsState::Stale) anyStale = true;
+        if (m.comms == CommsState::Stale || m.comms == CommsState::Lost) r.commsFault = true;
         if (m.comms != CommsState::Off) allOff = false;
         if (counts(m)) in.push_back(&m);
     }
@@ -250,8 +287,8 @@ BankReading combineBank(const std::vector<BankMember>& members, const BankRules&
     }
     if (!sameCells) r.cellsPerBattery.reset();
     // The bank lets current through only when its own limit does too.
-    if (r.allowToCharge && !(r.limits.ccl.value && *r.limits.ccl.value > 0)) r.allowToCharge = false;
-    if (r.allowToDischarge && !(r.limits.dcl.value && *r.limits.dcl.value > 0)) r.allowToDischarge = false;
+    if (r.allowToCharge && r.limits.ccl.value && *r.limits.ccl.value <= 0) r.allowToCharge = false;
+    if (r.allowToDischarge && r.limits.dcl.value && *r.limits.dcl.value <= 0) r.allowToDischarge = false;
     r.chargeMode = modes(members);
     return r;
 }

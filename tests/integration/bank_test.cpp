@@ -285,16 +285,22 @@ TEST_F(BankTest, ASilentBmsIsNamedAndTheOtherPackDecides) {
     EXPECT_NE(text("/Bank/Status").find(silent.suffix()), std::string::npos) << text("/Bank/Status");
     EXPECT_TRUE(valid("/Info/MaxChargeVoltage")) << "one pack still answers";
     ASSERT_TRUE(pumpUntil(io, [&] { return bank->memberComms(silent.suffix()) == CommsState::Lost; }, 4s));
+    // Lost: it may still be on the DC bus with its limits unknown - no charging; discharging
+    // from the other pack alone (its worst share).
     ASSERT_TRUE(pumpUntil(io, [&] {
-        const auto own = other.number("/Bank/MaxChargeCurrent");
-        return own && near("/Info/MaxChargeCurrent", std::floor(*own * 10) / 10, 0.11) &&
+        const auto own = other.number("/Bank/MaxDischargeCurrent");
+        return own && valueIs("/Info/MaxChargeCurrent", dbus::Value{0.0}) &&
+               near("/Info/MaxDischargeCurrent", std::floor(*own * 10) / 10, 0.11) &&
                near("/Dc/0/Current", *other.number("/Dc/0/Current"));
-    }, 2s)) << "CCL " << number("/Info/MaxChargeCurrent").value_or(-1) << ", the other's "
-            << other.number("/Bank/MaxChargeCurrent").value_or(-1);
+    }, 2s)) << "CCL " << number("/Info/MaxChargeCurrent").value_or(-1) << ", DCL "
+            << number("/Info/MaxDischargeCurrent").value_or(-1) << ", the other's "
+            << other.number("/Bank/MaxDischargeCurrent").value_or(-1);
+    EXPECT_NE(text("/Info/ChargeLimitation").find("not answering"), std::string::npos) << text("/Info/ChargeLimitation");
     EXPECT_TRUE(valueIs("/Alarms/BmsCable", dbus::Value{std::int32_t{1}}));
 
     silent.bms.setPowered(true);
     ASSERT_TRUE(pumpUntil(io, [&] { return allOk() && valueIs("/Alarms/BmsCable", dbus::Value{std::int32_t{0}}); }, 5s));
+    EXPECT_TRUE(pumpUntil(io, [&] { return number("/Info/MaxChargeCurrent").value_or(0) > 0; }, 2s));
     EXPECT_TRUE(pumpUntil(io, [&] { return near("/Dc/0/Current", 14.75); }, 2s));
     EXPECT_EQ(text("/Bank/Status").find(silent.suffix()), std::string::npos) << text("/Bank/Status");
 }
@@ -371,8 +377,12 @@ TEST_F(BankTest, AWedgedMemberIsStaleThenLostByLiveness) {
     EXPECT_LE(lost, kTimes.invalidateAfter + 700ms) << ms(lost);
     EXPECT_NE(text("/Bank/Status").find(fakeSuffix), std::string::npos) << text("/Bank/Status");
     EXPECT_TRUE(valueIs("/Alarms/BmsCable", dbus::Value{std::int32_t{1}}));
-    ASSERT_TRUE(pumpUntil(io, [&] { return number("/Info/MaxChargeCurrent").value_or(0) > 0; }, 2s))
-        << "the wedged member's CCL 0 still stops the bank";
+    // Lost, its limits unknown: still no charging (now for that reason), discharging goes on.
+    ASSERT_TRUE(pumpUntil(io, [&] {
+        return text("/Info/ChargeLimitation").find("not answering") != std::string::npos;
+    }, 2s)) << text("/Info/ChargeLimitation");
+    EXPECT_TRUE(valueIs("/Info/MaxChargeCurrent", dbus::Value{0.0}));
+    EXPECT_GT(number("/Info/MaxDischargeCurrent").value_or(0), 0.0);
 }
 
 // The program: --bank takes no port; SIGTERM ends it with 0; no bus -> exit code 4.

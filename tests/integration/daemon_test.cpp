@@ -904,16 +904,20 @@ TEST_F(PbDaemonTest, ASilentPackDropsTheBankToTheOthersAndBack) {
     // Stale (1.5 s): a warning naming the pack, limits from pack 1 alone (its worst share).
     ASSERT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/Alarms/BmsCable", dbus::Value{std::int32_t{1}}); }, 3s));
     EXPECT_TRUE(bankIs(*daemon, "/Bank/Status", dbus::Value{std::string{"1 of 2 answering: P2 silent"}}));
-    // Lost (3 s): pack 2's values leave the sums; the bank still serves pack 1.
+    // Lost (3 s): pack 2's values leave the sums; it may still be on the DC bus with its limits
+    // unknown, so no charging until it is back; discharging from pack 1 alone.
     ASSERT_TRUE(pumpUntil(io, [&] { return valueIs(2, "/Connected", dbus::Value{std::int32_t{0}}); }, 4s));
     ASSERT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/Dc/0/Current", dbus::Value{-21.5}); }, 1s));
     EXPECT_TRUE(bankIs(*daemon, "/Connected", dbus::Value{std::int32_t{1}}));
-    const auto* own = daemon->service(1)->items().find("/Bank/MaxChargeCurrent");
+    EXPECT_TRUE(bankIs(*daemon, "/Info/MaxChargeCurrent", dbus::Value{0.0}));
+    EXPECT_TRUE(bankIs(*daemon, "/Info/ChargeLimitation", dbus::Value{std::string{"P2 not answering: its limits unknown"}}));
+    const auto* own = daemon->service(1)->items().find("/Bank/MaxDischargeCurrent");
     ASSERT_NE(own, nullptr);
-    EXPECT_EQ(bankItem(*daemon, "/Info/MaxChargeCurrent")->value, own->value) << "pack 1 may get all of the current";
+    EXPECT_EQ(bankItem(*daemon, "/Info/MaxDischargeCurrent")->value, own->value) << "pack 1 may give all of the current";
     responder.setSilent(2, false);
     EXPECT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/Alarms/BmsCable", dbus::Value{std::int32_t{0}}); }, 3s));
     EXPECT_TRUE(bankIs(*daemon, "/Bank/Status", dbus::Value{std::string{"2 packs answering"}}));
+    EXPECT_TRUE(pumpUntil(io, [&] { return bankNumber(*daemon, "/Info/MaxChargeCurrent").value_or(0) > 0; }, 3s));
 }
 
 TEST_F(PbDaemonTest, NoPackAnsweringInvalidatesTheBankWithinTheTimeline) {

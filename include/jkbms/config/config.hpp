@@ -88,7 +88,7 @@ struct BankConfig {
     // Its own name on the bus: com.victronenergy.battery.<name>.
     std::string name = "jkbms_bank";
     // Shares (domain::BankRules): measured from this much current per pack, A ...
-    double shareCurrentA = 1.0;
+    double shareCurrentA = 5.0;
     // ... and padded by this fraction of themselves for noise and charger lag.
     double shareMargin = 0.10;
 };

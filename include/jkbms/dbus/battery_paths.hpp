@@ -43,6 +43,9 @@ struct ServiceIdentity {
     // ChargeRequest) instead of /Info/*, so systemcalc does not take it for a BMS: only the
     // bank has /Info/MaxChargeVoltage. Fixed for a service's life (paths are never removed).
     bool bankMember = false;
+    // A member's bank when it runs in the same daemon: published as /Bank/Service ("" for a
+    // member of a `--bank` daemon, which a bank daemon in auto mode may take).
+    std::string bankService;
 };
 
 // Communication with the BMS (domain::CommsMonitor): Stale sets /Alarms/BmsCable = 1 and

@@ -14,15 +14,21 @@
 // Limits (combineLimits):
 //   CVL  the lowest CVL of the packs that count (Ok or Stale).
 //   CCL  parallel packs share the bank's current by their internal resistance and state of
-//        charge, not equally. With every pack answering and at least kShareCurrentA per pack
-//        flowing (charging for CCL, discharging for DCL), pack i's share s_i is measured:
-//        I_i / sum(I); it is padded (s_i * (1 + shareMargin) + shareFloor, at most 1) for
-//        noise and the charger's lag, and the bank allows min_i(CCL_i / s_i): no pack gets
-//        more than its own limit. With less current, or a pack Stale or Lost, shares are not
-//        known: the worst share (1) is assumed for each, i.e. min_i(CCL_i).
+//        charge, not equally. With every pack answering, pack i's share s_i = I_i / sum(I)
+//        is measured when the pack itself carries at least shareCurrentA (charging for CCL,
+//        discharging for DCL) with that FET on; it is padded (s_i * (1 + shareMargin) +
+//        shareFloor, at most 1) for noise and the charger's lag. Any other pack gets the
+//        worst share, 1 (one near 0 A may be nearly full or back-feeding and take far more
+//        once the current rises). The bank allows min_i(CCL_i / s_i), so no pack gets more
+//        than its own limit, and, when a share was measured, at most shareStretch times the
+//        current flowing now (never below min_i(CCL_i)).
 //   DCL  the same with discharge currents.
-//   A pack whose own CCL (DCL) is 0 makes the bank's 0 at once, whatever the shares.
-//   No pack Ok or Stale: every limit absent (invalid on D-Bus) - the single battery's fail-safe.
+//   A pack whose own CCL (DCL) is 0 or unknown makes the bank's 0 at once, whatever the
+//   shares. A pack Lost (maybe still on the bus, its limits unknown) makes CCL 0 until it is
+//   back; DCL goes on from the others at their worst share. Off (switched off on request) is
+//   not counted. A member that is a BMS of its own (ownBms) makes CCL 0.
+//   No pack Ok or Stale: every limit absent (invalid on D-Bus) - the single battery's
+//   fail-safe. No pack with any limit (charge engines off): every limit absent too.
 //
 // Values: voltage the mean of the packs (they are on one bus), current and power the sum,
 // SoC capacity-weighted, capacities and consumed Ah summed, temperatures and cells the
@@ -88,13 +94,20 @@ struct BankMember {
     std::optional<double> lowVoltageV; // V (/Info/BatteryLowVoltage of a single battery)
     std::optional<bool> chargeRequest;
     std::string chargeMode;            // "Bulk", "Absorption 12 min left", ...
+    // It publishes a valid /Info/MaxChargeVoltage itself: a BMS of its own to systemcalc (a
+    // daemon followed by `--bank` without bank.member). The bank allows no charging then.
+    bool ownBms = false;
 };
 
 struct BankRules {
-    // Below this much current per pack (A) shares are not measured: the worst share is assumed.
-    double shareCurrentA = 1.0;
+    // A pack's share is measured only while it carries at least this much (A) that way: with
+    // JK's +-0.5 A noise and the 10 % margin, 5 A keeps a share's error within its padding.
+    double shareCurrentA = 5.0;
     double shareMargin = 0.10;  // a measured share is padded by this fraction of itself ...
     double shareFloor = 0.02;   // ... plus this absolute share, at most 1
+    // Shares measured at I amps hold near I only: a limit from measured shares is at most
+    // this times I (and never below the weakest pack's own limit).
+    double shareStretch = 1.25;
 };
 
 // A limit with what decided it, for /Info/ChargeLimitation and the log.
@@ -123,6 +136,7 @@ struct BankReading {
     std::int32_t online = 0;              // members Ok
     std::int32_t offline = 0;             // the rest
     std::vector<std::string> silent;      // names of the members not Ok (Stale, Lost, Off, gone)
+    bool commsFault = false;              // a member Stale or Lost (Off is no fault)
 
     std::optional<double> voltageV, currentA, powerW, temperatureC;
     std::optional<double> socPercent, sohPercent;   // capacity-weighted, %

@@ -124,7 +124,8 @@ TEST(BankPaths, TheBankPublishesOneBattery) {
     const auto t2lost = batteryPaths(memberIdentity(), s2, l2, CommsState::Lost);
     bankPaths(id, domain::combineBank({bankMember("P1", lookupIn(t1)), bankMember("P2", lookupIn(t2lost))}), bank);
     EXPECT_EQ(at(bank, "/Alarms/BmsCable"), Value{std::int32_t{1}});
-    EXPECT_EQ(at(bank, "/Info/MaxChargeCurrent"), Value{100.0});
+    EXPECT_EQ(at(bank, "/Info/MaxChargeCurrent"), Value{0.0});       // P2's limits unknown: no charging
+    EXPECT_EQ(at(bank, "/Info/MaxDischargeCurrent"), Value{150.0});  // P1 alone, its worst share
     EXPECT_EQ(at(bank, "/Bank/Status"), Value{std::string{"1 of 2 answering: P2 silent"}});
     const auto t1lost = batteryPaths(memberIdentity(), s1, l1, CommsState::Lost);
     bankPaths(id, domain::combineBank({bankMember("P1", lookupIn(t1lost)), bankMember("P2", lookupIn(t2lost))}), bank);
