@@ -65,7 +65,10 @@ struct Pack {
 // on a BusItemService, driven by its own loop until wedge() stops the loop.
 class FakeMember {
 public:
-    FakeMember(boost::asio::io_context& io, const std::string& suffix)
+    // What the fake is: a member of a `--bank` daemon, a member of an in-process bank (its
+    // /Bank/Service names that bank), or a plain battery with limits under /Info/* (a BMS).
+    enum class Kind { Member, InProcessMember, OwnBms };
+    FakeMember(boost::asio::io_context& io, const std::string& suffix, Kind kind = Kind::Member)
         : connection_(sdbus::createSessionBusConnectionWithAddress(PrivateBus::address())),
           items_(std::make_unique<dbus::BusItemService>(*connection_)) {
         dbus::PathTable t;
@@ -76,10 +79,12 @@ public:
         put("/Dc/0/Current", 0.0);
         put("/Soc", 50.0);
         put("/InstalledCapacity", 100.0);
-        put("/Bank/MaxChargeVoltage", 55.2);
-        put("/Bank/MaxChargeCurrent", 0.0);  // stops the bank's charging while it counts
-        put("/Bank/MaxDischargeCurrent", 100.0);
-        put("/Bank/BatteryLowVoltage", 46.4);
+        const std::string limits = kind == Kind::OwnBms ? "/Info" : "/Bank";
+        put(limits + "/MaxChargeVoltage", 55.2);
+        put(limits + "/MaxChargeCurrent", kind == Kind::OwnBms ? 100.0 : 0.0);  // 0: stops the bank's charging
+        put(limits + "/MaxDischargeCurrent", 100.0);
+        put(limits + "/BatteryLowVoltage", 46.4);
+        if (kind == Kind::InProcessMember) put("/Bank/Service", std::string{"com.victronenergy.battery.ttyUSB9_bank"});
         items_->update(t);
         test::claimName(*connection_, "com.victronenergy.battery." + suffix);
         loop_ = std::make_unique<dbus::AsioSdbusLoop>(io, *connection_);
@@ -383,6 +388,30 @@ TEST_F(BankTest, AWedgedMemberIsStaleThenLostByLiveness) {
     }, 2s)) << text("/Info/ChargeLimitation");
     EXPECT_TRUE(valueIs("/Info/MaxChargeCurrent", dbus::Value{0.0}));
     EXPECT_GT(number("/Info/MaxDischargeCurrent").value_or(0), 0.0);
+}
+
+// Review M4: auto mode must not take the packs of a JK-PB bank served in its own daemon -
+// that bank is a BMS already, and a second one would steer DVCC by instance luck.
+TEST_F(BankTest, AutoModeLeavesAnotherBanksMembersAlone) {
+    fake = std::make_unique<FakeMember>(io, "inproc" + std::to_string(::getpid()), FakeMember::Kind::InProcessMember);
+    ASSERT_NO_FATAL_FAILURE(startMembers());
+    ASSERT_NO_FATAL_FAILURE(startBank(bankConfig()));
+    ASSERT_TRUE(pumpUntil(io, [&] { return allOk(); }, 5s));
+    EXPECT_EQ(bank->members(), suffixes());
+    EXPECT_TRUE(valueIs("/System/NrOfBatteries", dbus::Value{std::int32_t{2}}));
+}
+
+// Review M5: a listed member whose daemon lacks bank.member is a BMS of its own to systemcalc
+// (it may even hold the lowest instance): the bank allows no charging and says why.
+TEST_F(BankTest, AListedMemberThatIsItsOwnBmsStopsCharging) {
+    const std::string plain = "plain" + std::to_string(::getpid());
+    fake = std::make_unique<FakeMember>(io, plain, FakeMember::Kind::OwnBms);
+    ASSERT_NO_FATAL_FAILURE(startMembers());
+    ASSERT_NO_FATAL_FAILURE(startBank(bankConfig({packs[0]->suffix(), packs[1]->suffix(), plain})));
+    ASSERT_TRUE(pumpUntil(io, [&] {
+        return text("/Info/ChargeLimitation").find("publishes /Info/MaxChargeVoltage") != std::string::npos;
+    }, 5s)) << text("/Info/ChargeLimitation");
+    EXPECT_TRUE(valueIs("/Info/MaxChargeCurrent", dbus::Value{0.0}));
 }
 
 // The program: --bank takes no port; SIGTERM ends it with 0; no bus -> exit code 4.
