@@ -2,6 +2,8 @@
 # Resident memory and CPU time of dbus-jkbms polling a simulated NW BMS at 1 Hz on a private
 # bus, over DURATION seconds (default 600). Uses the release build:
 #   cmake --preset release && cmake --build --preset release && bench/measure_daemon.sh [DURATION]
+# PACKS=N: N JK-PB packs on one simulated RS485 bus instead (addresses 1..N, a bank when N > 1),
+# each polled at 1 Hz; the CPU is also given per pack-poll.
 # Goals (issue 4): RSS < 5 MB, CPU < 0.05 %.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,13 +20,23 @@ address=$(head -1 "$dir/address")
 
 # The simulator in its own process, so its CPU is not counted; stdin kept open.
 mkfifo "$dir/sim-in"
-"$build/jkbms-sim" --link "$dir/tty" <"$dir/sim-in" >"$dir/sim.log" &
+packs=${PACKS:-0}
+sim_args=(--link "$dir/tty")
+daemon_args=()
+if [ "$packs" -gt 0 ]; then
+    sim_args+=(--protocol pb --packs "$(seq -s, 1 "$packs")")
+    daemon_args=(--protocol pb)
+fi
+"$build/jkbms-sim" "${sim_args[@]}" <"$dir/sim-in" >"$dir/sim.log" &
 sim_pid=$!
 exec 7>"$dir/sim-in"
 while [ ! -e "$dir/tty" ]; do sleep 0.1; done
 
 printf 'dbus:\n  settings_wait: 1s\ncharge:\n  state_dir: %s\n' "$dir/state" >"$dir/config.yaml"
-"$build/dbus-jkbms" --config "$dir/config.yaml" --dbus-address "$address" "$dir/tty" >"$dir/daemon.log" 2>&1 &
+if [ "$packs" -gt 0 ]; then
+    printf 'serial:\n  addresses: [%s]\npoll:\n  pacing: 20ms\n' "$(seq -s, 1 "$packs")" >>"$dir/config.yaml"
+fi
+"$build/dbus-jkbms" --config "$dir/config.yaml" --dbus-address "$address" "${daemon_args[@]}" "$dir/tty" >"$dir/daemon.log" 2>&1 &
 daemon_pid=$!
 sleep 5  # start-up: first reading, registration
 
@@ -41,10 +53,13 @@ hwm_kb=$(awk '/^VmHWM/ {print $2}' "/proc/$daemon_pid/status")
 polls=$(grep -c . "$dir/daemon.log" || true)
 kill -0 "$daemon_pid"  # still running
 
-awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$t0" -v t1="$t1" -v hz="$ticks" -v rss="$rss_kb" -v hwm="$hwm_kb" 'BEGIN {
+awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$t0" -v t1="$t1" -v hz="$ticks" -v rss="$rss_kb" -v hwm="$hwm_kb" -v packs="$packs" 'BEGIN {
     wall = t1 - t0; cpu = (c1 - c0) / hz
     printf "dbus-jkbms over %.0f s at 1 Hz: CPU %.3f s = %.4f %%, RSS %.2f MB (peak %.2f MB)\n",
            wall, cpu, 100 * cpu / wall, rss / 1024, hwm / 1024
+    if (packs > 0)
+        printf "JK-PB, %d pack(s): %.3f ms CPU per pack-poll, %.2f MB RSS per pack\n",
+               packs, 1000 * cpu / (wall * packs), rss / 1024 / packs
 }'
 echo "daemon log:"
 sed 's/^/  /' "$dir/daemon.log"
