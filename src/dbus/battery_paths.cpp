@@ -76,6 +76,18 @@ private:
     std::size_t n_ = 0;  // puts so far in this cycle
 };
 
+// victron-dbus.md 5.1: what a service says about itself (a battery's and a bank's alike).
+void putIdentity(Builder& b, const ServiceIdentity& id) {
+    b.putString("/Mgmt/ProcessName", id.processName);
+    b.putString("/Mgmt/ProcessVersion", id.processVersion);
+    b.putString("/Mgmt/Connection", id.connection);
+    if (id.insecureConnection) b.put("/Mgmt/InsecureConnection", std::int32_t{1});
+    b.put("/DeviceInstance", id.deviceInstance);
+    b.put("/ProductId", kProductId, Unit::Hex);
+    b.putString("/ProductName", id.productName);
+    b.putString(kCustomNamePath, id.customName);
+}
+
 // "/Voltages/Cell<N>" and "/Balances/Cell<N>", built once.
 const std::string& cellPath(std::string_view group, std::size_t index0) {
     static const auto paths = [] {
@@ -158,14 +170,7 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     const BatterySnapshot* s = snap && comms != CommsState::Lost && comms != CommsState::Off ? &*snap : nullptr;
 
     // 5.1 identity
-    b.putString("/Mgmt/ProcessName", id.processName);
-    b.putString("/Mgmt/ProcessVersion", id.processVersion);
-    b.putString("/Mgmt/Connection", id.connection);
-    if (id.insecureConnection) b.put("/Mgmt/InsecureConnection", std::int32_t{1});
-    b.put("/DeviceInstance", id.deviceInstance);
-    b.put("/ProductId", kProductId, Unit::Hex);
-    b.putString("/ProductName", id.productName);
-    b.putString(kCustomNamePath, id.customName);
+    putIdentity(b, id);
     const domain::Identity* bms = snap ? &snap->identity : nullptr;
     auto text = [](const std::string* v) -> std::optional<std::string_view> {
         if (!v || v->empty()) return std::nullopt;
@@ -454,14 +459,7 @@ void bankPaths(const ServiceIdentity& id, const domain::BankReading& r, PathTabl
     Builder b(t);
     using domain::CommsState;
     const bool live = r.comms == CommsState::Ok || r.comms == CommsState::Stale;
-    b.putString("/Mgmt/ProcessName", id.processName);
-    b.putString("/Mgmt/ProcessVersion", id.processVersion);
-    b.putString("/Mgmt/Connection", id.connection);
-    if (id.insecureConnection) b.put("/Mgmt/InsecureConnection", std::int32_t{1});
-    b.put("/DeviceInstance", id.deviceInstance);
-    b.put("/ProductId", kProductId, Unit::Hex);
-    b.putString("/ProductName", id.productName);
-    b.putString(kCustomNamePath, id.customName);
+    putIdentity(b, id);
     b.put("/Connected", std::int32_t{live ? 1 : 0});
     b.putString("/Bank/Status", r.status);
 
