@@ -75,6 +75,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     const auto reading = domain::combineBank(members, rules);
     // The bank's limits, checked against the members that count.
+    auto countsOf = [](const domain::BankMember& m) {
+        return m.comms == domain::CommsState::Ok || m.comms == domain::CommsState::Stale;
+    };
+    bool anyLimit = false, anyLost = false;
+    for (const auto& m : members) {
+        if (countsOf(m) && (m.cvlV || m.cclA || m.dclA)) anyLimit = true;
+        if (m.comms == domain::CommsState::Lost) anyLost = true;
+    }
+    // A lost member (maybe still on the bus, its limits unknown) allows no charging.
+    if (anyLost && reading.limits.ccl.value && *reading.limits.ccl.value != 0) std::abort();
     bool anyCounts = false;
     for (const auto& m : members) {
         const bool counts = m.comms == domain::CommsState::Ok || m.comms == domain::CommsState::Stale;
@@ -86,7 +96,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // what the member's share of it allows.
         for (const auto& [bankLimit, own, shares] :
              {std::tuple{l.ccl.value, m.cclA, &l.chargeShares}, std::tuple{l.dcl.value, m.dclA, &l.dischargeShares}}) {
-            if (!bankLimit) std::abort();  // a member counts: the limit is decided (0 at worst)
+            // A member counts and has limits: the bank's are decided (0 at worst). No member
+            // with any limit (charge engines off): none, as for one battery.
+            if (!bankLimit) {
+                if (anyLimit) std::abort();
+                continue;
+            }
             if (!std::isfinite(*bankLimit) || *bankLimit < 0) std::abort();
             if (!own && *bankLimit != 0) std::abort();
             const auto index = static_cast<std::size_t>(&m - members.data());
