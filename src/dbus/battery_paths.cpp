@@ -127,6 +127,11 @@ const AlarmRow kAlarmRows[] = {
     {"/Alarms/HighInternalTemperature", {Alarm::MosfetOverTemperature}, 2},
 };
 
+// Victron alarms a JK BMS has no source for: on the bus, always invalid ("not supported" to
+// the GUI's alarm page, victron-dbus.md 5.6). A JK reports no fuse, and no health alarm of its
+// own (its SoH is published as /Soh; a threshold of ours would be a guess).
+constexpr std::string_view kUnsupportedAlarms[] = {"/Alarms/StateOfHealth", "/Alarms/FuseBlown"};
+
 // "C1" .. "C32", built once.
 std::string_view cellId(std::size_t index0) {
     static const auto ids = [] {
@@ -143,6 +148,8 @@ WritableSpec bmsPowerSpec() { return WritableSpec{WritableSpec::Type::Int, 0, 1,
 
 WritableSpec bmsSwitchSpec() { return WritableSpec{WritableSpec::Type::Int, 0, 1, 0}; }
 
+WritableSpec historyClearSpec() { return WritableSpec{WritableSpec::Type::Int, 1, 1, 0}; }
+
 std::string_view bmsSwitchName(BmsSwitch which) {
     switch (which) {
         case BmsSwitch::Charge: return "charge";
@@ -155,14 +162,15 @@ std::string_view bmsSwitchName(BmsSwitch which) {
 WritableSpec customNameSpec() { return WritableSpec{WritableSpec::Type::String, 0, 0, 64}; }
 
 PathTable batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot>& snap,
-                       const domain::ChargeLimits& limits, CommsState comms) {
+                       const domain::ChargeLimits& limits, CommsState comms, const domain::HistoryFigures* history) {
     PathTable t;
-    batteryPaths(id, snap, limits, comms, t);
+    batteryPaths(id, snap, limits, comms, t, history);
     return t;
 }
 
 void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot>& snap,
-                  const domain::ChargeLimits& limits, CommsState comms, PathTable& t) {
+                  const domain::ChargeLimits& limits, CommsState comms, PathTable& t,
+                  const domain::HistoryFigures* history) {
     Builder b(t);
     // Everything read from the BMS is published only while communication is not lost and the
     // BMS was not switched off on request; then the same paths exist but are invalid, so DVCC
@@ -180,6 +188,15 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     b.putString("/HardwareVersion", text(bms ? &bms->hardwareVersion : nullptr));
     b.putString("/Serial", text(bms ? &bms->serialNumber : nullptr));
     b.put("/Connected", std::int32_t{s ? 1 : 0});
+    b.putString("/DeviceName", text(bms ? &bms->deviceName : nullptr));
+    // Victron's BMS state: 9 "running" while the BMS answers; not meaningful otherwise.
+    b.put("/State", s ? Value{std::int32_t{9}} : Value{Invalid{}});
+    // The link as the GUI's device page shows it (one text per comms state, not per poll).
+    b.putString("/ConnectionInformation", !snap                       ? "waiting for the first reading"
+                                          : comms == CommsState::Ok    ? "answering"
+                                          : comms == CommsState::Stale ? "not answering: values held"
+                                          : comms == CommsState::Off   ? "switched off on request"
+                                                                       : "not answering: values invalid");
     if (id.power) b.put(kBmsPowerPath, id.power->on, id.power->text);
     for (const auto& [which, path] : kBmsSwitchPaths) {
         std::optional<bool> state;
@@ -348,14 +365,39 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     // Switched off on request is no communication fault.
     const std::int32_t cable = comms == CommsState::Ok || comms == CommsState::Off ? 0 : comms == CommsState::Stale ? 1 : 2;
     b.put("/Alarms/BmsCable", snap ? Value{cable} : Value{Invalid{}});
+    for (std::string_view path : kUnsupportedAlarms) b.put(path, Invalid{});
 
     // 5.7 history from the BMS's own counters (Ah values negative, Victron convention).
     b.put("/History/ChargeCycles", opt(s ? ranged(s->cycleCount, plausible::kCycleCount) : std::nullopt));
     std::optional<double> drawn;
     if (const auto throughput = s ? ranged(s->cycleCapacityAh, plausible::kCycleCapacity) : none) drawn = -*throughput;
     b.put("/History/TotalAhDrawn", opt(drawn), Unit::AmpHour);
+    // Victron's average discharge: the Ah drawn over the cycles counted.
+    const auto cycles = s ? ranged(s->cycleCount, plausible::kCycleCount) : std::nullopt;
+    b.put("/History/AverageDischarge", drawn && cycles && *cycles > 0 ? Value{*drawn / *cycles} : Value{Invalid{}},
+          Unit::AmpHour);
     b.put("/History/TimeSinceLastFullCharge", limitsLive ? opt(limits.timeSinceFullChargeS) : Value{Invalid{}}, Unit::Second);
-    b.put("/History/CanBeCleared", std::int32_t{0});
+    if (history) {
+        const domain::HistoryFigures& h = *history;
+        b.put("/History/MinimumVoltage", opt(h.minVoltageV), Unit::Volt);
+        b.put("/History/MaximumVoltage", opt(h.maxVoltageV), Unit::Volt);
+        b.put("/History/MinimumCellVoltage", opt(h.minCellVoltageV), Unit::CellVolt);
+        b.put("/History/MaximumCellVoltage", opt(h.maxCellVoltageV), Unit::CellVolt);
+        b.put("/History/MinimumTemperature", opt(h.minTemperatureC), Unit::Celsius);
+        b.put("/History/MaximumTemperature", opt(h.maxTemperatureC), Unit::Celsius);
+        b.put("/History/ChargedEnergy", h.chargedKWh, Unit::KiloWattHour);
+        b.put("/History/DischargedEnergy", h.dischargedKWh, Unit::KiloWattHour);
+        b.put("/History/DeepestDischarge", opt(h.deepestDischargeAh), Unit::AmpHour);
+        b.put("/History/LastDischarge", opt(h.lastDischargeAh), Unit::AmpHour);
+        b.put("/History/AutomaticSyncs", static_cast<std::int32_t>(h.automaticSyncs));
+        b.put("/History/FullDischarges", static_cast<std::int32_t>(h.fullDischarges));
+        b.put("/History/LowVoltageAlarms", static_cast<std::int32_t>(h.lowVoltageAlarms));
+        b.put("/History/HighVoltageAlarms", static_cast<std::int32_t>(h.highVoltageAlarms));
+    }
+    // The temperature rows of the History page only with a battery sensor.
+    b.put("/Settings/HasTemperature", s ? Value{std::int32_t{s->temperatures.empty() ? 0 : 1}} : Value{Invalid{}});
+    b.put("/History/CanBeCleared", std::int32_t{id.historyClearable ? 1 : 0});
+    if (id.historyClearable) b.put(kHistoryClearPath, std::int32_t{0});
 }
 
 ItemLookup lookupIn(const PathTable& table) {

@@ -24,6 +24,7 @@ BatteryService::BatteryService(boost::asio::io_context& io, std::unique_ptr<sdbu
       connection_(std::move(connection)),
       config_(std::move(config)),
       busName_("com.victronenergy.battery." + busNameElement(config_.busNameSuffix)) {
+    config_.identity.historyClearable = static_cast<bool>(config_.onHistoryClear);
     items_ = std::make_unique<BusItemService>(*connection_, config_.items);
     busDaemon_ = sdbus::createProxy(*connection_, sdbus::ServiceName{"org.freedesktop.DBus"},
                                     sdbus::ObjectPath{"/org/freedesktop/DBus"});
@@ -166,6 +167,15 @@ void BatteryService::negotiate() {
                                         return config_.onSwitchWrite(which, std::get<std::int32_t>(v) == 1);
                                     },
                                     /*echo=*/false);
+        if (config_.onHistoryClear)
+            items_->setWritable(std::string{kHistoryClearPath}, historyClearSpec(), Unit::None,
+                                [this](const std::string&, const Value&) {
+                                    spdlog::info("{}: history cleared on request", busName_);
+                                    config_.onHistoryClear();
+                                    refresh();
+                                    return true;
+                                },
+                                /*echo=*/false);
         requestName();
     }, config_.settingsRetry);
 }
@@ -206,7 +216,7 @@ void BatteryService::publishBank(domain::BankReading reading) {
 
 void BatteryService::refresh() {
     if (config_.bank) bankPaths(config_.identity, bank_, table_);
-    else batteryPaths(config_.identity, snapshot_, limits_, comms_, table_);
+    else batteryPaths(config_.identity, snapshot_, limits_, comms_, table_, history_ ? &*history_ : nullptr);
     items_->update(table_);
 }
 

@@ -40,6 +40,7 @@ void formatText(const Value& value, Unit unit, std::string& out) {
         case Unit::Celsius: fixed(1); suffix("\u00b0C"); break;
         case Unit::Percent: fixed(1); suffix("%"); break;
         case Unit::AmpHour: fixed(1); suffix("Ah"); break;
+        case Unit::KiloWattHour: fixed(2); suffix("kWh"); break;
         case Unit::Second: fixed(0); suffix("s"); break;
         case Unit::Hex:
             // Only what an unsigned int holds (a cast of anything else is undefined).

@@ -61,6 +61,16 @@ std::string pathElement(std::string_view text, std::size_t maxBytes) {
 }
 
 std::optional<BatteryKey> nwKey(std::string_view manufacturerId, std::string_view deviceId) {
+    const std::string text = nwIdText(manufacturerId, deviceId);
+    if (text.empty()) return std::nullopt;
+    BatteryKey key;
+    key.uid = uidOf("nw_", text);
+    key.label = "id '" + text + "'";
+    key.fromBms = true;
+    return key;
+}
+
+std::string nwIdText(std::string_view manufacturerId, std::string_view deviceId) {
     std::string maker = cleanField(manufacturerId);
     std::string device = cleanField(deviceId);
     if (maker.starts_with(kNwDefaultMakerPrefix)) maker.clear();  // the model alone: every board of it
@@ -69,17 +79,12 @@ std::optional<BatteryKey> nwKey(std::string_view manufacturerId, std::string_vie
     // The manufacturer id alone is no identity: boards leave the factory with the same one
     // (two different boards in the public captures both say "BT3072020120000200521001").
     // Only the device id, which nobody but the user sets, tells boards apart.
-    if (meaningless(device)) return std::nullopt;
-    const std::string text = maker.empty() ? device : maker + "_" + device;
+    if (meaningless(device)) return {};
     // An id of nothing but characters a path refuses ("????") tells nothing either.
     if (const std::string element = pathElement(device);
         std::all_of(element.begin(), element.end(), [](char c) { return c == '_'; }))
-        return std::nullopt;
-    BatteryKey key;
-    key.uid = uidOf("nw_", text);
-    key.label = "id '" + text + "'";
-    key.fromBms = true;
-    return key;
+        return {};
+    return maker.empty() ? device : maker + "_" + device;
 }
 
 std::optional<BatteryKey> serialKey(std::string_view serialNumber) {

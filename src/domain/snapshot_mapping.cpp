@@ -1,5 +1,9 @@
 #include "jkbms/domain/snapshot_mapping.hpp"
 
+#include <algorithm>
+
+#include "jkbms/domain/battery_key.hpp"
+
 #include <utility>
 
 namespace jkbms::domain {
@@ -169,7 +173,13 @@ BatterySnapshot fromNw(const codec::nw::ReadAll& r) {
         id.model = std::string{m};
     }
     if (auto date = r.textOf(nwid::kManufactureDate)) id.manufacturingDate = std::string{*date};
-    if (auto dev = r.textOf(nwid::kDeviceId)) id.deviceName = std::string{*dev};
+    if (auto dev = r.textOf(nwid::kDeviceId)) id.deviceName = cleanField(*dev);
+    // No serial number field in NW: the ids that tell the board apart (as its key), if any.
+    id.serialNumber = nwIdText(r.textOf(nwid::kManufacturerId).value_or(""), r.textOf(nwid::kDeviceId).value_or(""));
+    // SoH: the actual capacity (0xB9, firmware >= 10.10) against the nominal one (0xAA).
+    if (auto actual = r.value(nwid::kActualCapacity); actual && *actual > 0 && b.nominalCapacityAh &&
+                                                     *b.nominalCapacityAh > 0)
+        s.sohPercent = std::min(100.0, 100.0 * static_cast<double>(*actual) / *b.nominalCapacityAh);
     return s;
 }
 

@@ -11,6 +11,7 @@
 
 #include "jkbms/dbus/item.hpp"
 #include "jkbms/domain/bank.hpp"
+#include "jkbms/domain/battery_history.hpp"
 #include "jkbms/domain/battery_snapshot.hpp"
 #include "jkbms/domain/charge_limits.hpp"
 #include "jkbms/domain/comms_monitor.hpp"
@@ -46,6 +47,9 @@ struct ServiceIdentity {
     // A member's bank when it runs in the same daemon: published as /Bank/Service ("" for a
     // member of a `--bank` daemon, which a bank daemon in auto mode may take).
     std::string bankService;
+    // /History/Clear is writable (the owner keeps a domain::BatteryHistory and clears it):
+    // /History/CanBeCleared 1, so the GUI offers "Clear history" while /Connected is 1.
+    bool historyClearable = false;
 };
 
 // Communication with the BMS (domain::CommsMonitor): Stale sets /Alarms/BmsCable = 1 and
@@ -55,15 +59,21 @@ struct ServiceIdentity {
 using domain::CommsState;
 
 // `snapshot` absent: no reading yet (all BMS values invalid, /Connected = 0).
+// `history`: the figures the owner keeps (domain::BatteryHistory) for /History/* - the
+// extremes, energies, discharges and counts, published whatever the comms state (they are
+// our records, not the BMS's values). nullptr: only the BMS's own counters (ChargeCycles,
+// TotalAhDrawn, AverageDischarge) and TimeSinceLastFullCharge.
 PathTable batteryPaths(const ServiceIdentity& identity,
                        const std::optional<domain::BatterySnapshot>& snapshot,
-                       const domain::ChargeLimits& limits, CommsState comms);
+                       const domain::ChargeLimits& limits, CommsState comms,
+                       const domain::HistoryFigures* history = nullptr);
 // The same, written into `table` in place: a poll cycle reuses the previous cycle's entries
 // instead of allocating ~110 new ones. Paths already in `table` that the mapping no longer
 // produces are left as they are.
 void batteryPaths(const ServiceIdentity& identity,
                   const std::optional<domain::BatterySnapshot>& snapshot,
-                  const domain::ChargeLimits& limits, CommsState comms, PathTable& table);
+                  const domain::ChargeLimits& limits, CommsState comms, PathTable& table,
+                  const domain::HistoryFigures* history = nullptr);
 
 // The paths a battery service lets clients write, with their checks.
 inline constexpr std::string_view kCustomNamePath = "/CustomName";
@@ -82,6 +92,9 @@ inline constexpr std::array<std::pair<BmsSwitch, std::string_view>, 3> kBmsSwitc
 }};
 std::string_view bmsSwitchName(BmsSwitch which);  // "charge", "discharge", "balance"
 WritableSpec bmsSwitchSpec();
+// Write 1: every /History figure we keep back to nothing (ServiceIdentity::historyClearable).
+inline constexpr std::string_view kHistoryClearPath = "/History/Clear";
+WritableSpec historyClearSpec();
 
 // --- Banks (domain/bank.hpp) ---
 

@@ -64,6 +64,9 @@ struct BatteryServiceConfig {
     std::function<bool(bool on)> onPowerWrite;
     // /Bms/*Switch writes: true when the write was sent on to the BMS (false: refused).
     std::function<bool(BmsSwitch which, bool on)> onSwitchWrite;
+    // /History/Clear (write 1): the owner clears its domain::BatteryHistory and gives the
+    // figures to setHistory(). Set: identity.historyClearable is made true.
+    std::function<void()> onHistoryClear;
     // A bank's service (domain/bank.hpp): its paths come from publishBank() (bankPaths()),
     // not from publish(). Before the first publishBank(): no pack answering (all invalid).
     bool bank = false;
@@ -105,6 +108,9 @@ public:
     }
     void publish(std::optional<domain::BatterySnapshot> snapshot, domain::ChargeLimits limits,
                  CommsState comms);
+    // The /History figures the owner keeps, published with the next publish() (none set: only
+    // the BMS's own counters). A copy: no allocation.
+    void setHistory(const domain::HistoryFigures& history) { history_ = history; }
     // A bank's service (config.bank): the combined reading, announced as publish() does.
     void publishBank(domain::BankReading reading);
     // /Bms/Power's value (with a relay configured).
@@ -165,6 +171,7 @@ private:
     std::optional<domain::BatterySnapshot> snapshot_;
     domain::ChargeLimits limits_;
     CommsState comms_ = CommsState::Ok;
+    std::optional<domain::HistoryFigures> history_;
     domain::BankReading bank_;  // config.bank
     boost::asio::steady_timer identityRetry_{io_};
 };

@@ -39,6 +39,7 @@ enum class Unit : std::uint8_t {
     Celsius,    // "24.5°C"
     Percent,    // "67.0%"
     AmpHour,    // "280.0Ah"
+    KiloWattHour,  // "12.35kWh"
     Second,     // "3600s"
     Hex,        // "0xBA77"
 };

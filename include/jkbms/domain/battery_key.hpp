@@ -41,6 +41,9 @@ std::string pathElement(std::string_view text, std::size_t maxBytes = kMaxUidByt
 // NW: from the raw 0xBA and 0xB4 fields (as decoded, NUL padding included); nullopt when
 // 0xB4 is empty or a factory default, whatever 0xBA says.
 std::optional<BatteryKey> nwKey(std::string_view manufacturerId, std::string_view deviceId);
+// NW has no serial number field: what tells the board apart instead - "<model>_<device id>"
+// (the model without the factory filler), as nwKey keys it; "" when nwKey gives no key.
+std::string nwIdText(std::string_view manufacturerId, std::string_view deviceId);
 // JK-PB and BLE: from the device-info serial number; nullopt when there is none.
 std::optional<BatteryKey> serialKey(std::string_view serialNumber);
 // The fallback: keyed by where the BMS is (`place`: "ttyUSB0", "ttyUSB0_2", "ble_c8478c000001"),

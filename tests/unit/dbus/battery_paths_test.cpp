@@ -46,6 +46,60 @@ TEST(BatteryPaths, IdentityAndMandatoryPaths) {
     EXPECT_FALSE(t.contains("/Mgmt/InsecureConnection")) << "serial is not an insecure link";
 }
 
+// Issue 17: the paths Victron's GUI reads that a JK battery can fill, with Victron's types.
+TEST(BatteryPaths, StateConnectionInformationAndUnsupportedAlarms) {
+    auto t = batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok);
+    EXPECT_EQ(at(t, "/State"), Value{std::int32_t{9}}) << "running";
+    EXPECT_EQ(at(t, "/ConnectionInformation"), Value{std::string{"answering"}});
+    EXPECT_EQ(at(t, "/Settings/HasTemperature"), Value{std::int32_t{1}});
+    EXPECT_FALSE(isValid(at(t, "/Alarms/StateOfHealth"))) << "a JK raises no health alarm: not supported";
+    EXPECT_FALSE(isValid(at(t, "/Alarms/FuseBlown")));
+    EXPECT_EQ(at(t, "/History/CanBeCleared"), Value{std::int32_t{0}}) << "no history kept: nothing to clear";
+    EXPECT_FALSE(t.contains("/History/Clear"));
+    batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Stale, t);
+    EXPECT_EQ(at(t, "/ConnectionInformation"), Value{std::string{"not answering: values held"}});
+    batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Lost, t);
+    EXPECT_FALSE(isValid(at(t, "/State")));
+    EXPECT_EQ(at(t, "/ConnectionInformation"), Value{std::string{"not answering: values invalid"}});
+    batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Off, t);
+    EXPECT_EQ(at(t, "/ConnectionInformation"), Value{std::string{"switched off on request"}});
+}
+
+TEST(BatteryPaths, HistoryFiguresAreOursAndOutliveTheLink) {
+    domain::HistoryFigures h;
+    h.minVoltageV = 48.1;
+    h.maxCellVoltageV = 3.612;
+    h.chargedKWh = 123.456;
+    h.deepestDischargeAh = -201.5;
+    h.automaticSyncs = 7;
+    h.highVoltageAlarms = 2;
+    ServiceIdentity id = identity();
+    id.historyClearable = true;
+    PathTable t;
+    batteryPaths(id, sampleSnapshot16(), sampleLimits(), CommsState::Ok, t, &h);
+    EXPECT_EQ(at(t, "/History/MinimumVoltage"), Value{48.1});
+    EXPECT_EQ(t.at("/History/MaximumCellVoltage").text, "3.612V");
+    EXPECT_EQ(t.at("/History/ChargedEnergy").text, "123.46kWh");
+    EXPECT_EQ(at(t, "/History/DischargedEnergy"), Value{0.0});
+    EXPECT_EQ(at(t, "/History/DeepestDischarge"), Value{-201.5});
+    EXPECT_FALSE(isValid(at(t, "/History/LastDischarge"))) << "not seen yet";
+    EXPECT_FALSE(isValid(at(t, "/History/MaximumTemperature")));
+    EXPECT_EQ(at(t, "/History/AutomaticSyncs"), Value{std::int32_t{7}});
+    EXPECT_EQ(at(t, "/History/HighVoltageAlarms"), Value{std::int32_t{2}});
+    EXPECT_EQ(at(t, "/History/CanBeCleared"), Value{std::int32_t{1}});
+    EXPECT_EQ(at(t, "/History/Clear"), Value{std::int32_t{0}});
+    // Average discharge: the BMS's Ah drawn over its cycles (Victron's definition), negative.
+    const auto drawn = at(t, "/History/TotalAhDrawn");
+    const auto cycles = at(t, "/History/ChargeCycles");
+    ASSERT_TRUE(isValid(drawn) && isValid(cycles));
+    EXPECT_DOUBLE_EQ(std::get<double>(at(t, "/History/AverageDischarge")),
+                     std::get<double>(drawn) / std::get<std::int32_t>(cycles));
+    // Lost: the BMS's values go invalid, our records stay.
+    batteryPaths(id, sampleSnapshot16(), sampleLimits(), CommsState::Lost, t, &h);
+    EXPECT_FALSE(isValid(at(t, "/History/TotalAhDrawn")));
+    EXPECT_EQ(at(t, "/History/DeepestDischarge"), Value{-201.5});
+}
+
 // Surprise 4: /CustomName is always a string, "" when unset - never an int, never invalid.
 TEST(BatteryPathsSurprise, CustomNameIsAlwaysAString) {
     auto t = batteryPaths(identity(), std::nullopt, {}, CommsState::Ok);
@@ -335,6 +389,7 @@ TEST(FormatText, SameAsPrintf) {
             case Unit::Celsius: std::snprintf(buf, sizeof buf, "%.1f\u00b0C", v); break;
             case Unit::Percent: std::snprintf(buf, sizeof buf, "%.1f%%", v); break;
             case Unit::AmpHour: std::snprintf(buf, sizeof buf, "%.1fAh", v); break;
+            case Unit::KiloWattHour: std::snprintf(buf, sizeof buf, "%.2fkWh", v); break;
             case Unit::Second: std::snprintf(buf, sizeof buf, "%.0fs", v); break;
             case Unit::Hex:
                 if (v >= 0 && v <= 4294967295.0) std::snprintf(buf, sizeof buf, "0x%X", static_cast<unsigned>(v));
@@ -349,7 +404,7 @@ TEST(FormatText, SameAsPrintf) {
         return buf;
     };
     const Unit units[] = {Unit::None, Unit::Volt, Unit::CellVolt, Unit::Amp, Unit::Watt, Unit::Celsius,
-                          Unit::Percent, Unit::AmpHour, Unit::Second, Unit::Hex};
+                          Unit::Percent, Unit::AmpHour, Unit::KiloWattHour, Unit::Second, Unit::Hex};
     std::vector<Value> values = {Invalid{}, 0.0, -0.0, 0.005, 0.015, 0.125, 2.675, -0.4, -0.5, 1.5, 2.5, 52.925,
                                  3.3155, 1e300, -1e300, 1e-7, 123456789.0, 4294967295.0, 4294967296.0,
                                  std::int32_t{0}, std::int32_t{-1}, std::int32_t{0xBA77}, std::int32_t{INT32_MAX},

@@ -78,6 +78,31 @@ TEST(FromNw, MapsMeasurementsSwitchesAlarmsSettingsAndIdentity) {
     EXPECT_NEAR(stats->averageV, 3.31333333, 1e-6);
 }
 
+// Issue 17: NW has no serial or SoH field; /Serial is what tells the board apart (its key's
+// text), /Soh the actual capacity (0xB9) against the nominal one (0xAA).
+TEST(FromNw, SerialFromTheIdsAndSohFromTheCapacities) {
+    auto map = [](std::string_view deviceId, std::uint32_t nominal, std::uint32_t actual) {
+        NwReply r;
+        r.cells({3300}).value(nw::id::kNominalCapacity, nominal).value(nw::id::kActualCapacity, actual);
+        r.text(nw::id::kManufacturerId, "Input UserdaJK_B2A24S15P").text(nw::id::kDeviceId, deviceId);
+        const auto reply = nw::decodeReadAll(r.frame());
+        EXPECT_TRUE(reply);
+        return fromNw(*reply);
+    };
+    const auto s = map("Pack A", 280, 266);
+    EXPECT_EQ(s.identity.serialNumber, "Pack A") << "a model after the factory filler is every board of it";
+    EXPECT_EQ(s.identity.deviceName, "Pack A");
+    ASSERT_TRUE(s.sohPercent);
+    EXPECT_DOUBLE_EQ(*s.sohPercent, 95.0);
+    EXPECT_DOUBLE_EQ(*s.fullCapacityAh, 266) << "the actual capacity is what 100 % holds";
+    // The factory default id tells nothing (every board has it): no serial.
+    EXPECT_EQ(map("Input Us", 280, 266).identity.serialNumber, "");
+    // No actual capacity (firmware < 10.10 reads 0): no SoH; more than nominal: 100 %.
+    EXPECT_FALSE(map("Pack A", 280, 0).sohPercent);
+    EXPECT_DOUBLE_EQ(*map("Pack A", 280, 300).sohPercent, 100.0);
+    EXPECT_FALSE(map("Pack A", 0, 266).sohPercent);
+}
+
 TEST(SplitNwVersion, KnownShapes) {
     EXPECT_EQ(splitNwVersion("H6.X__S6.1.3S__").hardware, "6.X");
     EXPECT_EQ(splitNwVersion("H6.X__S6.1.3S__").software, "6.1.3S");
