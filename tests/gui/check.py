@@ -245,6 +245,30 @@ def _():
     return ""
 
 
+@check("the settings page's ranges are the ones README.md defines")
+def _():
+    with open(os.path.join(GUI, "README.md"), encoding="utf-8") as f:
+        table = {}
+        for row in re.findall(r"^\| `/Settings/JkBms/([\w/]+)` \|(.*)$", f.read(), re.M):
+            cells = [c.strip() for c in row[1].split("|")]
+            table["/" + row[0]] = (cells[2], cells[3])  # type, unit, min, max, ...
+    with open(os.path.join(QML_DIR, "JkSettings.qml"), encoding="utf-8") as f:
+        qml = f.read()
+    wrong = []
+    # Each ListSpinBox block: its setting and its from / to.
+    blocks = re.findall(r"ListSpinBox \{(.*?)\n            \}", qml, re.S)
+    if len(blocks) != qml.count("ListSpinBox {") or not blocks:
+        return "found %d of %d ListSpinBox blocks" % (len(blocks), qml.count("ListSpinBox {"))
+    for block in blocks:
+        path = re.search(r'root\.prefix \+ "([\w/]+)"', block).group(1)
+        lo = re.search(r"\bfrom: (-?[\d.]+)", block)
+        hi = re.search(r"\bto: (-?[\d.]+)", block)
+        want = table.get(path)
+        if not want or not lo or not hi or float(lo.group(1)) != float(want[0]) or float(hi.group(1)) != float(want[1]):
+            wrong.append("%s %s..%s (README %s)" % (path, lo and lo.group(1), hi and hi.group(1), want))
+    return "; ".join(wrong)
+
+
 def fake_gx(venus_version):
     base = tempfile.mkdtemp(dir=tmp)
     app = os.path.join(base, "apps", "available", "dbus-jkbms")
