@@ -110,6 +110,14 @@ DeviceListPluginPage {
                              : String(bankService.value).length > 0 ? "member of " + bankService.value
                              : "member"
             }
+            ListText {
+                // A bank only (a single pack publishes 1 / 0 as well).
+                text: "Packs online / offline"
+                preferredVisible: bankStatus.valid && modulesOnline.valid
+                secondaryText: modulesOnline.value + " / " + (modulesOffline.valid ? modulesOffline.value : "--")
+                VeQuickItem { id: modulesOnline; uid: root.uid + "/System/NrOfModulesOnline" }
+                VeQuickItem { id: modulesOffline; uid: root.uid + "/System/NrOfModulesOffline" }
+            }
 
             ListSwitch {
                 text: "BMS charge switch"
