@@ -322,14 +322,15 @@ def _():
     return ""
 
 
-@check("app layout: the files install.sh needs, no *.json in gui-v2/ (gui-v2 would load it)")
+@check("app layout: the files install.sh needs, no other *.json in gui-v2/ (gui-v2 would load it)")
 def _():
     for need in ("README.md", "install.sh", "make-plugin-json.py", "qml"):
         if not os.path.exists(os.path.join(GUI, need)):
             return "missing packaging/venus/gui-v2/%s" % need
     if not os.access(os.path.join(GUI, "install.sh"), os.X_OK):
         return "install.sh is not executable"
-    stray = [f for f in os.listdir(GUI) if f.endswith(".json")]
+    # dbus-jkbms.json (a local run of the generator; ignored by git) is rewritten by install.sh.
+    stray = [f for f in os.listdir(GUI) if f.endswith(".json") and f != "dbus-jkbms.json"]
     return "gui-v2 would load %s as plugins" % stray if stray else ""
 
 
