@@ -13,10 +13,14 @@ cd "$(dirname "$0")/.."
 PACKAGES=(g++ cmake ninja-build pkg-config libyaml-cpp-dev libgtest-dev libgmock-dev
           libbenchmark-dev clang libclang-rt-14-dev libboost-dev libspdlog-dev libsystemd-dev
           dbus python3-dbus python3-gi libgpiod-dev)
+# `test` only: qmllint (and the QtQml / QtQuick modules it resolves) and rcc for tests/gui/check.py
+GUI_PACKAGES=(qt6-declarative-dev-tools qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript
+              qml6-module-qtquick qt6-base-dev-tools)
 
-install_packages() {
+install_packages() {  # install_packages [PACKAGE...]: default PACKAGES
     local missing=() p
-    for p in "${PACKAGES[@]}"; do
+    [ $# -gt 0 ] || set -- "${PACKAGES[@]}"
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -74,6 +78,22 @@ run_venus() {  # the static Venus release for armhf and arm64, checked under qem
     [ "$rc" -eq 0 ] || [ "${line##*, }" != "0 failed" ] || failed=$((failed + 1))
 }
 
+run_gui() {  # the GUI v2 pages: qmllint, plugin description, app layout; adds its counts
+    local log rc=0 line
+    log=$(mktemp)
+    /usr/bin/python3 tests/gui/check.py 2>&1 | tee "$log" || rc=$?
+    line=$(grep -E "^gui: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1 || true)
+    rm -f "$log"
+    if [ -z "$line" ]; then
+        echo "the GUI check printed no summary" >&2
+        failed=$((failed + 1))
+        return
+    fi
+    passed=$((passed + $(sed -E 's/gui: ([0-9]+) passed.*/\1/' <<<"$line")))
+    failed=$((failed + $(sed -E 's/.*, ([0-9]+) failed/\1/' <<<"$line")))
+    [ "$rc" -eq 0 ] || [ "${line##*, }" != "0 failed" ] || failed=$((failed + 1))
+}
+
 demo() {
     # The daemon against its built-in simulator, on a private bus, with live values.
     local dir
@@ -110,6 +130,7 @@ case "${1:-}" in
         ;;
     test)
         install_packages
+        install_packages "${GUI_PACKAGES[@]}"
         build asan        # unit, vector and CLI tests under AddressSanitizer + UBSan
         run_ctest asan
         build release     # optimised build, benchmarks compile; same tests again
@@ -117,6 +138,8 @@ case "${1:-}" in
         build fuzz        # libFuzzer targets (clang), each run for 20 s
         run_ctest fuzz
         run_venus         # static armhf/arm64 release, run under qemu; install scripts
+        echo "== GUI v2 pages"
+        run_gui           # qmllint on the QML, the plugin JSON, the app layout (seconds)
         echo
         echo "total: ${passed} passed, ${failed} failed"
         [ "$failed" -eq 0 ]

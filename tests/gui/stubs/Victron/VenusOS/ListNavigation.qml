@@ -1,0 +1,7 @@
+import QtQuick
+
+ListSetting {
+    property string secondaryText
+    property color secondaryTextColor
+    signal clicked
+}

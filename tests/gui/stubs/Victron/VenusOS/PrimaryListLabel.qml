@@ -1,0 +1,6 @@
+import QtQuick
+
+// Lint stub of gui-v2's PrimaryListLabel (a Label).
+Text {
+    property bool preferredVisible: true
+}
