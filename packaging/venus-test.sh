@@ -426,7 +426,7 @@ handoff_setup() {  # handoff_setup ROOT: installed, the binary run under qemu, a
     printf 'dbus:\n  settings_wait: 0\ncharge:\n  state_dir: ""\n' > "$root/data/conf/dbus-jkbms.yaml"
     write_run_service "$root"
     mkdir -p "$root/dev"
-    dbus-daemon --session --nofork --nopidfile --address="unix:path=$root/bus" 2>/dev/null &
+    dbus-daemon --session --nofork --nopidfile --address="unix:path=$root/bus" >/dev/null 2>&1 &
     ho_bus=$!
     until_ok 5 test -S "$root/bus" || return 1
 }
@@ -444,10 +444,10 @@ handoff_nothing_answers() {
 handoff_nothing_body() {
     local root=$WORK/handoff1 dir
     handoff_setup "$root" || return 1
-    python3 -c 'import os, pty, sys, time
+    python3 -c 'import os, pty, time
 m, s = pty.openpty()
 print(os.ttyname(s), flush=True)
-time.sleep(120)' > "$root/pty" &
+time.sleep(120)' > "$root/pty" 2>/dev/null &
     ho_pty=$!
     until_ok 5 test -s "$root/pty" || return 1
     ln -sfn "$(head -n 1 "$root/pty")" "$root/dev/ttyUSB0"
@@ -458,7 +458,7 @@ time.sleep(120)' > "$root/pty" &
     echo "run exited $rc after $((SECONDS - start)) s"
     [ "$rc" -eq 1 ] || { cat "$root/run.log"; return 1; }
     grep -q "^\*\*\* starting dbus-jkbms on ttyUSB0 \*\*\*" "$root/run.log" || { cat "$root/run.log"; return 1; }
-    [ ! -e "$root/var/lock/serial-starter/ttyUSB0" ] || { echo "the tty lock is still there"; return 1; }
+    [ ! -L "$root/var/lock/serial-starter/ttyUSB0" ] || { echo "the tty lock is still there"; return 1; }
 }
 
 # The simulated BMS answers: it keeps running with the lock held and publishes the battery;
@@ -466,17 +466,23 @@ time.sleep(120)' > "$root/pty" &
 handoff_answers() {
     ho_bus=""
     ho_sim=""
+    ho_feed=""
     ho_run=""
     local rc=0
     handoff_answers_body || rc=$?
     # shellcheck disable=SC2086
-    kill $ho_run $ho_sim $ho_bus 2>/dev/null
+    kill $ho_run $ho_sim $ho_feed $ho_bus 2>/dev/null
     return "$rc"
 }
 handoff_answers_body() {
     local root=$WORK/handoff2 dir
     handoff_setup "$root" || return 1
-    sleep 600 | qemu-arm-static -cpu cortex-a7 "$STAGE/bin/armhf/jkbms-sim" --link "$root/dev/ttyUSB1" > "$root/sim.log" 2>&1 &
+    # jkbms-sim reads commands on stdin: a fifo held open by a sleep of our own (a pipe from
+    # it would keep check's output open after the test).
+    mkfifo "$root/sim.in"
+    sleep 600 > "$root/sim.in" 2>/dev/null &
+    ho_feed=$!
+    qemu-arm-static -cpu cortex-a7 "$STAGE/bin/armhf/jkbms-sim" --link "$root/dev/ttyUSB1" < "$root/sim.in" > "$root/sim.log" 2>&1 &
     ho_sim=$!
     until_ok 20 test -e "$root/dev/ttyUSB1" || { cat "$root/sim.log"; return 1; }
     dir=$(serial_instance "$root" ttyUSB1)
@@ -492,7 +498,7 @@ handoff_answers_body() {
     wait "$ho_run" || rc=$?
     ho_run=""
     [ "$rc" -eq 0 ] || { echo "exit code $rc after SIGTERM"; cat "$root/run.log"; return 1; }
-    [ ! -e "$root/var/lock/serial-starter/ttyUSB1" ] || { echo "the tty lock is still there"; return 1; }
+    [ ! -L "$root/var/lock/serial-starter/ttyUSB1" ] || { echo "the tty lock is still there"; return 1; }
 }
 for arch in armhf arm64; do
     for b in dbus-jkbms jkbms jkbms-sim; do
