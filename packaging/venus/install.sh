@@ -153,6 +153,8 @@ if live; then
         tty=${s#/service/dbus-jkbms.}
         rm -f "$s" /var/lock/serial-starter/"$tty"
         rm -rf /var/volatile/services/"${s#/service/}"
+        # serial-starter forgets a port it gave to a single driver: show it the port again.
+        [ -e "/dev/$tty" ] && [ -d /dev/serial-starter ] && ln -sfn "../$tty" "/dev/serial-starter/$tty"
         say "serial-starter instance ${s#/service/} handed back to serial-starter"
     done
 fi

@@ -45,6 +45,9 @@ if live; then
         svc -dx "$s" "$s/log" 2>/dev/null || true
         rm -f "$s" /var/lock/serial-starter/"${s#/service/dbus-jkbms.}"
         rm -rf /var/volatile/services/"${s#/service/}"
+        tty=${s#/service/dbus-jkbms.}
+        # serial-starter forgets a port it gave to a single driver: show it the port again.
+        if [ -e "/dev/$tty" ] && [ -d /dev/serial-starter ]; then ln -sfn "../$tty" "/dev/serial-starter/$tty"; fi
     done
     [ -d /service/serial-starter ] && svc -t /service/serial-starter
 fi
