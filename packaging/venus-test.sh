@@ -296,9 +296,12 @@ boot() {  # boot ROOT ARCHIVE
 
 usb_install_at_boot() {
     [ -f "$VENUS_DATA" ] || { echo "no venus-data.tar.gz ($VENUS_DATA)"; return 1; }
-    # Only rc/ in the archive: nothing of it is unpacked into /data by itself.
-    [ -z "$(tar tzf "$VENUS_DATA" | grep -v '^rc/')" ] || { echo "venus-data.tar.gz has more than rc/"; return 1; }
-    tar tzf "$VENUS_DATA" | grep -qx "rc/$(basename "$STAGE")/bin/armhf/dbus-jkbms" || return 1
+    # Only rc/ in the archive: nothing of it is unpacked into /data by itself. (The listing is
+    # read whole: grep -q on a pipe would end tar early, and pipefail fail the check.)
+    local listing
+    listing=$(tar tzf "$VENUS_DATA") || return 1
+    [ -z "$(grep -v '^rc/' <<<"$listing")" ] || { echo "venus-data.tar.gz has more than rc/"; return 1; }
+    grep -qx "rc/$(basename "$STAGE")/bin/armhf/dbus-jkbms" <<<"$listing" || { echo "no armhf binary in it"; return 1; }
     local root=$WORK/usb
     make_root "$root"
     printf 'log:\n  level: debug\n' > "$root/data/conf/dbus-jkbms.yaml"
@@ -488,7 +491,11 @@ handoff_answers_body() {
     dir=$(serial_instance "$root" ttyUSB1)
     (cd "$dir" && DBUS_SESSION_BUS_ADDRESS="unix:path=$root/bus" JKBMS_ROOT=$root exec ./run > "$root/run.log" 2>&1) &
     ho_run=$!
-    published() { busctl --address="unix:path=$root/bus" list --no-legend 2>/dev/null | grep -q "^com.victronenergy.battery.ttyUSB1 "; }
+    published() {
+        local names
+        names=$(busctl --address="unix:path=$root/bus" list --no-legend 2>/dev/null)
+        grep -q "^com.victronenergy.battery.ttyUSB1 " <<<"$names"
+    }
     until_ok 60 published || { cat "$root/run.log"; return 1; }
     sleep 8   # longer than a failed probe takes
     kill -0 "$ho_run" 2>/dev/null || { echo "run exited"; cat "$root/run.log"; return 1; }
