@@ -8,7 +8,8 @@
 # Installs what it needs with apt (Debian's cross compilers, qemu-user, meson...), builds the
 # static dependency trees once per machine (cached in $JKBMS_CACHE, default ~/.cache/dbus-jkbms,
 # keyed by the scripts' checksums), builds both architectures in build/venus-<arch>, and writes
-# out/dbus-jkbms-<version>-venus.tar.gz. --test then runs packaging/venus-test.sh on it: the
+# out/dbus-jkbms-<version>-venus.tar.gz and out/venus-data.tar.gz (the same release, installed at
+# boot from a USB stick or SD card). --test then runs packaging/venus-test.sh on it: the
 # binaries under qemu (Cortex-A8, Cortex-A7, AArch64) against a private dbus-daemon, and the
 # install scripts against a scratch root.
 set -euo pipefail
@@ -71,9 +72,18 @@ done
 cp -r service "$stage/service"
 cp config/default.yaml "$stage/config/default.yaml"
 cp packaging/venus/install.sh packaging/venus/uninstall.sh packaging/venus/enable.sh packaging/venus/INSTALL "$stage/"
+# The GUI-v2 plugin, when the tree has one.
+[ -d packaging/venus/gui-v2 ] && cp -r packaging/venus/gui-v2 "$stage/gui-v2"
 echo "$version" > "$stage/VERSION"
 chmod +x "$stage"/*.sh "$stage"/service/run "$stage"/service/log/run
 tar -C out/venus -czf "out/$name-venus.tar.gz" "$name"
+# venus-data.tar.gz for a USB stick or SD card: Venus unpacks its rc/ at boot and runs
+# rc/pre-hook.sh and rc/post-hook.sh, which install the release in rc/ (INSTALL).
+mkdir -p out/venus/venus-data/rc
+cp -r "$stage" out/venus/venus-data/rc/
+cp packaging/venus/venus-data/pre-hook.sh packaging/venus/venus-data/post-hook.sh out/venus/venus-data/rc/
+chmod +x out/venus/venus-data/rc/*.sh
+tar -C out/venus/venus-data -czf out/venus-data.tar.gz rc
 
 echo "== out/$name-venus.tar.gz"
 for a in "${ARCHS[@]}"; do
@@ -83,7 +93,8 @@ for a in "${ARCHS[@]}"; do
     done
 done
 printf '   tarball            %9d bytes\n' "$(stat -c %s "out/$name-venus.tar.gz")"
+printf '   venus-data.tar.gz  %9d bytes  (out/venus-data.tar.gz: USB stick / SD card install)\n' "$(stat -c %s out/venus-data.tar.gz)"
 
 if [ "${1:-}" = "--test" ]; then
-    packaging/venus-test.sh "$ROOT/$stage"
+    packaging/venus-test.sh "$ROOT/$stage" "$ROOT/out/venus-data.tar.gz"
 fi

@@ -1,36 +1,72 @@
 #!/bin/sh
-# Installs dbus-jkbms on a Venus OS device (a Cerbo GX or any GX, or a Raspberry Pi with
-# Venus OS), as root, from the unpacked release:   ./install.sh
+# Installs or upgrades dbus-jkbms on a Venus OS device (a Cerbo GX or any GX, or a Raspberry Pi
+# with Venus OS), as root, from the unpacked release:
 #
-#   /data/dbus-jkbms/         the static binaries for this device (armhf or arm64, by uname -m),
-#                             the serial-starter template, enable.sh, uninstall.sh, default.yaml
-#   /data/rc.local            one line that runs enable.sh at every boot (added once)
-#   /data/conf/dbus-jkbms.yaml        your configuration, if you make one: kept as it is
-#   /data/conf/dbus-jkbms.d/*.yaml    one file per BLE battery or fixed serial port
+#   ./install.sh            over ssh (see INSTALL)
+#   ./install.sh --boot     from venus-data.tar.gz on a USB stick or SD card: its rc/post-hook.sh
+#                           runs this while Venus boots (update-data.sh, before the services
+#                           start); /data/rc.local runs enable.sh later in the same boot
 #
-# Everything is under /data, so it survives firmware updates; enable.sh puts back what an
-# update removes. Running install.sh again upgrades in place (running services restart).
+#   /data/apps/available/dbus-jkbms/  the app: bin/ (the static binaries for this device:
+#                                     armhf or arm64 by uname -m), service/ (the serial-starter
+#                                     template), enable.sh, uninstall.sh, default.yaml, INSTALL,
+#                                     VERSION, gui-v2/ when the release has it; state/ is the
+#                                     daemon's (charge state without localsettings)
+#   /data/apps/enabled/dbus-jkbms     a link to it: the app is enabled
+#   /data/rc.local                    one line that runs enable.sh at every boot (added once)
+#   /data/log/dbus-jkbms-install.log  what each install, upgrade and uninstall did
+#   /data/conf/dbus-jkbms.yaml, /data/conf/dbus-jkbms.d/*.yaml: your configuration, never written
+#   /data/conf/dbus-jkbms-log.conf    multilog size and count, written when JKBMS_LOG_SIZE or
+#                                     JKBMS_LOG_COUNT is given (e.g. JKBMS_LOG_SIZE=500000 ./install.sh)
+#
+# Everything is under /data, so it survives firmware updates; enable.sh puts back at boot what
+# an update removes (the template, /usr/local/bin/jkbms). Releases before the app layout lived in
+# /data/dbus-jkbms: that directory is migrated (its state/ kept, any file of yours moved to
+# /data/conf/dbus-jkbms.migrated/) and removed, with its rc.local line.
+# Refuses anything but Venus OS v3.00 or later (/opt/victronenergy/version) on armhf or arm64.
 # JKBMS_ROOT and JKBMS_ARCH are for tests: a scratch root and the architecture.
 set -eu
 ROOT=${JKBMS_ROOT:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
-APP=$ROOT/data/dbus-jkbms
+APP=$ROOT/data/apps/available/dbus-jkbms
+ENABLED=$ROOT/data/apps/enabled/dbus-jkbms
+OLD=$ROOT/data/dbus-jkbms
 RCLOCAL=$ROOT/data/rc.local
-LINE="/data/dbus-jkbms/enable.sh  # dbus-jkbms: re-created at every boot"
+LOG=$ROOT/data/log/dbus-jkbms-install.log
+LOGCONF=$ROOT/data/conf/dbus-jkbms-log.conf
+LINE="[ ! -x /data/apps/enabled/dbus-jkbms/enable.sh ] || /data/apps/enabled/dbus-jkbms/enable.sh  # dbus-jkbms: at every boot"
+boot=0
+[ "${1:-}" = "--boot" ] && boot=1
+live() { [ -z "$ROOT" ] && [ "$boot" -eq 0 ]; }
+
+mkdir -p "$(dirname "$LOG")"
+# The log stays small: the last 300 lines once it passes 64 kB.
+if [ -f "$LOG" ] && [ "$(wc -c < "$LOG")" -gt 65536 ]; then
+    tail -n 300 "$LOG" > "$LOG.new" && mv -f "$LOG.new" "$LOG"
+fi
+say() { echo "$*"; echo "$(date '+%Y-%m-%d %H:%M:%S') $*" >> "$LOG"; }
+fail() { say "install.sh: $*"; say "dbus-jkbms NOT installed"; exit 1; }
+
+version=$(cat "$HERE/VERSION" 2>/dev/null || echo unknown)
+say "== dbus-jkbms $version: install$([ "$boot" -eq 1 ] && echo " at boot (venus-data.tar.gz)") from $HERE"
+
+# Venus OS v3.00 or later.
+venus=$(head -n 1 "$ROOT/opt/victronenergy/version" 2>/dev/null || true)
+[ -n "$venus" ] || fail "no /opt/victronenergy/version: this is not Venus OS"
+major=$(echo "$venus" | sed -n 's/^v\{0,1\}\([0-9]\{1,\}\)\..*/\1/p')
+[ -n "$major" ] || fail "cannot read the Venus OS version '$venus'"
+[ "$major" -ge 3 ] || fail "Venus OS $venus is too old: dbus-jkbms needs v3.00 or later"
 
 machine=${JKBMS_ARCH:-$(uname -m)}
 case $machine in
     armv7*|armhf|arm) arch=armhf ;;
     aarch64|arm64) arch=arm64 ;;
-    *) echo "install.sh: this is a '$machine' machine; dbus-jkbms is built for armhf and arm64 GX devices" >&2
-       exit 1 ;;
+    *) fail "this is a '$machine' machine; dbus-jkbms is built for armhf (armv7l) and arm64 (aarch64) GX devices" ;;
 esac
-if [ ! -x "$HERE/bin/$arch/dbus-jkbms" ]; then
-    echo "install.sh: $HERE/bin/$arch/dbus-jkbms is missing: unpack the whole release first" >&2
-    exit 1
-fi
+[ -x "$HERE/bin/$arch/dbus-jkbms" ] || fail "$HERE/bin/$arch/dbus-jkbms is missing: unpack the whole release first"
+say "Venus OS $venus, $machine: the $arch binaries"
 
-mkdir -p "$APP/bin" "$ROOT/data/conf/dbus-jkbms.d"
+mkdir -p "$APP/bin" "$(dirname "$ENABLED")" "$ROOT/data/conf"
 # Replaced by rename, so a running binary is never written over.
 for b in dbus-jkbms jkbms jkbms-sim; do
     cp "$HERE/bin/$arch/$b" "$APP/bin/.$b.new"
@@ -43,26 +79,98 @@ for f in enable.sh uninstall.sh; do
     cp "$HERE/$f" "$APP/.$f.new" && chmod 755 "$APP/.$f.new" && mv -f "$APP/.$f.new" "$APP/$f"
 done
 cp "$HERE/config/default.yaml" "$APP/default.yaml"
+cp "$HERE/INSTALL" "$APP/INSTALL"
 cp "$HERE/VERSION" "$APP/VERSION"
-
-# The boot hook: one line, added once.
-if [ ! -f "$RCLOCAL" ]; then
-    printf '#!/bin/sh\n' > "$RCLOCAL"
+rm -rf "$APP/gui-v2"
+if [ -d "$HERE/gui-v2" ]; then
+    cp -r "$HERE/gui-v2" "$APP/gui-v2"
+    say "gui-v2 plugin copied to $APP/gui-v2"
 fi
-chmod 755 "$RCLOCAL"
-grep -qF "/data/dbus-jkbms/enable.sh" "$RCLOCAL" || printf '%s\n' "$LINE" >> "$RCLOCAL"
+say "app in /data/apps/available/dbus-jkbms"
 
-JKBMS_ROOT=$ROOT "$APP/enable.sh"
+# The older layout: /data/dbus-jkbms (its rc.local line goes below).
+if [ -d "$OLD" ]; then
+    if [ -d "$OLD/state" ]; then
+        mkdir -p "$APP/state"
+        cp -pr "$OLD/state/." "$APP/state/"
+        say "charge state moved from /data/dbus-jkbms/state"
+    fi
+    for f in "$OLD"/* "$OLD"/.[!.]*; do
+        [ -e "$f" ] || continue
+        case ${f##*/} in
+            bin|service|state|enable.sh|uninstall.sh|default.yaml|VERSION|INSTALL) ;;
+            *) mkdir -p "$ROOT/data/conf/dbus-jkbms.migrated"
+               mv -f "$f" "$ROOT/data/conf/dbus-jkbms.migrated/"
+               say "your /data/dbus-jkbms/${f##*/} is now /data/conf/dbus-jkbms.migrated/${f##*/}" ;;
+        esac
+    done
+    rm -rf "$OLD"
+    say "the older layout /data/dbus-jkbms removed"
+fi
 
-# An upgrade: restart what runs the old binary.
-if [ -z "$ROOT" ]; then
-    for s in /service/dbus-jkbms.* /service/dbus-jkbms-*; do
-        [ -e "$s" ] && svc -t "$s" 2>/dev/null || true
+# multilog settings, when given.
+if [ -n "${JKBMS_LOG_SIZE:-}" ] || [ -n "${JKBMS_LOG_COUNT:-}" ]; then
+    old_size=$(sed -n 's/^size=\([0-9]*\).*/\1/p' "$LOGCONF" 2>/dev/null | tail -1)
+    old_count=$(sed -n 's/^count=\([0-9]*\).*/\1/p' "$LOGCONF" 2>/dev/null | tail -1)
+    printf '%s\n' "# dbus-jkbms: multilog for each service (bytes per file, files kept); enable.sh reads it." \
+        "size=${JKBMS_LOG_SIZE:-${old_size:-200000}}" "count=${JKBMS_LOG_COUNT:-${old_count:-5}}" > "$LOGCONF"
+    say "log settings in /data/conf/dbus-jkbms-log.conf: $(grep -v '^#' "$LOGCONF" | tr '\n' ' ')"
+fi
+
+# The boot hook: our one line (the older layout's line goes), written by rename.
+tmp=$RCLOCAL.jkbms-new
+if [ -f "$RCLOCAL" ]; then
+    grep -vF -e "/data/dbus-jkbms/enable.sh" -e "/data/apps/enabled/dbus-jkbms/enable.sh" "$RCLOCAL" > "$tmp" || true
+else
+    printf '#!/bin/sh\n' > "$tmp"
+fi
+printf '%s\n' "$LINE" >> "$tmp"
+chmod 755 "$tmp"
+if cmp -s "$tmp" "$RCLOCAL" && [ -x "$RCLOCAL" ]; then
+    rm -f "$tmp"
+else
+    mv -f "$tmp" "$RCLOCAL"
+    say "boot hook in /data/rc.local"
+fi
+
+rm -f "$ENABLED"
+ln -s /data/apps/available/dbus-jkbms "$ENABLED"
+if [ "$boot" -eq 1 ]; then
+    say "enabled; /data/rc.local starts it later in this boot"
+else
+    JKBMS_ROOT=$ROOT "$APP/enable.sh" | while IFS= read -r l; do say "$l"; done
+fi
+
+if live; then
+    # An upgrade: the fixed services restart on the new binary; serial-starter's instances
+    # are removed and their ports unlocked, so it starts them again from the new template.
+    for s in /service/dbus-jkbms-*; do
+        { [ -e "$s" ] && svc -t "$s" 2>/dev/null && say "restarted ${s#/service/}"; } || true
+    done
+    for s in /service/dbus-jkbms.*; do
+        [ -e "$s" ] || continue
+        svc -dx "$s" "$s/log" 2>/dev/null || true
+        tty=${s#/service/dbus-jkbms.}
+        rm -f "$s" /var/lock/serial-starter/"$tty"
+        rm -rf /var/volatile/services/"${s#/service/}"
+        # serial-starter forgets a port it gave to a single driver: show it the port again.
+        [ -e "/dev/$tty" ] && [ -d /dev/serial-starter ] && ln -sfn "../$tty" "/dev/serial-starter/$tty"
+        say "serial-starter instance ${s#/service/} handed back to serial-starter"
     done
 fi
 
-echo "dbus-jkbms $(cat "$APP/VERSION") installed for $arch in /data/dbus-jkbms."
-[ -f "$ROOT/data/conf/dbus-jkbms.yaml" ] && echo "Your configuration /data/conf/dbus-jkbms.yaml is kept."
+# A release unpacked in /data (the way older INSTALL texts said) is not left there.
+case $HERE in
+    "$ROOT"/data/dbus-jkbms-[0-9]*)
+        rm -rf "$HERE"
+        rm -f "$HERE-venus.tar.gz"
+        say "removed the unpacked release ${HERE#"$ROOT"} (and its tarball)" ;;
+esac
+
+say "dbus-jkbms $version installed for $arch in /data/apps/available/dbus-jkbms."
+[ -f "$ROOT/data/conf/dbus-jkbms.yaml" ] && say "Your configuration /data/conf/dbus-jkbms.yaml is kept."
 echo "Serial: plug in the JK BMS's adapter; serial-starter tries dbus-jkbms on it."
-echo "BLE or a fixed port: a file in /data/conf/dbus-jkbms.d/ (see /data/dbus-jkbms/INSTALL), then"
-echo "  /data/dbus-jkbms/enable.sh"
+echo "BLE or a fixed port: a file in /data/conf/dbus-jkbms.d/ (see /data/apps/available/dbus-jkbms/INSTALL),"
+echo "  then /data/apps/available/dbus-jkbms/enable.sh"
+echo "DVCC: turn it on (Settings > DVCC) for the charge limits to reach the chargers."
+echo "Log of this install: /data/log/dbus-jkbms-install.log"

@@ -47,7 +47,7 @@ struct DbusConfig {
 
 struct ChargeSettings {
     bool enabled = true;          // publish CVL / CCL / DCL (false: /Info/* stay invalid)
-    std::string stateDir = "/data/dbus-jkbms/state";  // charge state across restarts; "" = none
+    std::string stateDir = "/data/apps/available/dbus-jkbms/state";  // charge state across restarts; "" = none
     charge::ChargeConfig engine;
 };
 
