@@ -62,37 +62,27 @@ run_ctest() {  # run_ctest PRESET: runs ctest, adds its counts to the totals
     [ "$rc" -eq 0 ] || [ "$bad" -gt 0 ] || failed=$((failed + 1))
 }
 
-run_venus() {  # the static Venus release for armhf and arm64, checked under qemu; adds its counts
-    local log rc=0 line
+run_counted() {  # run_counted LABEL COMMAND...: a check that ends with "LABEL: N passed, N failed"; adds its counts
+    local label=$1 log rc=0 line
+    shift
     log=$(mktemp)
-    packaging/venus-build.sh --test 2>&1 | tee "$log" || rc=$?
-    line=$(grep -E "^venus: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1 || true)
+    "$@" 2>&1 | tee "$log" || rc=$?
+    line=$(grep -E "^$label: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1 || true)
     rm -f "$log"
     if [ -z "$line" ]; then
-        echo "the Venus build printed no summary" >&2
+        echo "$* printed no '$label:' summary" >&2
         failed=$((failed + 1))
         return
     fi
-    passed=$((passed + $(sed -E 's/venus: ([0-9]+) passed.*/\1/' <<<"$line")))
+    passed=$((passed + $(sed -E "s/$label: ([0-9]+) passed.*/\1/" <<<"$line")))
     failed=$((failed + $(sed -E 's/.*, ([0-9]+) failed/\1/' <<<"$line")))
     [ "$rc" -eq 0 ] || [ "${line##*, }" != "0 failed" ] || failed=$((failed + 1))
 }
 
-run_gui() {  # the GUI v2 pages: qmllint, plugin description, app layout; adds its counts
-    local log rc=0 line
-    log=$(mktemp)
-    /usr/bin/python3 tests/gui/check.py 2>&1 | tee "$log" || rc=$?
-    line=$(grep -E "^gui: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1 || true)
-    rm -f "$log"
-    if [ -z "$line" ]; then
-        echo "the GUI check printed no summary" >&2
-        failed=$((failed + 1))
-        return
-    fi
-    passed=$((passed + $(sed -E 's/gui: ([0-9]+) passed.*/\1/' <<<"$line")))
-    failed=$((failed + $(sed -E 's/.*, ([0-9]+) failed/\1/' <<<"$line")))
-    [ "$rc" -eq 0 ] || [ "${line##*, }" != "0 failed" ] || failed=$((failed + 1))
-}
+# The static Venus release for armhf and arm64, checked under qemu; install scripts.
+run_venus() { run_counted venus packaging/venus-build.sh --test; }
+# The GUI v2 pages: qmllint, plugin description, app layout.
+run_gui() { run_counted gui /usr/bin/python3 tests/gui/check.py; }
 
 demo() {
     # The daemon against its built-in simulator, on a private bus, with live values.

@@ -48,7 +48,7 @@ constexpr std::string_view kUsage =
     "examples:\n"
     "  dbus-jkbms /dev/ttyUSB0\n"
     "  dbus-jkbms --simulate --dbus-address unix:path=/tmp/test-bus\n"
-    "  dbus-jkbms --bank --config /data/dbus-jkbms/bank.yaml\n";
+    "  dbus-jkbms --bank --config /data/conf/dbus-jkbms-bank.yaml\n";
 
 int usageError(const std::string& message) {
     std::cerr << "dbus-jkbms: " << message << " (see --help)\n";

@@ -24,7 +24,7 @@ Page {
         model: VisibleItemModel {
             PrimaryListLabel {
                 preferredVisible: !marker.valid
-                text: "This dbus-jkbms does not publish its settings here yet: they are in /data/dbus-jkbms/config.yaml."
+                text: "This dbus-jkbms does not publish its settings here yet: they are in /data/conf/dbus-jkbms.yaml."
             }
 
             ListSpinBox {
