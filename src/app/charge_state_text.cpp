@@ -165,7 +165,8 @@ std::string whyNotThisBattery(const ChargeStateRead& read, const BatteryFingerpr
 }
 
 std::string formatChargeState(const EngineState& st, std::chrono::system_clock::time_point now,
-                              std::string_view battery, const std::optional<BatteryFingerprint>& fingerprint) {
+                              std::string_view battery, const std::optional<BatteryFingerprint>& fingerprint,
+                              const domain::HistoryFigures* history) {
     std::string out = "mode=" + std::string{charge::chargeModeName(st.mode)} + '\n';
     const double nowS = unixSeconds(now);
     for (const Field& f : kFields) {
@@ -193,6 +194,7 @@ std::string formatChargeState(const EngineState& st, std::chrono::system_clock::
                std::to_string(static_cast<long long>(std::clamp(std::floor(nowS), 0.0, static_cast<double>(kMaxUnixTime)))) +
                '\n';
     }
+    if (history) out += domain::formatHistory(*history);
     return out;
 }
 
@@ -211,6 +213,8 @@ ChargeStateRead parseChargeState(std::string_view text, std::chrono::system_cloc
     bool haveMode = false, bad = false;
     std::map<std::string_view, int> seen;
     int item = 0;
+    domain::HistoryFigures history;
+    bool haveHistory = false, badHistory = false;
     // Lines ('\n', CRLF too) in a file, ';' in the one-line form kept in localsettings.
     for (std::size_t i = 0; i <= text.size();) {
         const std::size_t end = std::min(text.find_first_of("\n;", i), text.size());
@@ -230,6 +234,17 @@ ChargeStateRead parseChargeState(std::string_view text, std::chrono::system_cloc
         if (!seen.emplace(key, item).second) {
             r.problems.push_back(where + quoted(key) + " is given twice");
             bad = true;
+            continue;
+        }
+        if (key.starts_with(domain::kHistoryKeyPrefix)) {
+            std::string why;
+            if (domain::readHistoryItem(key, value, history, why)) {
+                haveHistory = true;
+            } else {
+                r.problems.push_back(where + std::string{key} + " " + quoted(value) + " " + why +
+                                     " (the history starts afresh)");
+                badHistory = true;
+            }
             continue;
         }
         if (key == "mode") {
@@ -303,6 +318,7 @@ ChargeStateRead parseChargeState(std::string_view text, std::chrono::system_cloc
         bad = true;
     }
     if (!bad) r.state = st;
+    if (haveHistory && !badHistory) r.history = history;
     return r;
 }
 

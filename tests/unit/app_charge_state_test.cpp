@@ -51,6 +51,38 @@ TEST(ChargeStateFile, RoundTrip) {
     EXPECT_DOUBLE_EQ(unknown.state->sinceFullChargeS, -1);
 }
 
+// Issue 17: the /History figures are kept with the charge state; a bad history item spoils
+// only the history, never the state.
+TEST(ChargeStateFile, KeepsTheHistoryAndABadItemSpoilsOnlyIt) {
+    charge::EngineState st;
+    st.mode = charge::ChargeMode::Float;
+    domain::HistoryFigures h;
+    h.minCellVoltageV = 2.951;
+    h.dischargedKWh = 812.25;
+    h.deepestDischargeAh = -250;
+    h.automaticSyncs = 31;
+    const std::string text = formatChargeState(st, kNow, "jkbms_SIM1", std::nullopt, &h);
+    EXPECT_NE(text.find("history_syncs=31\n"), std::string::npos) << text;
+    auto back = parseChargeState(text, kNow);
+    ASSERT_TRUE(back.state) << joined(back);
+    ASSERT_TRUE(back.history) << joined(back);
+    EXPECT_EQ(*back.history, h);
+    EXPECT_TRUE(back.problems.empty()) << joined(back);
+    // No history written (an older version): none read, no complaint.
+    auto none = parseChargeState(formatChargeState(st, kNow, "jkbms_SIM1"), kNow);
+    EXPECT_FALSE(none.history);
+    EXPECT_TRUE(none.problems.empty());
+    // A corrupt history item: the state is still used, the history starts afresh, said once.
+    std::string corrupt = text;
+    corrupt.replace(corrupt.find("history_syncs=31"), 16, "history_syncs=x1");
+    auto spoiled = parseChargeState(corrupt, kNow);
+    ASSERT_TRUE(spoiled.state) << joined(spoiled);
+    EXPECT_EQ(spoiled.state->mode, charge::ChargeMode::Float);
+    EXPECT_FALSE(spoiled.history);
+    ASSERT_EQ(spoiled.problems.size(), 1U) << joined(spoiled);
+    EXPECT_NE(spoiled.problems[0].find("history starts afresh"), std::string::npos) << joined(spoiled);
+}
+
 // Issue 15: the state says whose it is; a key that is not a settings element spoils it.
 TEST(ChargeStateFile, RecordsTheBatteryItBelongsTo) {
     charge::EngineState st;

@@ -18,13 +18,16 @@
 //   runtime_s=8640000              its runtime counter (s) and cycle count, and the Unix
 //   cycles=12                      time the state was written; see BatteryFingerprint)
 //   written_at=1800000000
+//   history_min_v=51.2            (the battery's /History figures, domain::formatHistory:
+//   history_syncs=3                each line only when known; see battery_history.hpp)
 //
 // Reading is strict: a value that is not a number, out of range, a key given twice, a line
 // that is not key=value, no mode, or an empty or oversized text make the whole state unusable
 // (the engine starts afresh, as on a first start), and every problem is listed for the
 // caller to log once. CRLF line ends and blanks around keys and values are accepted; an
 // unknown key (from a newer version) is listed but does not spoil the rest. Times in the
-// future (a clock not set yet at boot) count as "just now".
+// future (a clock not set yet at boot) count as "just now". A history_* item that is unusable
+// spoils only the history (it starts afresh, listed in problems), never the charge state.
 
 #include <chrono>
 #include <optional>
@@ -33,6 +36,7 @@
 #include <vector>
 
 #include "jkbms/charge/charge_engine.hpp"
+#include "jkbms/domain/battery_history.hpp"
 #include "jkbms/domain/battery_snapshot.hpp"
 
 namespace jkbms::app {
@@ -66,7 +70,8 @@ inline constexpr double kCapacityToleranceAh = 0.5;
 // `fingerprint`: recorded with the time `now` (written_at); nullopt leaves both out.
 std::string formatChargeState(const charge::EngineState& state, std::chrono::system_clock::time_point now,
                               std::string_view battery = {},
-                              const std::optional<BatteryFingerprint>& fingerprint = std::nullopt);
+                              const std::optional<BatteryFingerprint>& fingerprint = std::nullopt,
+                              const domain::HistoryFigures* history = nullptr);
 
 
 struct ChargeStateRead {
@@ -75,6 +80,8 @@ struct ChargeStateRead {
     std::string battery;                       // whose state it is; "" when it does not say
     BatteryFingerprint fingerprint;            // as recorded (fields absent when not)
     std::optional<long long> writtenAt;        // Unix time it was written; nullopt: no fingerprint
+    // The history kept with it: nullopt when there was none or an item of it was unusable.
+    std::optional<domain::HistoryFigures> history;
 };
 // `text` as written by formatChargeState (lines or the ';' form). Never throws.
 ChargeStateRead parseChargeState(std::string_view text, std::chrono::system_clock::time_point now);
