@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "jkbms/dbus/bus_item_service.hpp"
+#include "jkbms/dbus/followed_item.hpp"
 #include "jkbms/dbus/settings_client.hpp"
 
 namespace jkbms::dbus {
@@ -15,15 +16,6 @@ namespace {
 
 const sdbus::InterfaceName kItemInterface{std::string{kBusItemInterface}};
 constexpr auto kCallTimeout = std::chrono::seconds(5);
-using Dict = std::map<std::string, sdbus::Variant>;
-
-std::optional<int> intOf(const sdbus::Variant& v) {
-    auto value = BusItemService::fromVariant(v);
-    if (!value) return std::nullopt;
-    if (auto* i = std::get_if<std::int32_t>(&*value)) return *i;
-    if (auto* d = std::get_if<double>(&*value)) return static_cast<int>(*d);
-    return std::nullopt;
-}
 
 }  // namespace
 
@@ -41,8 +33,7 @@ VenusRelay::VenusRelay(sdbus::IConnection& connection, int relay)
     : relay_(relay),
       functionPath_(relay == 0 ? "/Settings/Relay/Function" : "/Settings/Relay/" + std::to_string(relay) + "/Function"),
       statePath_("/Relay/" + std::to_string(relay) + "/State") {
-    functionProxy_ = sdbus::createProxy(connection, sdbus::ServiceName{std::string{kSettingsService}},
-                                         sdbus::ObjectPath{functionPath_});
+    functionFollow_ = std::make_unique<FollowedItem>(connection, std::string{kSettingsService}, functionPath_, "GX relay");
     stateProxy_ = sdbus::createProxy(connection, sdbus::ServiceName{"com.victronenergy.system"},
                                       sdbus::ObjectPath{statePath_});
 }
@@ -52,25 +43,13 @@ VenusRelay::~VenusRelay() = default;
 std::string VenusRelay::describe() const { return "GX relay " + std::to_string(relay_ + 1) + " (" + statePath_ + ")"; }
 
 void VenusRelay::start() {
-    functionProxy_->uponSignal("PropertiesChanged").onInterface(kItemInterface).call([this](const Dict& changes) { util::guarded("GX relay", [&] {
-        auto it = changes.find("Value");
-        if (it == changes.end()) return;
-        if (auto f = intOf(it->second)) onFunction(*f);
+    functionFollow_->start([this](std::optional<int> function, const std::string& error) {
+        if (function) onFunction(*function);
+        else if (!error.empty())
+            spdlog::warn("power: cannot read the function of {} ({} in localsettings: {}); checked again "
+                         "when it changes",
+                         describe(), functionPath_, error);
     });
-    });
-    functionProxy_->callMethodAsync("GetValue")
-        .onInterface(kItemInterface)
-        .withTimeout(kCallTimeout)
-        .uponReplyInvoke([this](std::optional<sdbus::Error> error, sdbus::Variant value) { util::guarded("GX relay", [&] {
-            if (error) {
-                spdlog::warn("power: cannot read the function of {} ({} in localsettings: {}); checked again "
-                             "when it changes",
-                             describe(), functionPath_, error->getMessage());
-                return;
-            }
-            if (auto f = intOf(value)) onFunction(*f);
-        });
-        });
     // Is the relay there at all (systemcalc publishes one path per relay it found)?
     stateProxy_->callMethodAsync("GetValue")
         .onInterface(kItemInterface)

@@ -63,6 +63,13 @@ public:
         one.emplace(functionPath(n), dbus::makeItem(std::int32_t{function}));
         settings_.update(one);
     }
+    // Another com.victronenergy.system path (e.g. /Control/Dvcc) set or changed, announced
+    // with PropertiesChanged as systemcalc does.
+    void setSystem(const std::string& path, dbus::Value value) {
+        dbus::PathTable one;
+        one.emplace(path, dbus::makeItem(std::move(value)));
+        system_.update(one);
+    }
     std::optional<std::int32_t> state(int n) const {
         const dbus::Item* item = system_.find(statePath(n));
         if (!item) return std::nullopt;

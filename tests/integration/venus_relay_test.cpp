@@ -10,6 +10,7 @@
 #include "fakes/fake_gx.hpp"
 #include "integration/harness.hpp"
 #include "jkbms/dbus/bus_address.hpp"
+#include "jkbms/dbus/followed_item.hpp"
 
 namespace jkbms::dbus {
 namespace {
@@ -100,6 +101,38 @@ TEST_F(VenusRelayTest, RefusalsArriveAsFailures) {
     EXPECT_NE(failures[1].find("GX relay 4 (/Relay/3/State): com.victronenergy.system: "), std::string::npos)
         << failures[1];
     EXPECT_FALSE(missing->function().has_value()) << "no such setting either";
+}
+
+// Issue 17: DVCC on or off, as systemcalc publishes it, followed from start and on change;
+// an invalid value and a missing service are "not known", with the reason.
+TEST_F(VenusRelayTest, FollowedItemSeesDvccAndItsChanges) {
+    FakeGx gx(io, PrivateBus::address());
+    gx.setSystem("/Control/Dvcc", std::int32_t{0});
+    std::vector<std::optional<int>> seen;
+    std::string lastError;
+    FollowedItem dvcc(*bus, "com.victronenergy.system", "/Control/Dvcc", "DVCC");
+    dvcc.start([&](std::optional<int> v, const std::string& error) {
+        seen.push_back(v);
+        lastError = error;
+    });
+    ASSERT_TRUE(pumpUntil(io, [&] { return seen.size() == 1; }));
+    EXPECT_EQ(seen[0], 0);
+    gx.setSystem("/Control/Dvcc", std::int32_t{1});
+    ASSERT_TRUE(pumpUntil(io, [&] { return seen.size() == 2; }));
+    EXPECT_EQ(seen[1], 1);
+    gx.setSystem("/Control/Dvcc", dbus::Invalid{});
+    ASSERT_TRUE(pumpUntil(io, [&] { return seen.size() == 3; }));
+    EXPECT_FALSE(seen[2]);
+    EXPECT_TRUE(lastError.empty());
+
+    FollowedItem absent(*bus, "com.victronenergy.nothing", "/Control/Dvcc", "DVCC");
+    std::optional<std::string> why;
+    absent.start([&](std::optional<int> v, const std::string& error) {
+        EXPECT_FALSE(v);
+        why = error;
+    });
+    ASSERT_TRUE(pumpUntil(io, [&] { return why.has_value(); }));
+    EXPECT_FALSE(why->empty());
 }
 
 TEST(RelayFunctionName, NamesTheFunctions) {

@@ -25,6 +25,8 @@ class IProxy;
 
 namespace jkbms::dbus {
 
+class FollowedItem;
+
 inline constexpr int kRelayFunctionManual = 2;
 
 class VenusRelay final : public power::Relay {
@@ -49,7 +51,7 @@ private:
     int relay_;
     std::string functionPath_;
     std::string statePath_;
-    std::unique_ptr<sdbus::IProxy> functionProxy_;
+    std::unique_ptr<FollowedItem> functionFollow_;
     std::unique_ptr<sdbus::IProxy> stateProxy_;
     std::optional<int> function_;
 };
