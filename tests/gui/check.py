@@ -224,6 +224,8 @@ def _():
     published = set()
     for src in ("src/dbus/battery_paths.cpp", "include/jkbms/dbus/battery_paths.hpp"):
         published |= {s for s in string_literals(os.path.join(ROOT, src)) if re.fullmatch(r"/[A-Z][\w/]*", s)}
+    # Paths of Victron's own services the pages read (victron-dbus.md 6.5: systemcalc's DVCC state).
+    published |= {"/Control/Dvcc"}
     missing = []
     for page in ("JkBattery.qml", "JkCells.qml"):
         for s in string_literals(os.path.join(QML_DIR, page)):

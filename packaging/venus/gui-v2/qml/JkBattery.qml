@@ -52,6 +52,11 @@ DeviceListPluginPage {
     VeQuickItem { id: cellDiff; uid: root.uid + "/Voltages/Diff" }
     VeQuickItem { id: balancing; uid: root.uid + "/Balancing" }
     VeQuickItem { id: power; uid: root.uid + "/Bms/Power" }
+    // DVCC as systemcalc applies it (victron-dbus.md 6.5): off by default for our product id,
+    // and then no charger follows the limits below. The system's uid has the battery's form:
+    // "dbus/com.victronenergy.system" on D-Bus, "mqtt/system/0" over MQTT.
+    readonly property string systemUid: uid.startsWith("mqtt/") ? "mqtt/system/0" : "dbus/com.victronenergy.system"
+    VeQuickItem { id: dvcc; uid: root.systemUid + "/Control/Dvcc" }
 
     Component {
         id: confirmDialog
@@ -66,6 +71,11 @@ DeviceListPluginPage {
 
     GradientListView {
         model: VisibleItemModel {
+            ListText {
+                text: "Warning: DVCC is off"
+                secondaryText: "no charger follows these limits (Settings > DVCC)"
+                preferredVisible: dvcc.valid && Number(dvcc.value) === 0 && !root.bankMember
+            }
             ListNavigation {
                 text: "Cells"
                 secondaryText: {
