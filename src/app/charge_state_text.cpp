@@ -215,6 +215,7 @@ ChargeStateRead parseChargeState(std::string_view text, std::chrono::system_cloc
     int item = 0;
     domain::HistoryFigures history;
     bool haveHistory = false, badHistory = false;
+    std::map<std::string_view, int> seenHistory;
     // Lines ('\n', CRLF too) in a file, ';' in the one-line form kept in localsettings.
     for (std::size_t i = 0; i <= text.size();) {
         const std::size_t end = std::min(text.find_first_of("\n;", i), text.size());
@@ -224,6 +225,25 @@ ChargeStateRead parseChargeState(std::string_view text, std::chrono::system_cloc
         ++item;
         const std::string where = "item " + std::to_string(item) + ": ";
         const auto eq = line.find('=');
+        // The history's items: their problems spoil only the history (they are checked apart,
+        // before anything that would spoil the state).
+        if (line.starts_with(domain::kHistoryKeyPrefix)) {
+            const std::string_view key = trim(line.substr(0, std::min(eq, line.size())));
+            std::string why;
+            auto read = domain::HistoryItem::Bad;
+            if (eq == std::string_view::npos) why = "is not key=value";
+            else if (!seenHistory.emplace(key, item).second) why = "is given twice";
+            else read = domain::readHistoryItem(key, trim(line.substr(eq + 1)), history, why);
+            if (read == domain::HistoryItem::Read) {
+                haveHistory = true;
+            } else if (read == domain::HistoryItem::Unknown) {  // from a newer version: noted, not fatal
+                r.problems.push_back(where + "unknown key " + quoted(key) + " ignored");
+            } else {
+                r.problems.push_back(where + quoted(key) + " " + why + " (the history starts afresh)");
+                badHistory = true;
+            }
+            continue;
+        }
         if (eq == std::string_view::npos) {
             r.problems.push_back(where + quoted(line) + " is not key=value");
             bad = true;
@@ -234,17 +254,6 @@ ChargeStateRead parseChargeState(std::string_view text, std::chrono::system_cloc
         if (!seen.emplace(key, item).second) {
             r.problems.push_back(where + quoted(key) + " is given twice");
             bad = true;
-            continue;
-        }
-        if (key.starts_with(domain::kHistoryKeyPrefix)) {
-            std::string why;
-            if (domain::readHistoryItem(key, value, history, why)) {
-                haveHistory = true;
-            } else {
-                r.problems.push_back(where + std::string{key} + " " + quoted(value) + " " + why +
-                                     " (the history starts afresh)");
-                badHistory = true;
-            }
             continue;
         }
         if (key == "mode") {

@@ -190,7 +190,7 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     b.put("/Connected", std::int32_t{s ? 1 : 0});
     b.putString("/DeviceName", text(bms ? &bms->deviceName : nullptr));
     // Victron's BMS state: 9 "running" while the BMS answers; not meaningful otherwise.
-    b.put("/State", s ? Value{std::int32_t{9}} : Value{Invalid{}});
+    b.put("/State", s && comms == CommsState::Ok ? Value{std::int32_t{9}} : Value{Invalid{}});
     // The link as the GUI's device page shows it (one text per comms state, not per poll).
     b.putString("/ConnectionInformation", !snap                       ? "waiting for the first reading"
                                           : comms == CommsState::Ok    ? "answering"
@@ -395,7 +395,9 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
         b.put("/History/HighVoltageAlarms", static_cast<std::int32_t>(h.highVoltageAlarms));
     }
     // The temperature rows of the History page only with a battery sensor.
-    b.put("/Settings/HasTemperature", s ? Value{std::int32_t{s->temperatures.empty() ? 0 : 1}} : Value{Invalid{}});
+    // From the last reading, whatever the comms: the history's temperature rows stay.
+    b.put("/Settings/HasTemperature",
+          snap ? Value{std::int32_t{snap->temperatures.empty() ? 0 : 1}} : Value{Invalid{}});
     b.put("/History/CanBeCleared", std::int32_t{id.historyClearable ? 1 : 0});
     if (id.historyClearable) b.put(kHistoryClearPath, std::int32_t{0});
 }

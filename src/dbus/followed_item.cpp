@@ -28,7 +28,7 @@ std::optional<int> intOf(const sdbus::Variant& v) {
 }  // namespace
 
 FollowedItem::FollowedItem(sdbus::IConnection& connection, std::string service, std::string path, std::string what)
-    : service_(std::move(service)), path_(std::move(path)), what_(std::move(what)) {
+    : connection_(connection), service_(std::move(service)), path_(std::move(path)), what_(std::move(what)) {
     proxy_ = sdbus::createProxy(connection, sdbus::ServiceName{service_}, sdbus::ObjectPath{path_});
 }
 
@@ -42,6 +42,23 @@ void FollowedItem::start(Handler handler) {
             if (it != changes.end()) handler_(intOf(it->second), {});
         });
     });
+    // The service starting (boot order) or restarting after us: asked again, since a value
+    // that never changes would otherwise stay unknown.
+    ownerWatch_ = connection_.addMatch(
+        "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+        "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" + service_ + "'",
+        [this](sdbus::Message message) {
+            util::guarded(what_, [&] {
+                std::string name, oldOwner, newOwner;
+                message >> name >> oldOwner >> newOwner;
+                if (name == service_ && !newOwner.empty()) ask();
+            });
+        },
+        sdbus::return_slot);
+    ask();
+}
+
+void FollowedItem::ask() {
     proxy_->callMethodAsync("GetValue")
         .onInterface(kItemInterface)
         .withTimeout(kCallTimeout)

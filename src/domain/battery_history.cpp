@@ -72,19 +72,24 @@ BatteryHistory::Change BatteryHistory::update(const BatterySnapshot& s, double d
     bool figure = false, event = false;
 
     const auto packV = plausibleOr(s.packVoltageV, plausible::kPackVoltage);
-    if (packV) figure |= extend(f.minVoltageV, f.maxVoltageV, *packV);
-    const bool cellsPlausible = !s.cellVoltagesV.empty() &&
-                                std::all_of(s.cellVoltagesV.begin(), s.cellVoltagesV.end(),
-                                            [](double v) { return plausible::kCellVoltage.contains(v); });
-    if (cellsPlausible)
+    // A pack powering its BMS: every cell above kMinCellForExtremesV and plausible, and the pack
+    // voltage no less than that per cell. One 0 V frame would otherwise set the minimum for good.
+    const bool cellsLive = !s.cellVoltagesV.empty() &&
+                           std::all_of(s.cellVoltagesV.begin(), s.cellVoltagesV.end(), [](double v) {
+                               return plausible::kCellVoltage.contains(v) && v >= kMinCellForExtremesV;
+                           });
+    const double minPackV = kMinCellForExtremesV * static_cast<double>(std::max<std::size_t>(1, s.cellVoltagesV.size()));
+    if (packV && *packV >= minPackV && (cellsLive || s.cellVoltagesV.empty()))
+        figure |= extend(f.minVoltageV, f.maxVoltageV, *packV);
+    if (cellsLive)
         for (double v : s.cellVoltagesV) figure |= extend(f.minCellVoltageV, f.maxCellVoltageV, v);
     for (const auto& t : s.temperatures)
         if (plausible::kTemperature.contains(t.celsius)) figure |= extend(f.minTemperatureC, f.maxTemperatureC, t.celsius);
 
     // Energy over the time since the previous reading, at this reading's power.
     const auto current = plausibleOr(s.currentA, plausible::kCurrent);
-    if (!first_ && packV && current && std::isfinite(dtS) && dtS > 0 && std::fabs(*current) >= kIdleCurrentA) {
-        const double kWh = *packV * std::fabs(*current) * std::min(dtS, kMaxGapS) / 3.6e6;
+    if (!first_ && packV && current && std::isfinite(dtS) && dtS > 0 && std::fabs(*current) > kIdleCurrentA) {
+        const double kWh = *packV * std::fabs(*current) * std::min(dtS, maxGapS_) / 3.6e6;
         double& total = *current > 0 ? f.chargedKWh : f.dischargedKWh;
         total = std::min(total + kWh, kMaxKWh);
         figure = true;
@@ -123,10 +128,11 @@ BatteryHistory::Change BatteryHistory::update(const BatterySnapshot& s, double d
     if (s.alarmsReported) {
         const bool low = s.alarms.has(Alarm::LowVoltage) || s.alarms.has(Alarm::CellLowVoltage);
         const bool high = s.alarms.has(Alarm::HighVoltage) || s.alarms.has(Alarm::CellHighVoltage);
-        if (low && !lowVoltage_ && !first_) ++f.lowVoltageAlarms, event = true;
-        if (high && !highVoltage_ && !first_) ++f.highVoltageAlarms, event = true;
+        if (low && !lowVoltage_ && alarmsSeen_) ++f.lowVoltageAlarms, event = true;
+        if (high && !highVoltage_ && alarmsSeen_) ++f.highVoltageAlarms, event = true;
         lowVoltage_ = low;
         highVoltage_ = high;
+        alarmsSeen_ = true;
     }
     first_ = false;
     return event ? Change::Event : figure ? Change::Figure : Change::None;
@@ -136,7 +142,7 @@ void BatteryHistory::clear() { figures_ = Figures{}; }
 
 void BatteryHistory::restore(const HistoryFigures& figures) {
     figures_ = figures;
-    syncArmed_ = emptyArmed_ = false;
+    syncArmed_ = emptyArmed_ = alarmsSeen_ = false;
     first_ = true;
 }
 
@@ -161,16 +167,16 @@ std::string formatHistory(const HistoryFigures& f) {
     return out;
 }
 
-bool readHistoryItem(std::string_view key, std::string_view value, HistoryFigures& f, std::string& why) {
+HistoryItem readHistoryItem(std::string_view key, std::string_view value, HistoryFigures& f, std::string& why) {
     if (!key.starts_with(kHistoryKeyPrefix)) {
         why = "is not a history key";
-        return false;
+        return HistoryItem::Bad;
     }
     key.remove_prefix(kHistoryKeyPrefix.size());
     const auto field = std::find_if(kFields.begin(), kFields.end(), [&](const Field& fd) { return fd.key == key; });
     if (field == kFields.end()) {
-        why = "is not a history key";
-        return false;
+        why = "is not a history key this version knows";
+        return HistoryItem::Unknown;
     }
     double v = 0;
     if (field->counter) {
@@ -178,24 +184,24 @@ bool readHistoryItem(std::string_view key, std::string_view value, HistoryFigure
         auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
         if (ec != std::errc{} || ptr != value.data() + value.size()) {
             why = "is not a whole number";
-            return false;
+            return HistoryItem::Bad;
         }
         v = n;
     } else {
         auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
         if (ec != std::errc{} || ptr != value.data() + value.size() || !std::isfinite(v)) {
             why = "is not a number";
-            return false;
+            return HistoryItem::Bad;
         }
     }
     if (v < field->min || v > field->max) {
         why = "is out of range (" + number(field->min) + " to " + number(field->max) + ")";
-        return false;
+        return HistoryItem::Bad;
     }
     if (field->optional) f.*field->optional = v;
     else if (field->total) f.*field->total = v;
     else f.*field->counter = static_cast<std::uint32_t>(v);
-    return true;
+    return HistoryItem::Read;
 }
 
 }  // namespace jkbms::domain

@@ -173,10 +173,13 @@ BatterySnapshot fromNw(const codec::nw::ReadAll& r) {
         id.model = std::string{m};
     }
     if (auto date = r.textOf(nwid::kManufactureDate)) id.manufacturingDate = std::string{*date};
-    if (auto dev = r.textOf(nwid::kDeviceId)) id.deviceName = cleanField(*dev);
+    // The device id the user set (0xB4); the factory default names no device.
+    if (auto dev = r.textOf(nwid::kDeviceId); dev && !nwIdText("", *dev).empty()) id.deviceName = cleanField(*dev);
     // No serial number field in NW: the ids that tell the board apart (as its key), if any.
     id.serialNumber = nwIdText(r.textOf(nwid::kManufacturerId).value_or(""), r.textOf(nwid::kDeviceId).value_or(""));
-    // SoH: the actual capacity (0xB9, firmware >= 10.10) against the nominal one (0xAA).
+    // SoH: the actual capacity (0xB9, firmware >= 10.10) against the nominal one (0xAA). Both
+    // are settings of the BMS (written by the user or the installer, not measured): /Soh is
+    // the capacity the pack is set to have left, as far as the BMS is told.
     if (auto actual = r.value(nwid::kActualCapacity); actual && *actual > 0 && b.nominalCapacityAh &&
                                                      *b.nominalCapacityAh > 0)
         s.sohPercent = std::min(100.0, 100.0 * static_cast<double>(*actual) / *b.nominalCapacityAh);

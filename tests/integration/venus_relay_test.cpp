@@ -125,6 +125,23 @@ TEST_F(VenusRelayTest, FollowedItemSeesDvccAndItsChanges) {
     EXPECT_FALSE(seen[2]);
     EXPECT_TRUE(lastError.empty());
 
+    // A service that starts after us (boot order) is asked once it is on the bus.
+    std::vector<std::optional<int>> late;
+    FollowedItem early(*bus, "com.victronenergy.latecomer", "/Control/Dvcc", "DVCC");
+    early.start([&](std::optional<int> v, const std::string&) { late.push_back(v); });
+    ASSERT_TRUE(pumpUntil(io, [&] { return late.size() == 1; }));
+    EXPECT_FALSE(late[0]) << "not on the bus yet";
+    auto latecomerBus = sdbus::createSessionBusConnectionWithAddress(PrivateBus::address());
+    BusItemService latecomer(*latecomerBus, BusItemService::Options{true});
+    PathTable dvccOn;
+    dvccOn.emplace("/Control/Dvcc", makeItem(std::int32_t{1}));
+    latecomer.update(dvccOn);
+    AsioSdbusLoop latecomerLoop(io, *latecomerBus);
+    latecomerLoop.start();
+    test::claimName(*latecomerBus, "com.victronenergy.latecomer");
+    ASSERT_TRUE(pumpUntil(io, [&] { return late.size() == 2; }));
+    EXPECT_EQ(late[1], 1);
+
     FollowedItem absent(*bus, "com.victronenergy.nothing", "/Control/Dvcc", "DVCC");
     std::optional<std::string> why;
     absent.start([&](std::optional<int> v, const std::string& error) {

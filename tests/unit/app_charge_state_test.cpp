@@ -81,6 +81,17 @@ TEST(ChargeStateFile, KeepsTheHistoryAndABadItemSpoilsOnlyIt) {
     EXPECT_FALSE(spoiled.history);
     ASSERT_EQ(spoiled.problems.size(), 1U) << joined(spoiled);
     EXPECT_NE(spoiled.problems[0].find("history starts afresh"), std::string::npos) << joined(spoiled);
+    // Nor a history item given twice, or not key=value: only the history is lost.
+    for (const std::string extra : {"history_syncs=2\n", "history_syncs\n"}) {
+        auto twice = parseChargeState(text + extra, kNow);
+        ASSERT_TRUE(twice.state) << extra << joined(twice);
+        EXPECT_FALSE(twice.history) << extra;
+    }
+    // A history key of a newer version: noted, the rest of the history kept.
+    auto newer = parseChargeState(text + "history_future_kwh=3\n", kNow);
+    ASSERT_TRUE(newer.history) << joined(newer);
+    EXPECT_EQ(*newer.history, h);
+    EXPECT_EQ(newer.problems.size(), 1U) << joined(newer);
 }
 
 // Issue 15: the state says whose it is; a key that is not a settings element spoils it.

@@ -1,7 +1,8 @@
 #pragma once
 // FollowedItem: one integer path of another service's com.victronenergy.BusItem tree,
-// followed: GetValue once at start(), then every PropertiesChanged of that path (Victron's
-// services send one per changed path, victron-dbus.md section 2). Used for a GX relay's
+// followed: GetValue at start() and whenever the service gets a new owner (it started after
+// us, or restarted), and every PropertiesChanged of that path (Victron's services send one
+// per changed path, victron-dbus.md section 2). Used for a GX relay's
 // function in localsettings and for com.victronenergy.system /Control/Dvcc.
 //
 // The connection's loop is the caller's: the reply and the signals arrive through it. The
@@ -38,8 +39,13 @@ public:
     const std::string& path() const { return path_; }
 
 private:
+    void ask();
+
+    sdbus::IConnection& connection_;
     std::string service_, path_, what_;
     std::unique_ptr<sdbus::IProxy> proxy_;
+    // NameOwnerChanged of service_ (an sdbus::Slot, spelled out: no sdbus-c++ include here).
+    std::unique_ptr<void, std::function<void(void*)>> ownerWatch_;
     Handler handler_;
 };
 

@@ -4,11 +4,13 @@
 // per battery, stepped with each reading while communication is Ok; persisted with the
 // charge state (app/charge_state_file.hpp) so it survives restarts.
 //
-//   Minimum/MaximumVoltage       pack voltage extremes, V (plausible readings only)
-//   Minimum/MaximumCellVoltage   cell voltage extremes, V (all cells of a reading plausible)
+//   Minimum/MaximumVoltage       pack voltage extremes, V (readings of a pack that powers its
+//   Minimum/MaximumCellVoltage   BMS: every cell >= kMinCellForExtremesV - a 0 V frame or an
+//                                open sense wire is no cell voltage), V
 //   Minimum/MaximumTemperature   battery sensor extremes, degC (the MOSFET is not the battery)
 //   ChargedEnergy                kWh in: V x I integrated while I > kIdleCurrentA
 //   DischargedEnergy             kWh out: the same while I < -kIdleCurrentA
+//                                (NW and JK-PB read current in 10 mA steps, +-0.1 A at rest)
 //   DeepestDischarge             the most Ah ever consumed, <= 0 (Victron's sign)
 //   LastDischarge                the most Ah consumed since the last automatic sync, <= 0
 //   AutomaticSyncs               the times the SoC came back to 100 % (after < kSyncRearmSoc)
@@ -16,11 +18,13 @@
 //   Low/HighVoltageAlarms        the times a pack or cell under/over-voltage protection tripped
 //
 // Consumed Ah is min(0, remaining - full capacity), as /ConsumedAmphours. Noise: JK currents
-// read +-0.1 A around zero at rest; below kIdleCurrentA nothing is integrated (a Victron BMV's
-// zero-current threshold is the same idea), and a gap between readings counts at most
-// kMaxGapS (a BMS silent for a minute does not add a minute of its last power). After a
-// restore the sync and empty counters are disarmed until the SoC has left 100 % / 0 % (a
-// restart at 100 % is no new sync).
+// read +-0.1 A around zero at rest; up to kIdleCurrentA nothing is integrated (a Victron BMV's
+// zero-current threshold is the same idea), and a gap between readings counts at most the
+// owner's `maxGapS` (the time after which the BMS counts as not answering: a BMS silent for
+// a minute does not add a minute of its last power). After a start or restore the sync and
+// empty counters are disarmed until the SoC has left 100 % / 0 % (a restart at 100 % is no
+// new sync), and a protection tripped in the first reading that reports alarms is not
+// counted (it may be the trip from before the restart).
 
 #include <cstdint>
 #include <optional>
@@ -32,8 +36,9 @@
 
 namespace jkbms::domain {
 
-inline constexpr double kIdleCurrentA = 0.1;
-inline constexpr double kMaxGapS = 10.0;
+inline constexpr double kIdleCurrentA = 0.15;          // A, exclusive
+inline constexpr double kDefaultMaxGapS = 10.0;        // s
+inline constexpr double kMinCellForExtremesV = 0.5;    // V
 inline constexpr double kSyncRearmSoc = 95.0;   // %
 inline constexpr double kEmptyRearmSoc = 10.0;  // %
 
@@ -50,6 +55,8 @@ struct HistoryFigures {
 
 class BatteryHistory {
 public:
+    // `maxGapS`: the most one gap between readings counts for the energies, s (> 0).
+    explicit BatteryHistory(double maxGapS = kDefaultMaxGapS) : maxGapS_(maxGapS > 0 ? maxGapS : kDefaultMaxGapS) {}
     // What update() saw, for the owner's save policy.
     enum class Change : std::uint8_t {
         None,    // nothing changed
@@ -67,7 +74,9 @@ public:
 
 private:
     HistoryFigures figures_;
+    double maxGapS_;
     bool syncArmed_ = false, emptyArmed_ = false;
+    bool alarmsSeen_ = false;                        // a reading with alarms since start / restore
     bool lowVoltage_ = false, highVoltage_ = false;  // the protections in the previous reading
     bool first_ = true;                              // no reading since start or restore
 };
@@ -79,8 +88,12 @@ std::string formatHistory(const HistoryFigures& figures);
 // Every key formatHistory writes starts with this.
 inline constexpr std::string_view kHistoryKeyPrefix = "history_";
 
-// One key=value item of a saved history into `figures`; false with `why` ("is not a number",
-// "is out of range (0 to 200)", "is not a history key") when it is unusable. Never throws.
-bool readHistoryItem(std::string_view key, std::string_view value, HistoryFigures& figures, std::string& why);
+// One key=value item of a saved history into `figures`. Never throws.
+enum class HistoryItem : std::uint8_t {
+    Read,     // taken
+    Unknown,  // a history_* key this version does not know (a newer one wrote it): ignored
+    Bad,      // unusable: `why` says so ("is not a number", "is out of range (0 to 200)")
+};
+HistoryItem readHistoryItem(std::string_view key, std::string_view value, HistoryFigures& figures, std::string& why);
 
 }  // namespace jkbms::domain

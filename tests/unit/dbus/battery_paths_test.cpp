@@ -58,9 +58,11 @@ TEST(BatteryPaths, StateConnectionInformationAndUnsupportedAlarms) {
     EXPECT_FALSE(t.contains("/History/Clear"));
     batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Stale, t);
     EXPECT_EQ(at(t, "/ConnectionInformation"), Value{std::string{"not answering: values held"}});
+    EXPECT_FALSE(isValid(at(t, "/State"))) << "not answering is not running";
     batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Lost, t);
     EXPECT_FALSE(isValid(at(t, "/State")));
     EXPECT_EQ(at(t, "/ConnectionInformation"), Value{std::string{"not answering: values invalid"}});
+    EXPECT_EQ(at(t, "/Settings/HasTemperature"), Value{std::int32_t{1}}) << "the history's rows stay";
     batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Off, t);
     EXPECT_EQ(at(t, "/ConnectionInformation"), Value{std::string{"switched off on request"}});
 }

@@ -39,6 +39,16 @@ TEST(BatteryHistory, ExtremesComeFromPlausibleReadingsOnly) {
     EXPECT_NEAR(*f.maxVoltageV, 3.32 * 16 + 0.004, 1e-9);
     EXPECT_DOUBLE_EQ(*f.minTemperatureC, 21.5);
     EXPECT_DOUBLE_EQ(*f.maxTemperatureC, 21.5);
+    // A frame of zeros (a BMS booting, a misread) or an open sense wire (one cell at 0 V): no
+    // battery is at 0 V while it powers its BMS - the minimum does not stick at 0.
+    auto zeros = reading(0.0, 0, 50);
+    h.update(zeros, 1);
+    auto openWire = reading(3.31, 0, 50);
+    openWire.cellVoltagesV[5] = 0.0;
+    openWire.packVoltageV = 3.31 * 15;
+    h.update(openWire, 1);
+    EXPECT_NEAR(*h.figures().minCellVoltageV, 3.295, 1e-9);
+    EXPECT_NEAR(*h.figures().minVoltageV, 3.30 * 16 - 0.005, 1e-9);
 }
 
 TEST(BatteryHistory, EnergyIsIntegratedOverTimeWithNoiseAndGapsBounded) {
@@ -52,9 +62,18 @@ TEST(BatteryHistory, EnergyIsIntegratedOverTimeWithNoiseAndGapsBounded) {
     for (int i = 0; i < 86400; i += 5) h.update(reading(3.30, (i % 10) ? 0.05 : -0.05, 50), 5.0);
     EXPECT_DOUBLE_EQ(h.figures().chargedKWh, charged);
     EXPECT_DOUBLE_EQ(h.figures().dischargedKWh, 0);
-    // A BMS silent for 10 minutes: the reading after it counts kMaxGapS, not 600 s.
+    // A BMS silent for 10 minutes: the reading after it counts the gap allowed, not 600 s.
     h.update(reading(3.30, -100, 50), 600.0);
-    EXPECT_NEAR(h.figures().dischargedKWh, 52.8 * 100 * kMaxGapS / 3.6e6, 1e-9);
+    EXPECT_NEAR(h.figures().dischargedKWh, 52.8 * 100 * kDefaultMaxGapS / 3.6e6, 1e-9);
+    // Polled every 30 s (the owner allows that gap): every poll counts whole.
+    BatteryHistory slow(60.0);
+    for (int i = 0; i <= 120; ++i) slow.update(reading(3.30, 50, 50), 30.0);
+    EXPECT_NEAR(slow.figures().chargedKWh, 52.8 * 50 * 3600 / 3.6e6, 1e-6);
+    // Exactly the 10 mA-step rest noise (0.10 A, 0.15 A) is not energy.
+    BatteryHistory rest;
+    for (int i = 0; i < 1000; ++i) rest.update(reading(3.30, (i % 2) ? 0.15 : -0.10, 50), 1.0);
+    EXPECT_DOUBLE_EQ(rest.figures().chargedKWh, 0);
+    EXPECT_DOUBLE_EQ(rest.figures().dischargedKWh, 0);
     // The first reading after a start integrates nothing (no previous reading to span from).
     BatteryHistory fresh;
     fresh.update(reading(3.30, 100, 50), 5.0);
@@ -105,6 +124,13 @@ TEST(BatteryHistory, ProtectionsCountWhenTheyTripNotWhileTheyStay) {
     h.update(reading(3.2, 0, 50), 1);
     h.update(low, 1);
     EXPECT_EQ(h.figures().lowVoltageAlarms, 1U);
+    // The first reading that reports alarms is the reference, even after readings without.
+    BatteryHistory restarted;
+    auto silent = tripped;
+    silent.alarmsReported = false;
+    restarted.update(silent, 1);
+    restarted.update(tripped, 1);  // still the trip from before the restart
+    EXPECT_EQ(restarted.figures().highVoltageAlarms, 0U);
 }
 
 TEST(BatteryHistory, RestoreDisarmsTheCountersAndClearEmpties) {
@@ -134,7 +160,8 @@ TEST(HistoryText, RoundTripsAndRefusesWhatIsOutOfRange) {
         i = end + 1;
         const auto eq = line.find('=');
         std::string why;
-        EXPECT_TRUE(readHistoryItem(line.substr(0, eq), line.substr(eq + 1), back, why)) << line << ": " << why;
+        EXPECT_EQ(readHistoryItem(line.substr(0, eq), line.substr(eq + 1), back, why), HistoryItem::Read)
+            << line << ": " << why;
         ++items;
     }
     EXPECT_GE(items, 12U);
@@ -144,15 +171,17 @@ TEST(HistoryText, RoundTripsAndRefusesWhatIsOutOfRange) {
 
     std::string why;
     HistoryFigures f;
-    EXPECT_FALSE(readHistoryItem("history_min_cell_v", "65.535", f, why));
+    EXPECT_EQ(readHistoryItem("history_min_cell_v", "65.535", f, why), HistoryItem::Bad);
     EXPECT_NE(why.find("out of range"), std::string::npos) << why;
-    EXPECT_FALSE(readHistoryItem("history_deepest_ah", "12", f, why)) << "consumed Ah is <= 0";
-    EXPECT_FALSE(readHistoryItem("history_syncs", "-1", f, why));
-    EXPECT_FALSE(readHistoryItem("history_syncs", "1.5", f, why));
-    EXPECT_FALSE(readHistoryItem("history_charged_kwh", "nan", f, why));
-    EXPECT_FALSE(readHistoryItem("history_charged_kwh", "1e400", f, why));
-    EXPECT_FALSE(readHistoryItem("history_nonsense", "1", f, why));
-    EXPECT_EQ(why, "is not a history key");
+    EXPECT_EQ(readHistoryItem("history_deepest_ah", "12", f, why), HistoryItem::Bad) << "consumed Ah is <= 0";
+    EXPECT_EQ(readHistoryItem("history_syncs", "-1", f, why), HistoryItem::Bad);
+    EXPECT_EQ(readHistoryItem("history_syncs", "1.5", f, why), HistoryItem::Bad);
+    EXPECT_EQ(readHistoryItem("history_syncs", "4294967296", f, why), HistoryItem::Bad) << "beyond 32 bits";
+    EXPECT_EQ(readHistoryItem("history_charged_kwh", "nan", f, why), HistoryItem::Bad);
+    EXPECT_EQ(readHistoryItem("history_charged_kwh", "1e400", f, why), HistoryItem::Bad);
+    EXPECT_EQ(readHistoryItem("min_v", "50", f, why), HistoryItem::Bad);
+    // A key a newer version added: not this version's, and no reason to drop the rest.
+    EXPECT_EQ(readHistoryItem("history_nonsense", "1", f, why), HistoryItem::Unknown);
     EXPECT_EQ(f, HistoryFigures{}) << "nothing refused is taken";
 }
 

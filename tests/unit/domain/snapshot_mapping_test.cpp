@@ -97,6 +97,7 @@ TEST(FromNw, SerialFromTheIdsAndSohFromTheCapacities) {
     EXPECT_DOUBLE_EQ(*s.fullCapacityAh, 266) << "the actual capacity is what 100 % holds";
     // The factory default id tells nothing (every board has it): no serial.
     EXPECT_EQ(map("Input Us", 280, 266).identity.serialNumber, "");
+    EXPECT_EQ(map("Input Us", 280, 266).identity.deviceName, "") << "the factory default names nothing";
     // No actual capacity (firmware < 10.10 reads 0): no SoH; more than nominal: 100 %.
     EXPECT_FALSE(map("Pack A", 280, 0).sohPercent);
     EXPECT_DOUBLE_EQ(*map("Pack A", 280, 300).sohPercent, 100.0);
