@@ -200,6 +200,9 @@ void Daemon::startPb(bool probing) {
     pbPoller_ = std::make_unique<PbPoller>(io_, *link_, o);
     pbPoller_->onFrame([this](std::uint8_t a, util::ByteView f) { return onJkFrame(a, f); });
     pbPoller_->onMiss([this](std::uint8_t a, const std::string& why) { onMiss(a, why); });
+    pbPoller_->onRoundEnd([this] {
+        if (bankDirty_) util::guarded("bank", [this] { combineBank(); });
+    });
     pbPoller_->onDiscovered([this](const std::vector<std::uint8_t>& found) {
         if (found.empty() && pressOnAtStart()) {
             rediscoverAfterPress_ = true;  // discovery again once the press is over
@@ -641,6 +644,7 @@ void Daemon::updateState(std::uint8_t address, Pack& p) {
         spdlog::error("BMS lost: {}: values and limits invalidated after {} missed polls", name(address), p.missedInRow);
     p.lastState = state;
     publish(p);
+    publishBank();  // a pack stale, lost, off or back: the bank follows at once, not at the round's end
 }
 
 bool Daemon::switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) {
@@ -893,7 +897,10 @@ void Daemon::publish(Pack& p) {
     if (power_) p.service->setPower(powerItem(p));
     // Lost communication invalidates the limits in the mapping itself (one batch).
     p.service->publish(p.snapshot, p.limits, commsState(p, Clock::now()));
-    publishBank();
+    // Polling a JK-PB bus: once per round (onRoundEnd), which is within the poll that brought
+    // the reading; listening under a master there are no rounds: once per loop turn.
+    if (pbPoller_ && !pbPoller_->listening()) bankDirty_ = true;
+    else publishBank();
 }
 
 std::optional<bool> Daemon::bankChoice() const {
@@ -952,6 +959,8 @@ void Daemon::publishBank() {
 
 void Daemon::combineBank() {
     if (!bankService_ || exitCode_) return;
+    bankDirty_ = false;  // every pack's update so far is in this one
+    ++bankCombinations_;
     std::vector<domain::BankMember> members;
     members.reserve(packs_.size());
     // Every pack the bus is known to have: configured, discovered, or heard.

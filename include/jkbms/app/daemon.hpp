@@ -32,8 +32,10 @@
 // Bank (config bank, README "Banks"): JK-PB packs on this bus are ONE battery for DVCC when
 // more than one pack is configured, discovered or heard under a master (decided once, before
 // the first pack's service starts; while discovery runs, services wait). The bank's service
-// (<port>_bank) has the combined values and limits (domain::combineBank), recombined after
-// every pack's update; the packs' own services stay as members, their limits under /Bank/*.
+// (<port>_bank) has the combined values and limits (domain::combineBank), recombined once per
+// poll round (PbPoller::onRoundEnd) and at once when a pack's state changes (stale, lost, off,
+// back, left the bus, renewed); listening under a master, once per loop turn after updates.
+// The packs' own services stay as members, their limits under /Bank/*.
 // bank.member (NW / BLE): this battery is a member of a bank served by `dbus-jkbms --bank`.
 //
 // BLE (ble.mac): BleLink connects through BlueZ; the session asks for device info (0x97),
@@ -116,6 +118,8 @@ public:
     // The bank's service (JK-PB packs as one battery); nullptr when the packs are not a bank
     // (or before the first pack's service starts).
     const dbus::BatteryService* bankService() const { return bankService_.get(); }
+    // Tests: how often the bank's values were combined and published (domain::combineBank).
+    std::uint64_t bankCombinations() const { return bankCombinations_; }
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -240,6 +244,8 @@ private:
     std::optional<std::vector<std::uint8_t>> discovered_;  // JK-PB discovery's result
     std::unique_ptr<dbus::BatteryService> bankService_;
     bool bankPosted_ = false;
+    bool bankDirty_ = false;  // a pack published since the last combination (JK-PB polling)
+    std::uint64_t bankCombinations_ = 0;
     std::string bankStatus_;  // logged when it changes
     // Ids this daemon found on another BMS of this GX while running (its lock was taken, or it
     // was told so as the holder): keyed by the port, with or without a state dir.
