@@ -12,7 +12,6 @@
 #include "jkbms/dbus/names.hpp"
 #include "jkbms/domain/snapshot_mapping.hpp"
 #include "jkbms/dbus/venus_relay.hpp"
-#include "jkbms/domain/bank.hpp"
 #include "jkbms/util/callback_guard.hpp"
 #include "jkbms/gpio/gpiod_relay.hpp"
 #include "jkbms/sim/simulated_button.hpp"
@@ -179,16 +178,17 @@ bool Daemon::powerWrite(bool on) {
     return true;
 }
 
-bool Daemon::bankMember() const { return bank_.value_or(false) || options_.config.bank.member; }
+bool Daemon::bankMember() const { return isBank_.value_or(false) || options_.config.bank.member; }
 
-std::string Daemon::bankServiceName() const { return bankService_ ? bankService_->busName() : std::string{}; }
+std::string Daemon::bankServiceName() const { return bankService() ? bankService()->busName() : std::string{}; }
 
 void Daemon::changed(bool now) {
     // Polling a JK-PB bus: a reading is in the bank once per round (onRoundEnd), which is
     // within the poll that brought it; a change of state, or listening under a master (no
     // rounds): once the handler has returned.
-    if (!now && pbPoller_ && !pbPoller_->listening()) bankDirty_ = true;
-    else publishBank();
+    if (!pbBank_) return;
+    if (!now && pbPoller_ && !pbPoller_->listening()) pbBank_->changed();
+    else pbBank_->post();
 }
 
 void Daemon::publishPower() {
@@ -232,7 +232,7 @@ void Daemon::startPb(bool probing) {
     pbPoller_->onFrame([this](std::uint8_t a, util::ByteView f) { return onJkFrame(a, f); });
     pbPoller_->onMiss([this](std::uint8_t a, const std::string& why) { onMiss(a, why); });
     pbPoller_->onRoundEnd([this] {
-        if (bankDirty_) util::guarded("bank", [this] { combineBank(); });
+        if (pbBank_) pbBank_->roundEnded();
     });
     pbPoller_->onDiscovered([this](const std::vector<std::uint8_t>& found) {
         if (found.empty() && pressOnAtStart()) {
@@ -426,10 +426,10 @@ bool Daemon::serveWhenReady(std::uint8_t address, Clock::time_point now) {
     // is known, nor before it is known whether the packs are a bank (members publish
     // differently, and paths are never taken back).
     if (!p.identify(now, pbPoller_ && pbPoller_->listening())) return false;
-    if (!bank_) {
-        bank_ = bankChoice();
-        if (!bank_) return false;  // JK-PB discovery still runs: a later reading starts it
-        if (*bank_) startBank();
+    if (!isBank_) {
+        isBank_ = PbBank::choose(options_.config, pb_, pbPoller_ && pbPoller_->listening(), discovered_);
+        if (!isBank_) return false;  // JK-PB discovery still runs: a later reading starts it
+        if (*isBank_) startBank();
     }
     p.startService();
     return true;
@@ -472,7 +472,7 @@ void Daemon::evaluate(std::uint8_t address) {
                       silent, std::chrono::duration_cast<std::chrono::seconds>(options_.config.poll.goneProbe).count());
         p.leave();
         if (pbPoller_) pbPoller_->setGone(address, true);
-        publishBank();
+        changed(true);
         return;
     }
     p.updateState();
@@ -544,7 +544,7 @@ void Daemon::renew(std::uint8_t address) {
                  name(address));
     if (pbPoller_) pbPoller_->setGone(address, false);
     units_.erase(address);  // the old service (already off the bus), engine, key and frames
-    publishBank();
+    changed(true);
 }
 
 void Daemon::listenTick() {
@@ -568,95 +568,12 @@ void Daemon::listenTick() {
     });
 }
 
-std::optional<bool> Daemon::bankChoice() const {
-    const auto& bank = options_.config.bank;
-    if (!pb_ || !bank.enabled || bank.member) return false;
-    const auto& configured = options_.config.serial.addresses;
-    if (!configured.empty()) return configured.size() >= 2;
-    // Under a BMS master there are several packs by definition.
-    if (pbPoller_ && pbPoller_->listening()) return true;
-    if (discovered_) return discovered_->size() >= 2;
-    return std::nullopt;
-}
-
 void Daemon::startBank() {
-    const std::string tty = ttyName(port_);
-    const std::string base = options_.simulate ? "sim_" + tty : tty;
-    dbus::BatteryServiceConfig sc;
-    sc.bank = true;
-    sc.busNameSuffix = base + "_bank";
-    // Keyed by the port (the packs come and go; the bank stays where they are).
-    sc.uniqueId = domain::placeKey(sc.busNameSuffix, "").uid;
-    sc.identity.productName = "JK BMS bank (" + tty + ")";
-    sc.identity.connection = (options_.simulate ? "Simulated RS485 " : "RS485 ") + tty + " (bank of JK-PB packs)";
-    sc.identity.processVersion = options_.version;
-    // After the members' instances (the configured one + address - 1).
-    sc.preferredInstance = options_.config.dbus.deviceInstance + 15;
-    sc.settingsWait = options_.config.dbus.settingsWait;
-    sc.settingsRetry = options_.config.dbus.settingsRetry;
-    sc.items.propertiesChangedPerLeaf = options_.config.dbus.propertiesChanged;
-    std::optional<std::string> address;
-    if (!options_.config.dbus.address.empty()) address = options_.config.dbus.address;
-    try {
-        bankService_ = std::make_unique<dbus::BatteryService>(io_, dbus::connectBus(address), std::move(sc));
-    } catch (const std::exception& e) {
-        stop(ExitCode::DbusFailed, std::string{"cannot connect to D-Bus: "} + e.what());
-        return;
-    }
-    spdlog::info("{}: the JK-PB packs are one battery for DVCC: {} (their own services without /Info/Max*)", port_,
-                 bankService_->busName());
-    bankService_->onNegotiated([this](const dbus::DeviceSettings&) { combineBank(); });
-    bankService_->start([this](bool ok, const std::string& error) {
-        if (!ok) stop(ExitCode::DbusFailed, error);
-    });
-}
-
-void Daemon::publishBank() {
-    if (!bankService_ || bankPosted_ || exitCode_) return;
-    // Recombined once the handler that changed a pack has returned: one per loop turn.
-    bankPosted_ = true;
-    boost::asio::post(io_, [this, alive = std::weak_ptr<int>{alive_}] {
-        if (!alive.lock()) return;
-        bankPosted_ = false;
-        util::guarded("bank", [this] { combineBank(); });
-    });
-}
-
-void Daemon::combineBank() {
-    if (!bankService_ || exitCode_) return;
-    bankDirty_ = false;  // every pack's update so far is in this one
-    ++bankCombinations_;
-    std::vector<domain::BankMember> members;
-    members.reserve(units_.size());
-    // Every pack the bus is known to have: configured, discovered, or heard.
-    std::set<std::uint8_t> expected(options_.config.serial.addresses.begin(), options_.config.serial.addresses.end());
-    if (discovered_) expected.insert(discovered_->begin(), discovered_->end());
-    for (const auto& [a, each] : units_) expected.insert(a);
-    for (const std::uint8_t a : expected) {
-        const std::string member = "P" + std::to_string(a);
-        const auto it = units_.find(a);
-        const BatteryUnit* p = it == units_.end() ? nullptr : it->second.get();
-        if (!p || !p->service || p->service->table().empty()) {
-            // Expected but not served (never heard, identifying, negotiating, identified
-            // afresh): its limits are unknown, so it counts as lost - no charging until it is.
-            domain::BankMember unknown;
-            unknown.name = member;
-            unknown.comms = domain::CommsState::Lost;
-            members.push_back(std::move(unknown));
-            continue;
-        }
-        auto m = dbus::bankMember(member, dbus::lookupIn(p->service->table()));
-        if (p->gone) m.comms = domain::CommsState::Lost;  // its service left the bus
-        members.push_back(std::move(m));
-    }
-    const auto& bank = options_.config.bank;
-    domain::BankReading reading = domain::combineBank(members, domain::BankRules{bank.shareCurrentA, bank.shareMargin});
-    if (reading.status != bankStatus_) {
-        if (reading.silent.empty()) spdlog::info("{}: {}", bankService_->busName(), reading.status);
-        else spdlog::warn("{}: {}", bankService_->busName(), reading.status);
-        bankStatus_ = reading.status;
-    }
-    bankService_->publishBank(std::move(reading));
+    std::vector<std::uint8_t> expected = options_.config.serial.addresses;
+    if (discovered_) expected.insert(expected.end(), discovered_->begin(), discovered_->end());
+    UnitHost& host = *this;
+    pbBank_ = std::make_unique<PbBank>(host, units_, std::move(expected));
+    pbBank_->start(port_, options_.simulate);
 }
 
 void Daemon::stop(ExitCode code, const std::string& why) {
@@ -689,9 +606,9 @@ void Daemon::stop(ExitCode code, const std::string& why) {
         if (!ec) finish();
     });
     auto pending = std::make_shared<int>(0);
-    if (bankService_ && bankService_->state() == dbus::BatteryService::State::Registered) {
+    if (auto* bank = pbBank_ ? pbBank_->service() : nullptr; bank && bank->state() == dbus::BatteryService::State::Registered) {
         ++*pending;
-        bankService_->release([pending, finish] {
+        bank->release([pending, finish] {
             if (--*pending == 0) finish();
         });
     }

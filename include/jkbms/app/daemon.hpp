@@ -58,6 +58,7 @@
 #include "jkbms/app/battery_unit.hpp"
 #include "jkbms/app/exit_code.hpp"
 #include "jkbms/app/nw_poller.hpp"
+#include "jkbms/app/pb_bank.hpp"
 #include "jkbms/app/pb_poller.hpp"
 #include "jkbms/app/power_control.hpp"
 #include "jkbms/charge/charge_engine.hpp"
@@ -102,9 +103,9 @@ public:
     const PowerControl* power() const override { return power_.get(); }
     // The bank's service (JK-PB packs as one battery); nullptr when the packs are not a bank
     // (or before the first pack's service starts).
-    const dbus::BatteryService* bankService() const { return bankService_.get(); }
+    const dbus::BatteryService* bankService() const { return pbBank_ ? pbBank_->service() : nullptr; }
     // Tests: how often the bank's values were combined and published (domain::combineBank).
-    std::uint64_t bankCombinations() const { return bankCombinations_; }
+    std::uint64_t bankCombinations() const { return pbBank_ ? pbBank_->combinations() : 0; }
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -157,12 +158,8 @@ private:
     void listenTick();
     // A /Bms/*Switch write: sent on the transport between polls; false when refused.
     bool switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) override;
-    // The bank: whether these packs are one (nullopt: not known yet, discovery runs); its
-    // service; a recombination after the packs' updates (at most one per loop turn).
-    std::optional<bool> bankChoice() const;
+    // The packs are one battery (PbBank::choose): the bank over the units, with its service.
     void startBank();
-    void publishBank();
-    void combineBank();
     std::string name(std::uint8_t address) const;
     void stop(ExitCode code, const std::string& why);
 
@@ -187,14 +184,10 @@ private:
     std::unique_ptr<boost::asio::steady_timer> bleTimer_;
     std::chrono::steady_clock::time_point lastCellInfo_{};
     int bleResends_ = 0;
-    std::map<std::uint8_t, std::unique_ptr<BatteryUnit>> units_;  // by address
-    std::optional<bool> bank_;                    // decided: the packs are one battery (or not)
+    BatteryUnits units_;                                   // by address
     std::optional<std::vector<std::uint8_t>> discovered_;  // JK-PB discovery's result
-    std::unique_ptr<dbus::BatteryService> bankService_;
-    bool bankPosted_ = false;
-    bool bankDirty_ = false;  // a pack published since the last combination (JK-PB polling)
-    std::uint64_t bankCombinations_ = 0;
-    std::string bankStatus_;  // logged when it changes
+    std::optional<bool> isBank_;                           // decided: the packs are one battery (or not)
+    std::unique_ptr<PbBank> pbBank_;                       // after units_: it reads them
     // Ids this daemon found on another BMS of this GX while running (its lock was taken, or it
     // was told so as the holder): keyed by the port, with or without a state dir.
     std::set<std::string> sharedIds_;
