@@ -1,25 +1,23 @@
 #pragma once
-// Daemon: the whole of dbus-jkbms on one serial port - serial link, poller (NW, or JK-PB packs
-// on an RS485 bus), a lost-communication monitor and a D-Bus battery service per pack - on one
-// io_context.
+// Daemon: the whole of dbus-jkbms on one port (serial, or BLE) on one io_context - the
+// mediator between the transports, the battery units (battery_unit.hpp: one per BMS, with
+// its monitor, key, charge engine and service) and the bank over them (pb_bank.hpp). It owns
+// the transports (NW: SerialLink + NwPoller; JK-PB: SerialLink + PbPoller; BLE: BleLink and
+// its frame assembler), routes their readings and misses to the unit by address, and owns
+// what concerns the whole port: the start probe, power, signals and the stop.
 //
-//   probing     protocol auto: NW read-alls for kNwProbe; no answer -> JK-PB discovery of
-//               addresses 1-15 with short deadlines; nothing -> exit code 1.
+//   probing     protocol auto: NW read-alls for kNwProbe (3 s); no answer -> JK-PB discovery
+//               of addresses 1-15 with short deadlines (200 ms); nothing -> exit code 1.
 //   starting    the port is open and polled; nothing is on D-Bus yet. If no BMS answers
 //               within comms.stale_after (after discovery, for JK-PB), the daemon ends with
 //               exit code 1, so serial-starter can try the next driver on this tty.
-//   identifying a pack's key (domain::BatteryKey: NW id fields, JK-PB / BLE serial) decides its
-//               device instance, custom name and charge state in localsettings. NW has it in
-//               every reading; JK-PB and BLE wait for the device-info frame (asked first) up
-//               to dbus.identity_wait, then fall back to the port and address (the MAC).
-//   serving     the service starts: the instance is negotiated, every path is built from the
-//               latest reading, then the name is claimed.
-//   stale/lost  per pack, per CommsMonitor: a warning, then everything from that BMS invalid in
-//               one batch. After exit_after a JK-PB pack's service leaves the bus; when no pack
-//               is left (always, for NW) the daemon exits with code 1. A pack that left is
-//               asked again every kGoneProbe (listening: heard again); when it answers it is
-//               identified afresh (it may be another pack) and gets a new service. NW: a
-//               reading with another id ends the daemon (BmsLost): a new battery.
+//   per unit    identifying, serving, stale/lost, charge: see BatteryUnit. A unit is served
+//               once identified and once it is known whether the packs are a bank.
+//   lost        after exit_after a JK-PB pack's service leaves the bus; when no pack is left
+//               (always, for NW) the daemon exits with code 1. A pack that left is asked again
+//               every poll.gone_probe (listening: heard again); when it answers it is
+//               identified afresh (it may be another pack) and gets a new unit. NW: a reading
+//               with another id ends the daemon (BmsLost): a new battery.
 //   exiting     SIGTERM/SIGINT (names released within a second), or a D-Bus failure.
 //
 // Power (relay.type, or the simulator's own button): the BMS's display-port button through a
@@ -29,14 +27,8 @@
 // state and takes presses (1 on, 0 off); after an off press the daemon neither wakes the BMS
 // nor gives up on it (it stays on the bus, values invalid, so it can be switched on again).
 //
-// Bank (config bank, README "Banks"): JK-PB packs on this bus are ONE battery for DVCC when
-// more than one pack is configured, discovered or heard under a master (decided once, before
-// the first pack's service starts; while discovery runs, services wait). The bank's service
-// (<port>_bank) has the combined values and limits (domain::combineBank), recombined once per
-// poll round (PbPoller::onRoundEnd) and at once when a pack's state changes (stale, lost, off,
-// back, left the bus, renewed); listening under a master, once per loop turn after updates.
-// The packs' own services stay as members, their limits under /Bank/*.
-// bank.member (NW / BLE): this battery is a member of a bank served by `dbus-jkbms --bank`.
+// Bank: see PbBank. bank.member (NW / BLE): this battery is a member of a bank served by
+// `dbus-jkbms --bank` (bank_daemon.hpp).
 //
 // BLE (ble.mac): BleLink connects through BlueZ; the session asks for device info (0x97),
 // then settings and the cell-info stream (0x96); no cell info for 10 s -> 0x96 again; three
