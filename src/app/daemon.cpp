@@ -7,14 +7,11 @@
 #include <csignal>
 #include <filesystem>
 
-#include "jkbms/app/charge_state_file.hpp"
 #include "jkbms/codec/ble.hpp"
 #include "jkbms/dbus/bus_address.hpp"
 #include "jkbms/dbus/names.hpp"
-#include "jkbms/domain/plausible_ranges.hpp"
 #include "jkbms/domain/snapshot_mapping.hpp"
 #include "jkbms/dbus/venus_relay.hpp"
-#include "jkbms/domain/bank.hpp"
 #include "jkbms/util/callback_guard.hpp"
 #include "jkbms/gpio/gpiod_relay.hpp"
 #include "jkbms/sim/simulated_button.hpp"
@@ -29,10 +26,6 @@ std::string ttyName(const std::string& path) { return std::filesystem::path(path
 // Protocol auto: how long NW gets before JK-PB is tried, and the JK-PB discovery deadline then.
 constexpr auto kNwProbe = std::chrono::seconds(3);
 constexpr auto kPbProbeTimeout = std::chrono::milliseconds(200);
-// The charge state is written on each mode change (a full charge is one: Float is entered),
-// at a clean stop, and this often while a timer runs (Absorption, Equalize): the timers lose
-// at most this much at a power cut, and the flash sees a few writes a day.
-constexpr auto kTimedSaveEvery = std::chrono::minutes(30);
 
 }  // namespace
 
@@ -48,14 +41,34 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options)
 Daemon::~Daemon() = default;
 
 const dbus::BatteryService* Daemon::service(std::uint8_t address) const {
-    auto it = packs_.find(address);
-    return it == packs_.end() ? nullptr : it->second.service.get();
+    auto it = units_.find(address);
+    return it == units_.end() ? nullptr : it->second->service.get();
 }
 
-Daemon::Pack& Daemon::pack(std::uint8_t address) {
-    auto it = packs_.find(address);
-    if (it == packs_.end()) it = packs_.emplace(address, Pack{options_.config.comms}).first;
-    return it->second;
+BatteryUnit& Daemon::unit(std::uint8_t address) {
+    auto it = units_.find(address);
+    UnitHost& host = *this;  // what a unit may ask of the daemon, nothing more
+    if (it == units_.end()) it = units_.emplace(address, std::make_unique<BatteryUnit>(host, unitPlace(address))).first;
+    return *it->second;
+}
+
+UnitPlace Daemon::unitPlace(std::uint8_t address) const {
+    const bool ble = ble_ != nullptr;
+    const std::string& mac = options_.config.ble.mac;
+    const std::string tty = ble ? dbus::bleSuffix(mac) : ttyName(port_);
+    const std::string number = std::to_string(address);
+    UnitPlace u;
+    u.address = address;
+    u.name = name(address);
+    u.suffix = place(address);
+    u.productName = ble ? "JK BMS (" + mac + ")" : "JK BMS (" + tty + (pb_ ? " #" + number : "") + ")";
+    u.connection = ble ? "Bluetooth " + mac
+                       : (options_.simulate ? "Simulated serial " : pb_ ? "RS485 " : "Serial ") + tty +
+                             (pb_ ? " address " + number : "");
+    if (ble) u.keyLabel = "MAC " + mac;
+    u.insecure = ble;
+    u.preferredInstance = options_.config.dbus.deviceInstance + (pb_ ? address - 1 : 0);
+    return u;
 }
 
 std::string Daemon::name(std::uint8_t address) const {
@@ -121,7 +134,7 @@ void Daemon::startPower() {
         if (!startMonitor_.everRead()) {
             // The on press at start is over: the BMS gets a whole start probe again.
             startMonitor_.start(now);
-            if (ble_) pack(0).monitor.start(now);
+            if (ble_) unit(0).monitor.start(now);
             if (rediscoverAfterPress_ && pbPoller_) {
                 rediscoverAfterPress_ = false;
                 pbPoller_->stop();
@@ -129,8 +142,8 @@ void Daemon::startPower() {
             }
         }
         publishPower();
-        for (auto& [a, each] : packs_)
-            if (!each.gone && each.service) updateState(a, each);
+        for (auto& [a, each] : units_)
+            if (!each->gone && each->service) each->updateState();
     });
     spdlog::info("power: the BMS's display-port button is {}{}", power_->describe(),
                  cfg.wake.attempts > 0 ? " (wakes the BMS when it falls silent)" : "");
@@ -151,19 +164,37 @@ void Daemon::checkWake(Clock::time_point now) {
     power_->checkWake(now - startMonitor_.silentFor(now), now);
 }
 
-dbus::PowerItem Daemon::powerItem(const Pack& p) const {
-    if (auto running = power_->running())
-        return *running == power::Press::On ? dbus::PowerItem{1, "pressing on"} : dbus::PowerItem{0, "switching off"};
-    if (power_->switchedOff()) return {0, "off"};
-    if (p.lastState == domain::CommsState::Lost) return {0, "off (not answering)"};
-    if (power_->awaitingAnswer()) return {1, "starting"};
-    return {1, "on"};
+bool Daemon::powerWrite(bool on) {
+    const auto press = on ? power::Press::On : power::Press::Off;
+    const std::string refused = power_->press(press, "asked on D-Bus");
+    if (!refused.empty()) {
+        spdlog::warn("power: {} press asked on D-Bus refused: {}", power::pressName(press), refused);
+        return false;
+    }
+    publishPower();
+    // An off press takes the values and limits out of DVCC now, not when the BMS falls silent.
+    for (auto& [a, each] : units_)
+        if (!each->gone) each->updateState();
+    return true;
+}
+
+bool Daemon::bankMember() const { return isBank_.value_or(false) || options_.config.bank.member; }
+
+std::string Daemon::bankServiceName() const { return bankService() ? bankService()->busName() : std::string{}; }
+
+void Daemon::changed(bool now) {
+    // Polling a JK-PB bus: a reading is in the bank once per round (onRoundEnd), which is
+    // within the poll that brought it; a change of state, or listening under a master (no
+    // rounds): once the handler has returned.
+    if (!pbBank_) return;
+    if (!now && pbPoller_ && !pbPoller_->listening()) pbBank_->changed();
+    else pbBank_->post();
 }
 
 void Daemon::publishPower() {
     if (!power_) return;
-    for (auto& [a, p] : packs_)
-        if (p.service) p.service->setPower(powerItem(p));
+    for (auto& [a, each] : units_)
+        if (each->service) each->service->setPower(each->powerItem());
 }
 
 void Daemon::startNw() {
@@ -200,6 +231,9 @@ void Daemon::startPb(bool probing) {
     pbPoller_ = std::make_unique<PbPoller>(io_, *link_, o);
     pbPoller_->onFrame([this](std::uint8_t a, util::ByteView f) { return onJkFrame(a, f); });
     pbPoller_->onMiss([this](std::uint8_t a, const std::string& why) { onMiss(a, why); });
+    pbPoller_->onRoundEnd([this] {
+        if (pbBank_) pbBank_->roundEnded();
+    });
     pbPoller_->onDiscovered([this](const std::vector<std::uint8_t>& found) {
         if (found.empty() && pressOnAtStart()) {
             rediscoverAfterPress_ = true;  // discovery again once the press is over
@@ -256,7 +290,7 @@ void Daemon::startBle() {
         if (ev.status == codec::FramerStatus::Frame) onJkFrame(0, ev.frame);
         else if (ev.status == codec::FramerStatus::Bad) spdlog::debug("ble: {}", util::describe(ev.error));
     });
-    pack(0).monitor.start(Clock::now());
+    unit(0).monitor.start(Clock::now());
     startMonitor_.start(Clock::now());
     bluezLoop_->start();
     ble_->start();
@@ -270,7 +304,7 @@ void Daemon::bleTick() {
     bleTimer_->async_wait([this](const boost::system::error_code& ec) {
         if (ec || exitCode_) return;
         const auto now = Clock::now();
-        Pack& p = pack(0);
+        BatteryUnit& p = unit(0);
         if (ble_->ready() && now - lastCellInfo_ >= std::chrono::seconds(10)) {
             // The stream stopped (jk-protocols.md 2.3): ask again, then reconnect.
             if (++bleResends_ > 3) {
@@ -287,7 +321,7 @@ void Daemon::bleTick() {
         if (p.monitor.silentFor(now) >= options_.config.poll.interval * 2) {
             // No cell info for two intervals counts as a missed poll.
             if (p.snapshot) ++p.missedInRow;
-            evaluate(0, p);
+            evaluate(0);
         }
         if (!exitCode_) bleTick();
     });
@@ -316,7 +350,7 @@ void Daemon::simTick() {
 }
 
 void Daemon::onNwReading(const codec::nw::ReadAll& reply) {
-    Pack& p = pack(0);
+    BatteryUnit& p = unit(0);
     const bool first = !p.snapshot;
     p.snapshot = domain::fromNw(reply);
     // Every reading carries the id fields: the key is known at once (jk-protocols.md 1.4).
@@ -341,12 +375,12 @@ void Daemon::onNwReading(const codec::nw::ReadAll& reply) {
                      id.hardwareVersion.empty() ? "?" : id.hardwareVersion,
                      id.softwareVersion.empty() ? "?" : id.softwareVersion);
     }
-    onReading(0, p);
+    onReading(0);
 }
 
 bool Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
-    if (auto it = packs_.find(address); it != packs_.end() && it->second.gone) renew(address);
-    Pack& p = pack(address);
+    if (auto it = units_.find(address); it != units_.end() && it->second->gone) renew(address);
+    BatteryUnit& p = unit(address);
     if (!p.frames) p.frames.emplace(ble_ ? domain::Protocol::Ble : domain::Protocol::Pb, pb_);
     const auto merged = p.frames->merge(p.snapshot, frame);
     if (!merged.applied) {
@@ -361,7 +395,7 @@ bool Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
     }
     if (*merged.type != ble::FrameType::CellInfo) {
         // The serial came after the first readings: the service can start now.
-        if (merged.deviceInfo && !p.service && !p.gone && p.monitor.everRead()) serveWhenReady(address, p, Clock::now());
+        if (merged.deviceInfo && !p.service && !p.gone && p.monitor.everRead()) serveWhenReady(address, Clock::now());
         return true;
     }
     if (p.snapshot->cellVoltagesV.empty() && p.snapshot->packVoltageV.value_or(0) <= 0) {
@@ -375,204 +409,30 @@ bool Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
         lastCellInfo_ = Clock::now();
         bleResends_ = 0;
     }
-    onReading(address, p);
+    onReading(address);
     return true;
 }
 
-void Daemon::onReading(std::uint8_t address, Pack& p) {
+void Daemon::onReading(std::uint8_t address) {
     const auto now = Clock::now();
-    if (!p.monitor.everRead()) p.firstReading = now;
-    p.monitor.onReading(now);
     startMonitor_.onReading(now);
     if (power_) power_->onReading(now);
-    if (p.service) updateState(address, p);  // before the reset: the line says how many were missed
-    else p.lastState = commsState(p, now);
-    p.missedInRow = 0;
-    if (!p.service) {
-        serveWhenReady(address, p, now);
-        return;
-    }
-    stepCharge(address, p);
-    publish(p);
+    if (!unit(address).onReading(now)) serveWhenReady(address, now);
 }
 
-bool Daemon::serveWhenReady(std::uint8_t address, Pack& p, Clock::time_point now) {
+bool Daemon::serveWhenReady(std::uint8_t address, Clock::time_point now) {
+    BatteryUnit& p = unit(address);
     // The service steps the charge engine and publishes the first reading; not before the key
     // is known, nor before it is known whether the packs are a bank (members publish
     // differently, and paths are never taken back).
-    if (!identify(address, p, now)) return false;
-    if (!bank_) {
-        bank_ = bankChoice();
-        if (!bank_) return false;  // JK-PB discovery still runs: a later reading starts it
-        if (*bank_) startBank();
+    if (!p.identify(now, pbPoller_ && pbPoller_->listening())) return false;
+    if (!isBank_) {
+        isBank_ = PbBank::choose(options_.config, pb_, pbPoller_ && pbPoller_->listening(), discovered_);
+        if (!isBank_) return false;  // JK-PB discovery still runs: a later reading starts it
+        if (*isBank_) startBank();
     }
-    startService(address, p);
+    p.startService();
     return true;
-}
-
-void Daemon::startCharge(std::uint8_t address, Pack& p, const dbus::DeviceSettings& settings) {
-    const auto& cfg = options_.config.charge;
-    if (!cfg.enabled) return;
-    p.engine.emplace(cfg.engine);
-    p.lastStep = p.lastSaved = Clock::now();
-    // Keyed by the battery (its settings key), never by the port.
-    if (!cfg.stateDir.empty()) p.statePath = cfg.stateDir + "/" + p.service->uniqueId() + ".state";
-    const auto wallNow = std::chrono::system_clock::now();
-    std::optional<charge::EngineState> restored;
-    std::string from;
-    if (!settings.chargeState.empty()) {
-        restored = readState(address, p, parseChargeState(settings.chargeState, wallNow), "localsettings");
-        from = "localsettings";
-    }
-    if (!restored && !p.statePath.empty()) {
-        restored = readState(address, p, loadChargeState(p.statePath, wallNow), p.statePath);
-        from = p.statePath;
-    }
-    if (restored) {
-        p.engine->restore(*restored);
-        p.restored = true;
-        spdlog::info("{}: charge state restored from {}: {}", name(address), from,
-                     charge::chargeModeName(restored->mode));
-    }
-}
-
-std::optional<charge::EngineState> Daemon::readState(std::uint8_t address, const Pack& p, ChargeStateRead read,
-                                                     const std::string& source) {
-    // One warning per source with every problem in it; an unusable state is replaced at the
-    // next save.
-    if (!read.problems.empty()) {
-        std::string list;
-        for (const auto& problem : read.problems) list += (list.empty() ? "" : "; ") + problem;
-        spdlog::warn("{}: charge state in {} {}: {}", name(address), source,
-                     read.state ? "read, with notes" : "not used (starting in Bulk)", list);
-    }
-    if (!read.state) return std::nullopt;
-    // Never another battery's state (a port swap, a copied setting or file, a state from
-    // before the battery= line): Float and its full-charge time belong to one battery.
-    const std::string& mine = p.service->uniqueId();
-    if (read.battery != mine) {
-        spdlog::warn("{}: charge state in {} {}, not to this one ({}): not used (starting in Bulk)", name(address),
-                     source, read.battery.empty() ? "does not say which battery it belongs to" : "belongs to battery " + read.battery,
-                     mine);
-        return std::nullopt;
-    }
-    // The key may be a fallback (the port, the port and address) or shared by two boards: the
-    // state must also look like this battery (cell count, capacity, counters since it was
-    // written), else a different pack would inherit Float or a running absorption.
-    const auto current = p.snapshot ? fingerprintOf(*p.snapshot) : BatteryFingerprint{};
-    if (const std::string why = whyNotThisBattery(read, current, std::chrono::system_clock::now(), p.key && p.key->fromBms);
-        !why.empty()) {
-        spdlog::warn("{}: charge state in {} not used (starting in Bulk): it may be another battery's: {}", name(address),
-                     source, why);
-        return std::nullopt;
-    }
-    return read.state;
-}
-
-void Daemon::onPersisted(std::uint8_t address, Pack& p, const dbus::DeviceSettings& settings) {
-    if (!p.engine) return;
-    // Nothing was restored at start (localsettings was not there) and the engine has not
-    // moved on since: its state, when it has one for this battery, is better than a fresh
-    // Bulk; otherwise ours goes there now.
-    if (!p.restored && !p.modeChanged && !settings.chargeState.empty()) {
-        if (auto state = readState(address, p, parseChargeState(settings.chargeState, std::chrono::system_clock::now()),
-                                   "localsettings")) {
-            p.engine->restore(*state);
-            p.restored = true;
-            spdlog::info("{}: charge state restored from localsettings: {}", name(address),
-                         charge::chargeModeName(state->mode));
-            p.lastSavedText = savedStateOf(p);
-            return;
-        }
-    }
-    saveCharge(address, p, true);
-}
-
-void Daemon::stepCharge(std::uint8_t address, Pack& p) {
-    const auto& cfg = options_.config.charge;
-    // Limits need a BMS that measures current and reports alarms (not a JK04 balancer), and
-    // an engine (started once localsettings has answered).
-    if (!cfg.enabled || !p.engine || !p.snapshot || !p.snapshot->currentA || !p.snapshot->alarmsReported) {
-        p.limits = {};
-        return;
-    }
-    const auto now = Clock::now();
-    const auto before = p.engine->state().mode;
-    const auto warnedBefore = p.engine->state().warnings;
-    const double dt = std::chrono::duration<double>(now - p.lastStep).count();
-    p.lastStep = now;
-    p.limits = p.engine->step(*p.snapshot, dt);
-    const auto after = p.engine->state().mode;
-    for (std::size_t i = 0; i < static_cast<std::size_t>(domain::Alarm::Count_); ++i) {
-        const auto a = static_cast<domain::Alarm>(i);
-        if (warnedBefore.has(a) != p.limits.warnings.has(a))
-            spdlog::info("{}: warning {} {}", name(address), domain::alarmName(a),
-                         p.limits.warnings.has(a) ? "raised" : "cleared");
-    }
-    if (!p.limits.modeChange.empty()) spdlog::info("{}: charge {}", name(address), p.limits.modeChange);
-    if (p.limits.notes != p.chargeNotes) {
-        p.chargeNotes = p.limits.notes;
-        if (!p.chargeNotes.empty()) spdlog::info("{}: charge limits: {}", name(address), p.chargeNotes);
-    }
-    // Kept on a mode change (a full charge enters Float) and every kTimedSaveEvery while a
-    // timer runs (Absorption, Equalize). Bulk and Float keep only times of events (full
-    // charge, equalize), which do not age in the text: nothing to write until the next change.
-    if (after != before) p.modeChanged = true;
-    const bool timed = after == charge::ChargeMode::Absorption || after == charge::ChargeMode::Equalize;
-    if (after != before || (timed && now - p.lastSaved >= kTimedSaveEvery)) saveCharge(address, p);
-}
-
-std::string Daemon::duplicateMarker(const std::string& uid) const {
-    const auto& dir = options_.config.charge.stateDir;
-    return dir.empty() ? std::string{} : dir + "/" + uid + ".duplicate";
-}
-
-void Daemon::markDuplicate(std::uint8_t address, const std::string& uid) {
-    const std::string marker = duplicateMarker(uid);
-    if (marker.empty() || std::filesystem::exists(marker)) return;
-    std::error_code ec;
-    std::filesystem::create_directories(options_.config.charge.stateDir, ec);
-    std::string error;
-    if (saveChargeState(marker, "two BMSes on this GX report this id; both are keyed by their ports\n", error))
-        spdlog::info("{}: {} recorded as shared: from the next start both BMSes are keyed by their ports", name(address),
-                     marker);
-    else
-        spdlog::warn("{}: the shared id cannot be recorded in {}: {}", name(address), marker, error);
-}
-
-std::string Daemon::savedStateOf(const Pack& p) const {
-    std::string text = formatChargeState(p.engine->state(), std::chrono::system_clock::now(), p.service->uniqueId());
-    std::replace(text.begin(), text.end(), '\n', ';');
-    return text;
-}
-
-void Daemon::saveCharge(std::uint8_t address, Pack& p, bool force) {
-    if (!p.engine || !p.service) return;
-    p.lastSaved = Clock::now();
-    std::optional<BatteryFingerprint> fingerprint;
-    if (p.snapshot) fingerprint = fingerprintOf(*p.snapshot);
-    std::string text =
-        formatChargeState(p.engine->state(), std::chrono::system_clock::now(), p.service->uniqueId(), fingerprint);
-    std::string oneLine = text;
-    std::replace(oneLine.begin(), oneLine.end(), '\n', ';');
-    // Unchanged: no write. Compared without the fingerprint, whose counters and written_at
-    // move all the time: older counters only make the check at restore looser, not wrong.
-    const std::string state = savedStateOf(p);
-    if (state == p.lastSavedText && !force) return;
-    // Counted as written only once localsettings has stored it: a refused or failed write is
-    // made again at the next save (the stop, the next timed save).
-    const bool toSettings = p.service->storeChargeState(oneLine, [this, address, state](bool stored) {
-        auto it = packs_.find(address);
-        if (stored && it != packs_.end() && it->second.service) it->second.lastSavedText = state;
-    });
-    if (toSettings || p.statePath.empty()) return;
-    std::string error;
-    if (saveChargeState(p.statePath, text, error)) p.lastSavedText = state;
-    else if (!p.saveWarned) {
-        spdlog::warn("{}: charge state cannot be saved to {}: {} (it will not survive a restart)", name(address),
-                     p.statePath, error);
-        p.saveWarned = true;
-    }
 }
 
 void Daemon::onMiss(std::uint8_t address, const std::string& why) {
@@ -585,14 +445,15 @@ void Daemon::onMiss(std::uint8_t address, const std::string& why) {
                                         std::to_string(options_.config.serial.baud) + " baud): " + why);
         return;
     }
-    Pack& p = pack(address);
+    BatteryUnit& p = unit(address);
     if (!p.snapshot || p.gone) return;
     ++p.missedInRow;
     checkWake(Clock::now());
-    evaluate(address, p);
+    evaluate(address);
 }
 
-void Daemon::evaluate(std::uint8_t address, Pack& p) {
+void Daemon::evaluate(std::uint8_t address) {
+    BatteryUnit& p = unit(address);
     const auto now = Clock::now();
     // Switched off from here: the service stays, so the BMS can be switched on again. After a
     // press, the BMS gets stale_after to boot and answer.
@@ -600,8 +461,8 @@ void Daemon::evaluate(std::uint8_t address, Pack& p) {
     if (p.monitor.shouldExit(now) && !holding) {
         const auto silent = std::chrono::duration_cast<std::chrono::seconds>(p.monitor.silentFor(now)).count();
         bool others = false;
-        for (auto& [a, other] : packs_)
-            if (a != address && !other.gone) others = true;
+        for (auto& [a, other] : units_)
+            if (a != address && !other->gone) others = true;
         if (!others) {
             stop(ExitCode::BmsLost, "no answer from " + name(address) + " for " + std::to_string(silent) + " s");
             return;
@@ -609,42 +470,16 @@ void Daemon::evaluate(std::uint8_t address, Pack& p) {
         // Other packs on the bus still answer: only this one leaves the bus.
         spdlog::error("{}: no answer for {} s: its service leaves the bus (asked again every {} s)", name(address),
                       silent, std::chrono::duration_cast<std::chrono::seconds>(options_.config.poll.goneProbe).count());
-        p.gone = true;
-        if (p.engine) saveCharge(address, p);
-        if (p.service) p.service->release();
+        p.leave();
         if (pbPoller_) pbPoller_->setGone(address, true);
-        publishBank();
+        changed(true);
         return;
     }
-    updateState(address, p);
-}
-
-domain::CommsState Daemon::commsState(const Pack& p, Clock::time_point now) const {
-    if (power_ && (power_->switchedOff() || power_->running() == power::Press::Off)) return domain::CommsState::Off;
-    return p.monitor.state(now);
-}
-
-void Daemon::updateState(std::uint8_t address, Pack& p) {
-    using domain::CommsState;
-    const auto state = commsState(p, Clock::now());
-    if (state == p.lastState) return;
-    if (state == CommsState::Off)
-        spdlog::info("{}: switched off on request: values and limits invalidated", name(address));
-    else if (state == CommsState::Ok)
-        spdlog::info("restored: {} answers again{}", name(address),
-                     p.lastState == CommsState::Off ? "" : " after " + std::to_string(p.missedInRow) + " missed polls");
-    else if (p.lastState == CommsState::Off)
-        spdlog::info("{}: no longer switched off; waiting for its answer", name(address));
-    else if (state == CommsState::Stale)
-        spdlog::warn("lost contact: no answer from {} for {} polls", name(address), p.missedInRow);
-    else if (state == CommsState::Lost)
-        spdlog::error("BMS lost: {}: values and limits invalidated after {} missed polls", name(address), p.missedInRow);
-    p.lastState = state;
-    publish(p);
+    p.updateState();
 }
 
 bool Daemon::switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) {
-    Pack& p = pack(address);
+    BatteryUnit& p = unit(address);
     const std::string what = fmt::format("{} switch {}", dbus::bmsSwitchName(which), on ? "on" : "off");
     if (!p.snapshot || p.gone || p.lastState != domain::CommsState::Ok) {
         spdlog::warn("{}: {} asked on D-Bus refused: the BMS is not connected", name(address), what);
@@ -700,30 +535,6 @@ std::string Daemon::place(std::uint8_t address) const {
     return pb_ ? base + "_" + std::to_string(address) : base;
 }
 
-bool Daemon::identify(std::uint8_t address, Pack& p, Clock::time_point now) {
-    if (p.key) return true;
-    if (!p.snapshot) return false;
-    if (auto key = domain::serialKey(p.snapshot->identity.serialNumber)) {
-        p.key = std::move(key);
-        return true;
-    }
-    // JK-PB, BLE: the serial comes with the device-info frame, asked first; some firmware
-    // answers it only now and then, a BMS master never asks for it.
-    const bool seen = p.frames && p.frames->haveDeviceInfo();
-    // Listening under a BMS master: only what the master asks for is heard, and it does not
-    // ask for device info - no use waiting.
-    const bool listening = pbPoller_ && pbPoller_->listening();
-    if (!seen && !listening && now - p.firstReading < options_.config.dbus.identityWait) return false;
-    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(options_.config.dbus.identityWait).count();
-    p.key = domain::placeKey(place(address), seen        ? std::string{"its device-info frame has no serial number"}
-                                             : listening ? std::string{"a BMS master drives the bus and the serial "
-                                                                       "number (device-info frame) was not heard"}
-                                                         : "no device-info frame (serial number) within " +
-                                                               std::to_string(waited) + " ms");
-    if (ble_) p.key->label = "MAC " + options_.config.ble.mac;
-    return true;
-}
-
 void Daemon::renew(std::uint8_t address) {
     // Whoever answers at this address may be another pack (swapped while it was away): it is
     // identified again from scratch - device info asked again, its key decided anew - and
@@ -732,8 +543,8 @@ void Daemon::renew(std::uint8_t address) {
     spdlog::info("{}: answers again: identified afresh (it may be another pack), then its service returns",
                  name(address));
     if (pbPoller_) pbPoller_->setGone(address, false);
-    packs_.erase(address);  // the old service (already off the bus), engine, key and frames
-    publishBank();
+    units_.erase(address);  // the old service (already off the bus), engine, key and frames
+    changed(true);
 }
 
 void Daemon::listenTick() {
@@ -747,242 +558,22 @@ void Daemon::listenTick() {
         }
         // Under a master each pack is heard once per master cycle: a silence is judged by the
         // comms times alone (the monitor), one miss counted per interval for the log lines.
-        for (auto& [a, each] : packs_) {
-            if (!each.snapshot || each.gone || each.monitor.silentFor(now) < options_.config.poll.interval * 2) continue;
-            ++each.missedInRow;
-            evaluate(a, each);
+        for (auto& [a, each] : units_) {
+            if (!each->snapshot || each->gone || each->monitor.silentFor(now) < options_.config.poll.interval * 2) continue;
+            ++each->missedInRow;
+            evaluate(a);
             if (exitCode_) return;
         }
         listenTick();
     });
 }
 
-void Daemon::startService(std::uint8_t address, Pack& p) {
-    const bool ble = ble_ != nullptr;
-    const std::string tty = ble ? dbus::bleSuffix(options_.config.ble.mac) : ttyName(port_);
-    dbus::BatteryServiceConfig sc;
-    const std::string base = options_.simulate ? "sim_" + tty : tty;
-    sc.busNameSuffix = pb_ ? base + "_" + std::to_string(address) : base;
-    // localsettings knows the battery by its key (identify()); the bus name stays the port's.
-    const domain::BatteryKey& key = *p.key;
-    sc.uniqueId = key.uid;
-    sc.lockIdentity = key.fromBms;
-    sc.fallbackUid = domain::placeKey(sc.busNameSuffix, "").uid;
-    // An id seen on two BMSes before (a marker under the state dir): keyed by the port from the
-    // start, whichever daemon starts first - the p.key itself stays (it is compared with
-    // every NW reading).
-    const bool knownDuplicate =
-        key.fromBms && (sharedIds_.contains(key.uid) || std::filesystem::exists(duplicateMarker(key.uid)));
-    if (knownDuplicate) {
-        sc.uniqueId = sc.fallbackUid;
-        sc.lockIdentity = false;
-        const std::string marker = duplicateMarker(key.uid);
-        spdlog::warn("{}: battery {} keyed by its port ({}): another BMS on this GX reported the same id ({})",
-                     name(address), key.label, sc.uniqueId, marker.empty() ? key.uid : marker);
-    } else if (key.fromBms) {
-        spdlog::info("{}: battery {} ({})", name(address), key.label, key.uid);
-    } else {
-        spdlog::info("{}: battery keyed by {} ({}): {}", name(address), key.label, key.uid, key.why);
-    }
-    // Two packs tell themselves apart in the GUI and systemcalc's lists without a custom name.
-    // A fallback key names the place: packs under one master differ by their address.
-    const std::string placeName =
-        ble ? "JK BMS (" + options_.config.ble.mac + ")" : "JK BMS (" + tty + (pb_ ? " #" + std::to_string(address) : "") + ")";
-    sc.identity.productName = key.fromBms && !knownDuplicate ? "JK BMS (" + key.label + ")" : placeName;
-    sc.fallbackProductName = placeName;  // the identity lock taken: keyed by the place
-    sc.preferredInstance = options_.config.dbus.deviceInstance + (pb_ ? address - 1 : 0);
-    sc.settingsWait = options_.config.dbus.settingsWait;
-    sc.settingsRetry = options_.config.dbus.settingsRetry;
-    sc.items.propertiesChangedPerLeaf = options_.config.dbus.propertiesChanged;
-    sc.identity.processVersion = options_.version;
-    sc.identity.connection = ble ? "Bluetooth " + options_.config.ble.mac
-                                 : (options_.simulate ? "Simulated serial " : pb_ ? "RS485 " : "Serial ") + tty +
-                                       (pb_ ? " address " + std::to_string(address) : "");
-    // BLE is not a link systemcalc should trust as the voltage source (SVS).
-    sc.identity.insecureConnection = ble;
-    sc.identity.bankMember = bank_.value_or(false) || options_.config.bank.member;
-    if (bankService_) sc.identity.bankService = bankService_->busName();
-    if (power_) {
-        sc.identity.power = powerItem(p);
-        sc.onPowerWrite = [this](bool on) {
-            const auto press = on ? power::Press::On : power::Press::Off;
-            const std::string refused = power_->press(press, "asked on D-Bus");
-            if (!refused.empty()) {
-                spdlog::warn("power: {} press asked on D-Bus refused: {}", power::pressName(press), refused);
-                return false;
-            }
-            publishPower();
-            // An off press takes the values and limits out of DVCC now, not when the BMS falls silent.
-            for (auto& [a, each] : packs_)
-                if (!each.gone) updateState(a, each);
-            return true;
-        };
-    }
-    sc.onSwitchWrite = [this, address](dbus::BmsSwitch which, bool on) { return switchWrite(address, which, on); };
-    std::optional<std::string> address_;
-    if (!options_.config.dbus.address.empty()) address_ = options_.config.dbus.address;
-    try {
-        p.service = std::make_unique<dbus::BatteryService>(io_, dbus::connectBus(address_), std::move(sc));
-    } catch (const std::exception& e) {
-        stop(ExitCode::DbusFailed, std::string{"cannot connect to D-Bus: "} + e.what());
-        return;
-    }
-    p.service->onNegotiated([this, address](const dbus::DeviceSettings& settings) {
-        Pack& negotiated = packs_.at(address);
-        // The identity lock was taken (BatteryService fell back): remember the id as shared,
-        // so the next start keys both BMSes by their ports, whatever the start order.
-        if (negotiated.key && negotiated.key->fromBms && negotiated.service->uniqueId() != negotiated.key->uid) {
-            sharedIds_.insert(negotiated.key->uid);
-            markDuplicate(address, negotiated.key->uid);
-        }
-        startCharge(address, negotiated, settings);
-        stepCharge(address, negotiated);
-        publish(negotiated);  // the first reading and its limits are in the tree before the name is claimed
-    });
-    p.service->onPersisted([this, address](const dbus::DeviceSettings& settings) {
-        onPersisted(address, packs_.at(address), settings);
-    });
-    // The holder of the id told that another BMS reports it: the service is dropped once its
-    // reply handler has returned.
-    p.service->onDuplicate([this, address] {
-        boost::asio::post(io_, [this, address, alive = std::weak_ptr<int>{alive_}] {
-            if (alive.lock()) rekeyByPort(address);  // not after the daemon is gone
-        });
-    });
-    p.service->start([this](bool ok, const std::string& error) {
-        if (!ok) stop(ExitCode::DbusFailed, error);
-    });
-}
-
-void Daemon::rekeyByPort(std::uint8_t address) {
-    auto it = packs_.find(address);
-    if (exitCode_ || it == packs_.end() || !it->second.key || !it->second.service) return;
-    Pack& p = it->second;
-    // The key (who the BMS says it is) stays: an NW reading is still compared with it. The
-    // service (its lock and bus name released), the engine and what it saved go; a new
-    // service is keyed by the port, its charge state restored only through the fingerprint
-    // check, as at a start.
-    sharedIds_.insert(p.key->uid);
-    markDuplicate(address, p.key->uid);
-    p.service.reset();
-    p.engine.reset();
-    p.limits = {};
-    p.restored = p.modeChanged = false;
-    p.statePath.clear();
-    p.lastSavedText.clear();
-    p.saveWarned = false;
-    p.chargeNotes.clear();
-    if (!p.gone) startService(address, p);
-}
-
-void Daemon::publish(Pack& p) {
-    if (!p.service) return;
-    // Values outside their plausible range are published invalid (batteryPaths); said once
-    // when they appear and once when they are back, not at every poll.
-    if (p.snapshot && p.monitor.state(Clock::now()) != domain::CommsState::Lost) {
-        std::set<std::string> now;
-        for (const auto& bad : domain::outOfRangeValues(*p.snapshot)) {
-            if (!p.outOfRange.contains(bad.what))
-                spdlog::warn("{}: {}: published invalid", p.service->busName(), bad.text());
-            now.insert(bad.what);
-        }
-        for (const auto& was : p.outOfRange)
-            if (!now.contains(was)) spdlog::info("{}: {} is back in range", p.service->busName(), was);
-        p.outOfRange = std::move(now);
-    }
-    if (power_) p.service->setPower(powerItem(p));
-    // Lost communication invalidates the limits in the mapping itself (one batch).
-    p.service->publish(p.snapshot, p.limits, commsState(p, Clock::now()));
-    publishBank();
-}
-
-std::optional<bool> Daemon::bankChoice() const {
-    const auto& bank = options_.config.bank;
-    if (!pb_ || !bank.enabled || bank.member) return false;
-    const auto& configured = options_.config.serial.addresses;
-    if (!configured.empty()) return configured.size() >= 2;
-    // Under a BMS master there are several packs by definition.
-    if (pbPoller_ && pbPoller_->listening()) return true;
-    if (discovered_) return discovered_->size() >= 2;
-    return std::nullopt;
-}
-
 void Daemon::startBank() {
-    const std::string tty = ttyName(port_);
-    const std::string base = options_.simulate ? "sim_" + tty : tty;
-    dbus::BatteryServiceConfig sc;
-    sc.bank = true;
-    sc.busNameSuffix = base + "_bank";
-    // Keyed by the port (the packs come and go; the bank stays where they are).
-    sc.uniqueId = domain::placeKey(sc.busNameSuffix, "").uid;
-    sc.identity.productName = "JK BMS bank (" + tty + ")";
-    sc.identity.connection = (options_.simulate ? "Simulated RS485 " : "RS485 ") + tty + " (bank of JK-PB packs)";
-    sc.identity.processVersion = options_.version;
-    // After the members' instances (the configured one + address - 1).
-    sc.preferredInstance = options_.config.dbus.deviceInstance + 15;
-    sc.settingsWait = options_.config.dbus.settingsWait;
-    sc.settingsRetry = options_.config.dbus.settingsRetry;
-    sc.items.propertiesChangedPerLeaf = options_.config.dbus.propertiesChanged;
-    std::optional<std::string> address;
-    if (!options_.config.dbus.address.empty()) address = options_.config.dbus.address;
-    try {
-        bankService_ = std::make_unique<dbus::BatteryService>(io_, dbus::connectBus(address), std::move(sc));
-    } catch (const std::exception& e) {
-        stop(ExitCode::DbusFailed, std::string{"cannot connect to D-Bus: "} + e.what());
-        return;
-    }
-    spdlog::info("{}: the JK-PB packs are one battery for DVCC: {} (their own services without /Info/Max*)", port_,
-                 bankService_->busName());
-    bankService_->onNegotiated([this](const dbus::DeviceSettings&) { combineBank(); });
-    bankService_->start([this](bool ok, const std::string& error) {
-        if (!ok) stop(ExitCode::DbusFailed, error);
-    });
-}
-
-void Daemon::publishBank() {
-    if (!bankService_ || bankPosted_ || exitCode_) return;
-    // Recombined once the handler that changed a pack has returned: one per loop turn.
-    bankPosted_ = true;
-    boost::asio::post(io_, [this, alive = std::weak_ptr<int>{alive_}] {
-        if (!alive.lock()) return;
-        bankPosted_ = false;
-        util::guarded("bank", [this] { combineBank(); });
-    });
-}
-
-void Daemon::combineBank() {
-    if (!bankService_ || exitCode_) return;
-    std::vector<domain::BankMember> members;
-    members.reserve(packs_.size());
-    // Every pack the bus is known to have: configured, discovered, or heard.
-    std::set<std::uint8_t> expected(options_.config.serial.addresses.begin(), options_.config.serial.addresses.end());
-    if (discovered_) expected.insert(discovered_->begin(), discovered_->end());
-    for (const auto& [a, p] : packs_) expected.insert(a);
-    for (const std::uint8_t a : expected) {
-        const std::string member = "P" + std::to_string(a);
-        const auto it = packs_.find(a);
-        const Pack* p = it == packs_.end() ? nullptr : &it->second;
-        if (!p || !p->service || p->service->table().empty()) {
-            // Expected but not served (never heard, identifying, negotiating, identified
-            // afresh): its limits are unknown, so it counts as lost - no charging until it is.
-            domain::BankMember unknown;
-            unknown.name = member;
-            unknown.comms = domain::CommsState::Lost;
-            members.push_back(std::move(unknown));
-            continue;
-        }
-        auto m = dbus::bankMember(member, dbus::lookupIn(p->service->table()));
-        if (p->gone) m.comms = domain::CommsState::Lost;  // its service left the bus
-        members.push_back(std::move(m));
-    }
-    const auto& bank = options_.config.bank;
-    domain::BankReading reading = domain::combineBank(members, domain::BankRules{bank.shareCurrentA, bank.shareMargin});
-    if (reading.status != bankStatus_) {
-        if (reading.silent.empty()) spdlog::info("{}: {}", bankService_->busName(), reading.status);
-        else spdlog::warn("{}: {}", bankService_->busName(), reading.status);
-        bankStatus_ = reading.status;
-    }
-    bankService_->publishBank(std::move(reading));
+    std::vector<std::uint8_t> expected = options_.config.serial.addresses;
+    if (discovered_) expected.insert(expected.end(), discovered_->begin(), discovered_->end());
+    UnitHost& host = *this;
+    pbBank_ = std::make_unique<PbBank>(host, units_, std::move(expected));
+    pbBank_->start(port_, options_.simulate);
 }
 
 void Daemon::stop(ExitCode code, const std::string& why) {
@@ -992,8 +583,8 @@ void Daemon::stop(ExitCode code, const std::string& why) {
     else spdlog::error("exiting: {}", why);
     if (power_) power_->shutdown();  // the contact opens, whatever press runs
     // The timers as they are now (sent before the names are released below).
-    for (auto& [a, each] : packs_)
-        if (each.engine && !each.gone) saveCharge(a, each);
+    for (auto& [a, each] : units_)
+        if (each->hasEngine() && !each->gone) each->saveCharge();
     if (listenTimer_) listenTimer_->cancel();
     if (nwPoller_) nwPoller_->stop();
     if (pbPoller_) pbPoller_->stop();
@@ -1015,16 +606,16 @@ void Daemon::stop(ExitCode code, const std::string& why) {
         if (!ec) finish();
     });
     auto pending = std::make_shared<int>(0);
-    if (bankService_ && bankService_->state() == dbus::BatteryService::State::Registered) {
+    if (auto* bank = pbBank_ ? pbBank_->service() : nullptr; bank && bank->state() == dbus::BatteryService::State::Registered) {
         ++*pending;
-        bankService_->release([pending, finish] {
+        bank->release([pending, finish] {
             if (--*pending == 0) finish();
         });
     }
-    for (auto& [a, p] : packs_) {
-        if (p.service && p.service->state() == dbus::BatteryService::State::Registered) {
+    for (auto& [a, each] : units_) {
+        if (each->service && each->service->state() == dbus::BatteryService::State::Registered) {
             ++*pending;
-            p.service->release([pending, finish] {
+            each->service->release([pending, finish] {
                 if (--*pending == 0) finish();
             });
         }

@@ -36,6 +36,7 @@ void PbPoller::start() {
 void PbPoller::stop() {
     running_ = false;
     overran_ = false;
+    roundOpen_ = false;
     cycleTimer_.cancel();
     jobTimer_.cancel();
     idleTimer_.cancel();
@@ -96,6 +97,7 @@ void PbPoller::scheduleCycle() {
 
 void PbPoller::enqueueCycle() {
     const auto now = Clock::now();
+    const std::size_t queuedBefore = queue_.size();
     // At most one pack that left is probed per cycle, round robin from the one probed last:
     // each probe may cost a whole deadline, and six silent packs probed in one cycle would
     // stretch it past the others' stale time. The others due wait for the next cycles.
@@ -123,6 +125,7 @@ void PbPoller::enqueueCycle() {
         }
         queue_.push_back(Job{a, pb::Trigger::CellInfo});
     }
+    if (queue_.size() > queuedBefore) roundOpen_ = true;
 }
 
 void PbPoller::next() {
@@ -206,6 +209,7 @@ void PbPoller::handle(const pb::BusEvent& ev) {
         if (request && !ourEcho && !listening_) {
             // Someone else drives the bus (a BMS at address 0): two masters collide, so stop.
             listening_ = true;
+            roundOpen_ = false;
             queue_.clear();
             inFlight_.reset();
             jobTimer_.cancel();
@@ -249,6 +253,12 @@ void PbPoller::finishJob(bool answered, const std::string& why) {
         if (answered) found_.push_back(job.address);
     } else if (!answered && job.trigger == pb::Trigger::CellInfo && onMiss_) {
         onMiss_(job.address, why);
+    }
+    // The round's last read is over (writes queued after it belong to no round).
+    if (roundOpen_ && running_ && std::none_of(queue_.begin(), queue_.end(), [](const Job& j) { return !j.write; })) {
+        roundOpen_ = false;
+        ++rounds_;
+        if (onRoundEnd_) onRoundEnd_();
     }
     // Pacing: never two commands closer than this (CH341 adapters garble bursts).
     quietUntil_ = Clock::now() + options_.pacing;

@@ -887,8 +887,8 @@ TEST_F(PbDaemonTest, ACellTooHighInOnePackStopsTheBankCharging) {
     daemon->start();
     ASSERT_TRUE(pumpUntil(io, [&] { return bankNumber(*daemon, "/Info/MaxChargeCurrent").value_or(0) > 0; }, 8s));
     two.state().cellsV[3] = 3.62;
-    // Pack 2's own engine decides (its /Bank/MaxChargeCurrent 0); the bank follows in the same
-    // loop turn, so within the poll that brought the reading.
+    // Pack 2's own engine decides (its /Bank/MaxChargeCurrent 0); the bank follows at the end
+    // of the poll round that brought the reading (pack 2 is the round's last).
     ASSERT_TRUE(pumpUntil(io, [&] { return valueIs(2, "/Bank/MaxChargeCurrent", dbus::Value{0.0}); }, 3s));
     EXPECT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/Info/MaxChargeCurrent", dbus::Value{0.0}); }, 200ms));
     EXPECT_TRUE(bankIs(*daemon, "/Info/ChargeLimitation", dbus::Value{std::string{"P2 CCL 0 A"}}));
@@ -1031,6 +1031,22 @@ TEST_F(PbBankTest, EightPacksAreOneBattery) {
     packs[0]->state().cellsV[7] = 3.62;
     EXPECT_TRUE(pumpUntil(io, [&] { return bankIs(*daemon, "/Info/MaxChargeCurrent", dbus::Value{0.0}); }, 3s));
     EXPECT_TRUE(bankIs(*daemon, "/System/MaxVoltageCellId", dbus::Value{std::string{"P1/C8"}}));
+}
+
+TEST_F(PbBankTest, TheBankIsRecombinedOncePerPollRound) {
+    daemon = std::make_unique<Daemon>(io, options());
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] {
+        return bankIs(*daemon, "/System/NrOfModulesOnline", dbus::Value{std::int32_t{kPacks}}) &&
+               bankNumber(*daemon, "/Info/MaxChargeCurrent").has_value();
+    }, 15s));
+    const auto rounds = daemon->pbPoller()->roundsFinished();
+    const auto combinations = daemon->bankCombinations();
+    // Every pack answers every round: one combination per round, not one per pack's update.
+    pumpUntil(io, [] { return false; }, 3s);
+    const auto roundsNow = daemon->pbPoller()->roundsFinished() - rounds;
+    EXPECT_GE(roundsNow, 4u);
+    EXPECT_LE(daemon->bankCombinations() - combinations, roundsNow + 1);
 }
 
 }  // namespace

@@ -1,25 +1,23 @@
 #pragma once
-// Daemon: the whole of dbus-jkbms on one serial port - serial link, poller (NW, or JK-PB packs
-// on an RS485 bus), a lost-communication monitor and a D-Bus battery service per pack - on one
-// io_context.
+// Daemon: the whole of dbus-jkbms on one port (serial, or BLE) on one io_context - the
+// mediator between the transports, the battery units (battery_unit.hpp: one per BMS, with
+// its monitor, key, charge engine and service) and the bank over them (pb_bank.hpp). It owns
+// the transports (NW: SerialLink + NwPoller; JK-PB: SerialLink + PbPoller; BLE: BleLink and
+// its frame assembler), routes their readings and misses to the unit by address, and owns
+// what concerns the whole port: the start probe, power, signals and the stop.
 //
-//   probing     protocol auto: NW read-alls for kNwProbe; no answer -> JK-PB discovery of
-//               addresses 1-15 with short deadlines; nothing -> exit code 1.
+//   probing     protocol auto: NW read-alls for kNwProbe (3 s); no answer -> JK-PB discovery
+//               of addresses 1-15 with short deadlines (200 ms); nothing -> exit code 1.
 //   starting    the port is open and polled; nothing is on D-Bus yet. If no BMS answers
 //               within comms.stale_after (after discovery, for JK-PB), the daemon ends with
 //               exit code 1, so serial-starter can try the next driver on this tty.
-//   identifying a pack's key (domain::BatteryKey: NW id fields, JK-PB / BLE serial) decides its
-//               device instance, custom name and charge state in localsettings. NW has it in
-//               every reading; JK-PB and BLE wait for the device-info frame (asked first) up
-//               to dbus.identity_wait, then fall back to the port and address (the MAC).
-//   serving     the service starts: the instance is negotiated, every path is built from the
-//               latest reading, then the name is claimed.
-//   stale/lost  per pack, per CommsMonitor: a warning, then everything from that BMS invalid in
-//               one batch. After exit_after a JK-PB pack's service leaves the bus; when no pack
-//               is left (always, for NW) the daemon exits with code 1. A pack that left is
-//               asked again every kGoneProbe (listening: heard again); when it answers it is
-//               identified afresh (it may be another pack) and gets a new service. NW: a
-//               reading with another id ends the daemon (BmsLost): a new battery.
+//   per unit    identifying, serving, stale/lost, charge: see BatteryUnit. A unit is served
+//               once identified and once it is known whether the packs are a bank.
+//   lost        after exit_after a JK-PB pack's service leaves the bus; when no pack is left
+//               (always, for NW) the daemon exits with code 1. A pack that left is asked again
+//               every poll.gone_probe (listening: heard again); when it answers it is
+//               identified afresh (it may be another pack) and gets a new unit. NW: a reading
+//               with another id ends the daemon (BmsLost): a new battery.
 //   exiting     SIGTERM/SIGINT (names released within a second), or a D-Bus failure.
 //
 // Power (relay.type, or the simulator's own button): the BMS's display-port button through a
@@ -29,12 +27,8 @@
 // state and takes presses (1 on, 0 off); after an off press the daemon neither wakes the BMS
 // nor gives up on it (it stays on the bus, values invalid, so it can be switched on again).
 //
-// Bank (config bank, README "Banks"): JK-PB packs on this bus are ONE battery for DVCC when
-// more than one pack is configured, discovered or heard under a master (decided once, before
-// the first pack's service starts; while discovery runs, services wait). The bank's service
-// (<port>_bank) has the combined values and limits (domain::combineBank), recombined after
-// every pack's update; the packs' own services stay as members, their limits under /Bank/*.
-// bank.member (NW / BLE): this battery is a member of a bank served by `dbus-jkbms --bank`.
+// Bank: see PbBank. bank.member (NW / BLE): this battery is a member of a bank served by
+// `dbus-jkbms --bank` (bank_daemon.hpp).
 //
 // BLE (ble.mac): BleLink connects through BlueZ; the session asks for device info (0x97),
 // then settings and the cell-info stream (0x96); no cell info for 10 s -> 0x96 again; three
@@ -53,8 +47,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "jkbms/app/charge_state_file.hpp"
+#include "jkbms/app/battery_unit.hpp"
+#include "jkbms/app/exit_code.hpp"
 #include "jkbms/app/nw_poller.hpp"
+#include "jkbms/app/pb_bank.hpp"
 #include "jkbms/app/pb_poller.hpp"
 #include "jkbms/app/power_control.hpp"
 #include "jkbms/charge/charge_engine.hpp"
@@ -70,22 +66,6 @@
 
 namespace jkbms::app {
 
-// Exit codes, for supervisors and serial-starter.
-enum class ExitCode : int {
-    Stopped = 0,     // SIGTERM / SIGINT
-    BmsLost = 1,     // no BMS answered at start, or none is left after exit_after
-    Usage = 2,       // bad options or configuration
-    PortFailed = 3,  // the serial port could not be opened
-    DbusFailed = 4,  // the bus could not be reached, or our name is taken
-    RelayFailed = 5, // the display-port relay could not be set up
-};
-
-// A start-up failure with the exit code it calls for.
-struct StartError : std::runtime_error {
-    StartError(ExitCode c, const std::string& what) : std::runtime_error(what), code(c) {}
-    ExitCode code;
-};
-
 struct DaemonOptions {
     config::Config config;
     bool simulate = false;  // play a BMS on a pty in this process and poll it
@@ -94,7 +74,7 @@ struct DaemonOptions {
     std::function<std::unique_ptr<power::Relay>()> relay{};
 };
 
-class Daemon {
+class Daemon : private UnitHost {
 public:
     Daemon(boost::asio::io_context& io, DaemonOptions options);
     ~Daemon();
@@ -112,48 +92,38 @@ public:
     sim::SimulatedBms* simulatedBms() { return simBms_.get(); }
     const PbPoller* pbPoller() const { return pbPoller_.get(); }
     const NwPoller* nwPoller() const { return nwPoller_.get(); }
-    const PowerControl* power() const { return power_.get(); }
+    const PowerControl* power() const override { return power_.get(); }
     // The bank's service (JK-PB packs as one battery); nullptr when the packs are not a bank
     // (or before the first pack's service starts).
-    const dbus::BatteryService* bankService() const { return bankService_.get(); }
+    const dbus::BatteryService* bankService() const { return pbBank_ ? pbBank_->service() : nullptr; }
+    // Tests: how often the bank's values were combined and published (domain::combineBank).
+    std::uint64_t bankCombinations() const { return pbBank_ ? pbBank_->combinations() : 0; }
 
 private:
     using Clock = std::chrono::steady_clock;
-    // One BMS: NW has one (address 0), a JK-PB bus one per DIP address.
-    struct Pack {
-        explicit Pack(const domain::CommsTimes& times) : monitor(times) {}
-        std::optional<domain::BatterySnapshot> snapshot;
-        std::optional<domain::JkFrameMerger> frames;  // BLE / JK-PB: the 55 AA frames so far
-        domain::CommsMonitor monitor;
-        domain::CommsState lastState = domain::CommsState::Ok;
-        std::uint64_t missedInRow = 0;
-        std::unique_ptr<dbus::BatteryService> service;
-        bool gone = false;  // exit_after passed: left the bus
-        // Charge limits: one engine per BMS, stepped on each reading.
-        std::optional<charge::ChargeEngine> engine;
-        domain::ChargeLimits limits;
-        std::chrono::steady_clock::time_point lastStep{};
-        // Its key (who it is), once known; before that no service.
-        std::optional<domain::BatteryKey> key;
-        std::chrono::steady_clock::time_point firstReading{};
-        bool restored = false;     // the engine started from a saved state
-        bool modeChanged = false;  // the engine changed mode since it started
-        std::string statePath;
-        std::chrono::steady_clock::time_point lastSaved{};
-        std::string lastSavedText;  // savedStateOf() last written: not written again unchanged
-        bool saveWarned = false;
-        std::string chargeNotes;  // the engine's notes last logged
-        std::set<std::string> outOfRange;  // what is published invalid as implausible (logged once)
-    };
 
-    Pack& pack(std::uint8_t address);
+    // UnitHost: what the battery units ask of the daemon.
+    boost::asio::io_context& io() override { return io_; }
+    const config::Config& config() const override { return options_.config; }
+    const std::string& version() const override { return options_.version; }
+    bool stopping() const override { return exitCode_.has_value(); }
+    bool bankMember() const override;
+    std::string bankServiceName() const override;
+    bool sharedId(const std::string& uid) const override { return sharedIds_.contains(uid); }
+    void shareId(const std::string& uid) override { sharedIds_.insert(uid); }
+    void changed(bool now) override;
+    void failed(ExitCode code, const std::string& why) override { stop(code, why); }
+    bool powerWrite(bool on) override;
+
+    // The unit at `address` (NW, BLE: 0), created on first use.
+    BatteryUnit& unit(std::uint8_t address);
+    UnitPlace unitPlace(std::uint8_t address) const;
     void startSimulator();
     void startPower();
     // Every missed poll: wake presses when the whole port has gone silent.
     void checkWake(Clock::time_point now);
     // ensure_on_at_start: true while the one on press runs (the caller does not give up yet).
     bool pressOnAtStart();
-    dbus::PowerItem powerItem(const Pack& p) const;
     void publishPower();
     void startNw();
     void startPb(bool probing);
@@ -165,52 +135,23 @@ private:
     // A 55 AA frame from a JK-PB on RS485 or a BMS over BLE; false when it is no reading (it
     // did not decode, or a cell-info frame without cells and pack voltage).
     bool onJkFrame(std::uint8_t address, util::ByteView frame);
-    void onReading(std::uint8_t address, Pack& p);
+    void onReading(std::uint8_t address);
     void onMiss(std::uint8_t address, const std::string& why);
-    void evaluate(std::uint8_t address, Pack& p);
-    // The state published: the monitor's, or Off from the moment an off press is accepted
-    // until the BMS answers again or is pressed on (power::PowerControl::switchedOff).
-    domain::CommsState commsState(const Pack& p, Clock::time_point now) const;
-    // Logs a change of the published state (one line) and publishes it.
-    void updateState(std::uint8_t address, Pack& p);
-    // The pack's key when it is known (or its wait is over); false: not yet.
-    bool identify(std::uint8_t address, Pack& p, Clock::time_point now);
+    // After a miss: exit_after passed -> the unit leaves the bus, or the daemon ends when no
+    // other is left; else its state is updated.
+    void evaluate(std::uint8_t address);
     // Starts the pack's service once it is identified and the bank question is decided.
-    bool serveWhenReady(std::uint8_t address, Pack& p, Clock::time_point now);
+    bool serveWhenReady(std::uint8_t address, Clock::time_point now);
     std::string place(std::uint8_t address) const;  // the bus-name suffix: "ttyUSB0", "ttyUSB0_2"
-    void startService(std::uint8_t address, Pack& p);
     // A pack that left the bus answers again: it is forgotten (service, engine, key) so that it
     // is identified again and served as whatever battery it turns out to be.
     void renew(std::uint8_t address);
     // Listening under a BMS master: nobody reports misses, so silences are checked here.
     void listenTick();
     // A /Bms/*Switch write: sent on the transport between polls; false when refused.
-    bool switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on);
-    void publish(Pack& p);
-    // The bank: whether these packs are one (nullopt: not known yet, discovery runs); its
-    // service; a recombination after the packs' updates (at most one per loop turn).
-    std::optional<bool> bankChoice() const;
+    bool switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) override;
+    // The packs are one battery (PbBank::choose): the bank over the units, with its service.
     void startBank();
-    void publishBank();
-    void combineBank();
-    // The engine starts once localsettings has answered: its state comes from there (or from
-    // the state file when there is no localsettings, or the setting is still empty).
-    void startCharge(std::uint8_t address, Pack& p, const dbus::DeviceSettings& settings);
-    // localsettings answered only after the service registered without it.
-    void onPersisted(std::uint8_t address, Pack& p, const dbus::DeviceSettings& settings);
-    // A saved state that belongs to this pack (its key), else nullopt with one warning.
-    std::optional<charge::EngineState> readState(std::uint8_t address, const Pack& p, ChargeStateRead read,
-                                                 const std::string& source);
-    void stepCharge(std::uint8_t address, Pack& p);
-    void saveCharge(std::uint8_t address, Pack& p, bool force = false);
-    // "<state_dir>/<uid>.duplicate" ("" without a state dir): the id was seen on two BMSes.
-    std::string duplicateMarker(const std::string& uid) const;
-    void markDuplicate(std::uint8_t address, const std::string& uid);
-    // The holder of a shared id gave it up (another BMS reports it): the battery is keyed by
-    // its port from now on - a new service and a fresh engine, as for a pack identified afresh.
-    void rekeyByPort(std::uint8_t address);
-    // The state as written, without its fingerprint (what decides "unchanged"): one line.
-    std::string savedStateOf(const Pack& p) const;
     std::string name(std::uint8_t address) const;
     void stop(ExitCode code, const std::string& why);
 
@@ -235,12 +176,10 @@ private:
     std::unique_ptr<boost::asio::steady_timer> bleTimer_;
     std::chrono::steady_clock::time_point lastCellInfo_{};
     int bleResends_ = 0;
-    std::map<std::uint8_t, Pack> packs_;
-    std::optional<bool> bank_;                    // decided: the packs are one battery (or not)
+    BatteryUnits units_;                                   // by address
     std::optional<std::vector<std::uint8_t>> discovered_;  // JK-PB discovery's result
-    std::unique_ptr<dbus::BatteryService> bankService_;
-    bool bankPosted_ = false;
-    std::string bankStatus_;  // logged when it changes
+    std::optional<bool> isBank_;                           // decided: the packs are one battery (or not)
+    std::unique_ptr<PbBank> pbBank_;                       // after units_: it reads them
     // Ids this daemon found on another BMS of this GX while running (its lock was taken, or it
     // was told so as the holder): keyed by the port, with or without a state dir.
     std::set<std::string> sharedIds_;

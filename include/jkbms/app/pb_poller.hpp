@@ -62,6 +62,12 @@ public:
     void onDiscovered(std::function<void(const std::vector<std::uint8_t>&)> handler) {
         onDiscovered_ = std::move(handler);
     }
+    // Called once per poll round, when the last read job of the round (every pack's cell
+    // info, or its miss, handed on first) is over; never while discovering or listening (no
+    // rounds: a BMS master polls), nor after stop().
+    void onRoundEnd(std::function<void()> handler) { onRoundEnd_ = std::move(handler); }
+    // Rounds finished since start(): onRoundEnd's count (for tests and measurements).
+    std::uint64_t roundsFinished() const { return rounds_; }
     void start();
     void stop();
     // At most this many writes wait (one per pack and register).
@@ -126,10 +132,13 @@ private:
     bool discovering_ = false;
     bool listening_ = false;
     bool lastWasWrite_ = false;  // the job sent last was a write: a read goes next
+    bool roundOpen_ = false;     // a round's read jobs are queued or in flight
+    std::uint64_t rounds_ = 0;
     bool running_ = false;
     FrameHandler onFrame_;
     MissHandler onMiss_;
     std::function<void(const std::vector<std::uint8_t>&)> onDiscovered_;
+    std::function<void()> onRoundEnd_;
 };
 
 }  // namespace jkbms::app
