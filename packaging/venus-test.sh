@@ -185,7 +185,7 @@ install_tests() {
     grep -q "^/data/other-app/start.sh" "$root/data/rc.local" || return 1
     [ "$(cat "$root/data/conf/dbus-jkbms.yaml")" = "$(printf 'log:\n  level: debug')" ] || { echo "config changed"; return 1; }
     [ "$(readlink "$root/service/dbus-jkbms-garage")" = "/run/dbus-jkbms/garage" ] || return 1
-    grep -q -- "^exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config /data/conf/dbus-jkbms.d/garage.yaml" \
+    grep -qF -- 'exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/garage.yaml"' \
         "$root/run/dbus-jkbms/garage/run" || return 1
     grep -q "multilog t s200000 n5 /var/log/dbus-jkbms-garage" "$root/run/dbus-jkbms/garage/log/run" || return 1
     # A firmware update: the rootfs template, the command link and /service are gone; enable.sh
@@ -498,6 +498,40 @@ upgrade_waits_for_down() {
     [ "$(cat "$root/$APP_DIR/state/ABC123.state")" = "soc 55" ] && [ ! -e "$root/data/dbus-jkbms" ] || return 1
 }
 
+# Instance files whose names the service name cannot keep ("van.ble.yaml", "my van.yaml"): the
+# service (dbus-jkbms-van_ble, dbus-jkbms-my_van) runs with the real file and stays at the next
+# run; a name unsafe in the run script, or one whose service name is taken, is refused and said.
+enable_odd_names() {
+    local root=$WORK/names d
+    make_root "$root"
+    d=$root/data/conf/dbus-jkbms.d
+    mkdir -p "$d"
+    printf 'ble:\n  mac: C8:47:8C:00:00:01\n' > "$d/van.ble.yaml"
+    printf 'ble:\n  mac: C8:47:8C:00:00:02\n' > "$d/my van.yaml"
+    printf 'ble:\n  mac: C8:47:8C:00:00:03\n' > "$d/van_ble.yaml"
+    printf 'ble:\n  mac: C8:47:8C:00:00:04\n' > "$d/bad\$(reboot).yaml"
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1
+    local said
+    said=$(JKBMS_ROOT=$root "$root/$APP_DIR/enable.sh") || return 1
+    local n
+    for n in van_ble my_van; do
+        [ "$(readlink "$root/service/dbus-jkbms-$n")" = "/run/dbus-jkbms/$n" ] ||
+            { echo "no service dbus-jkbms-$n after a second run: $said"; ls "$root/service"; return 1; }
+    done
+    grep -qxF 'exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/van.ble.yaml"' \
+        "$root/run/dbus-jkbms/van_ble/run" || { cat "$root/run/dbus-jkbms/van_ble/run"; return 1; }
+    grep -qxF 'exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/my van.yaml"' \
+        "$root/run/dbus-jkbms/my_van/run" || { cat "$root/run/dbus-jkbms/my_van/run"; return 1; }
+    grep -q "removed" <<<"$said" && { echo "a service removed: $said"; return 1; }
+    grep -q "van_ble.yaml: refused (its service name dbus-jkbms-van_ble is another file's)" <<<"$said" &&
+        grep -q 'bad\$(reboot).yaml: refused' <<<"$said" || { echo "refusals not said: $said"; return 1; }
+    [ "$(ls "$root/service" | tr '\n' ' ')" = "dbus-jkbms-my_van dbus-jkbms-van_ble " ] || { ls "$root/service"; return 1; }
+    # The file removed: its service goes.
+    rm "$d/my van.yaml"
+    said=$(JKBMS_ROOT=$root "$root/$APP_DIR/enable.sh") || return 1
+    [ ! -e "$root/service/dbus-jkbms-my_van" ] && [ -L "$root/service/dbus-jkbms-van_ble" ] || { echo "$said"; return 1; }
+}
+
 # multilog: 200000 x 5 by default; JKBMS_LOG_SIZE / JKBMS_LOG_COUNT at install are kept in
 # /data/conf/dbus-jkbms-log.conf and used for the template and the fixed services; nonsense in
 # that file falls back to the defaults.
@@ -668,6 +702,7 @@ check "gui-v2/ copied into the app when the release has one, none otherwise" gui
 check "gui-v2 plugin JSON written by install.sh on v3.70~45 and after an upgrade, not on v3.60; a failure is logged" gui_v2_plugin_installed
 check "rc.local ending in exit 0: the boot line goes after #!, runs, and uninstall keeps the rest" rclocal_exit_0
 check "upgrade: serial-starter's instance unlocked, the older layout migrated, only once svstat shows them down" upgrade_waits_for_down
+check "enable.sh: instance files named van.ble.yaml, my van.yaml keep their service; unsafe names refused" enable_odd_names
 check "multilog size and count: defaults, JKBMS_LOG_SIZE/COUNT at install, bad values" log_settings
 check "run-service.sh hand-off: nothing answers on the port -> exit 1, the tty lock released" handoff_nothing_answers
 check "run-service.sh hand-off: the simulator answers -> runs, keeps the lock; SIGTERM -> 0, lock released" handoff_answers
