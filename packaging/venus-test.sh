@@ -15,7 +15,8 @@
 #     (copied; its JSON written on v3.70~45 and later, again after an upgrade), an rc.local
 #     ending in `exit 0`, the multilog settings, and what uninstall leaves in /data (the
 #     configuration and logs); with stand-ins for svc and svstat: an upgrade and a migration
-#     wait for the services to be down before unlocking ports or moving their state;
+#     wait for the services to be down before unlocking ports or moving their state, and so
+#     does uninstall, which logs a failing step and goes on;
 #   - the serial-starter template under a stand-in for serial-starter's run-service.sh, the
 #     binary under qemu: exit 1 and the tty lock released when nothing answers on a pty, and
 #     running with the lock held while jkbms-sim answers.
@@ -532,6 +533,38 @@ enable_odd_names() {
     [ ! -e "$root/service/dbus-jkbms-my_van" ] && [ -L "$root/service/dbus-jkbms-van_ble" ] || { echo "$said"; return 1; }
 }
 
+# Uninstall on a running GX: the services are stopped and the app's state/ removed only once
+# svstat shows them down; a failing `svc -t /service/serial-starter` is logged and the uninstall
+# goes on to the end.
+uninstall_waits_and_goes_on() {
+    local root=$WORK/unsvc stub=$WORK/unsvc-stub
+    make_root "$root"
+    write_svc_stubs "$stub"
+    mkdir -p "$root/data/conf/dbus-jkbms.d"
+    printf 'ble:\n  mac: C8:47:8C:00:00:01\n' > "$root/data/conf/dbus-jkbms.d/garage.yaml"
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1
+    mkdir -p "$root/$APP_DIR/state" "$root/service/serial-starter" "$root/var/lock/serial-starter" \
+        "$root/var/volatile/services/dbus-jkbms.ttyUSB0"
+    ln -s "$root/var/volatile/services/dbus-jkbms.ttyUSB0" "$root/service/dbus-jkbms.ttyUSB0"
+    ln -s 1234 "$root/var/lock/serial-starter/ttyUSB0"
+    local rc=0
+    env PATH="$stub/bin:$PATH" STUB_DIR="$stub" STUB_SVC_FAIL=serial-starter JKBMS_TEST_SERVICES=1 JKBMS_ROOT="$root" \
+        "$root/$APP_DIR/uninstall.sh" >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 0 ] || { echo "exit $rc"; tail -3 "$root/data/log/dbus-jkbms-install.log"; return 1; }
+    grep -q "^svc -t .*/service/serial-starter" "$stub/calls" || { echo "serial-starter not restarted:"; cat "$stub/calls"; return 1; }
+    grep -q "uninstall.sh: 'svc -t .*serial-starter' failed" "$root/data/log/dbus-jkbms-install.log" &&
+        grep -q "dbus-jkbms removed" "$root/data/log/dbus-jkbms-install.log" ||
+        { echo "install log:"; tail -5 "$root/data/log/dbus-jkbms-install.log"; return 1; }
+    local n
+    for n in dbus-jkbms-garage dbus-jkbms.ttyUSB0; do
+        grep -q "^svstat $n up .*state=there" "$stub/calls" || { echo "$n not waited for:"; cat "$stub/calls"; return 1; }
+    done
+    grep -q "^svstat .* up .*state=gone" "$stub/calls" && { echo "state/ removed while a service ran:"; cat "$stub/calls"; return 1; }
+    grep -q "^svstat dbus-jkbms.ttyUSB0 up lock=gone" "$stub/calls" && { echo "tty unlocked while up"; return 1; }
+    [ ! -e "$root/$APP_DIR" ] && [ ! -e "$root/var/lock/serial-starter/ttyUSB0" ] && [ ! -L "$root/service/dbus-jkbms-garage" ] &&
+        [ ! -L "$root/service/dbus-jkbms.ttyUSB0" ] || { echo "left behind"; return 1; }
+}
+
 # multilog: 200000 x 5 by default; JKBMS_LOG_SIZE / JKBMS_LOG_COUNT at install are kept in
 # /data/conf/dbus-jkbms-log.conf and used for the template and the fixed services; nonsense in
 # that file falls back to the defaults.
@@ -703,6 +736,7 @@ check "gui-v2 plugin JSON written by install.sh on v3.70~45 and after an upgrade
 check "rc.local ending in exit 0: the boot line goes after #!, runs, and uninstall keeps the rest" rclocal_exit_0
 check "upgrade: serial-starter's instance unlocked, the older layout migrated, only once svstat shows them down" upgrade_waits_for_down
 check "enable.sh: instance files named van.ble.yaml, my van.yaml keep their service; unsafe names refused" enable_odd_names
+check "uninstall: services down before state/ goes; a failing svc -t serial-starter logged, not fatal" uninstall_waits_and_goes_on
 check "multilog size and count: defaults, JKBMS_LOG_SIZE/COUNT at install, bad values" log_settings
 check "run-service.sh hand-off: nothing answers on the port -> exit 1, the tty lock released" handoff_nothing_answers
 check "run-service.sh hand-off: the simulator answers -> runs, keeps the lock; SIGTERM -> 0, lock released" handoff_answers
