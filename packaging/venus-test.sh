@@ -423,6 +423,10 @@ rclocal_exit_0() {
     sed "s|/data/apps/enabled/dbus-jkbms/|$root/$APP_DIR/|g" "$root/data/rc.local" > "$WORK/rc.local.exit0"
     JKBMS_ROOT=$root sh "$WORK/rc.local.exit0" >/dev/null 2>&1
     [ -f "$root/opt/victronenergy/service-templates/dbus-jkbms/run" ] || { echo "rc.local did not reach enable.sh"; return 1; }
+    # An empty rc.local: a #! line and ours.
+    : > "$root/data/rc.local"
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1
+    [ "$(cat "$root/data/rc.local")" = "$(printf '#!/bin/sh\n%s' "$BOOT_LINE")" ] || { cat "$root/data/rc.local"; return 1; }
     # No #! line: ours goes first; uninstall takes only ours.
     printf '/data/other.sh\nexit 0\n' > "$root/data/rc.local"
     JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1

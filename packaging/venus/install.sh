@@ -160,6 +160,8 @@ if [ -f "$RCLOCAL" ]; then
     first=$(head -n 1 "$tmp.body")
     case $first in
         '#!'*) { printf '%s\n%s\n' "$first" "$LINE"; tail -n +2 "$tmp.body"; } > "$tmp" ;;
+        '') [ -s "$tmp.body" ] && { printf '%s\n' "$LINE"; cat "$tmp.body"; } > "$tmp" ||
+                printf '#!/bin/sh\n%s\n' "$LINE" > "$tmp" ;;
         *) { printf '%s\n' "$LINE"; cat "$tmp.body"; } > "$tmp" ;;
     esac
     rm -f "$tmp.body"
