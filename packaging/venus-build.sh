@@ -73,7 +73,11 @@ cp -r service "$stage/service"
 cp config/default.yaml "$stage/config/default.yaml"
 cp packaging/venus/install.sh packaging/venus/uninstall.sh packaging/venus/enable.sh packaging/venus/INSTALL "$stage/"
 # The GUI-v2 plugin, when the tree has one.
-[ -d packaging/venus/gui-v2 ] && cp -r packaging/venus/gui-v2 "$stage/gui-v2"
+if [ -d packaging/venus/gui-v2 ]; then
+    cp -r packaging/venus/gui-v2 "$stage/gui-v2"
+    # install.sh generates the JSON on the GX: a local run's copy (gitignored) is not shipped.
+    rm -rf "$stage/gui-v2/dbus-jkbms.json" "$stage/gui-v2/__pycache__"
+fi
 echo "$version" > "$stage/VERSION"
 chmod +x "$stage"/*.sh "$stage"/service/run "$stage"/service/log/run
 tar -C out/venus -czf "out/$name-venus.tar.gz" "$name"

@@ -11,8 +11,12 @@
 #     serial-starter template and drop-in, jkbms on PATH, a BLE instance service, a kept
 #     configuration, the install log, refusals (x86, Venus before v3.00, no Venus), the older
 #     /data/dbus-jkbms layout migrated, the one-command install, venus-data.tar.gz installed at
-#     boot through a rewrite of Venus's update-data.sh and rc.local (and only once), gui-v2,
-#     the multilog settings, and what uninstall leaves in /data (the configuration and logs);
+#     boot through a rewrite of Venus's update-data.sh and rc.local (and only once), gui-v2
+#     (copied; its JSON written on v3.70~45 and later, again after an upgrade), an rc.local
+#     ending in `exit 0`, the multilog settings, and what uninstall leaves in /data (the
+#     configuration and logs); with stand-ins for svc and svstat: an upgrade and a migration
+#     wait for the services to be down before unlocking ports or moving their state, and so
+#     does uninstall, which logs a failing step and goes on;
 #   - the serial-starter template under a stand-in for serial-starter's run-service.sh, the
 #     binary under qemu: exit 1 and the tty lock released when nothing answers on a pty, and
 #     running with the lock held while jkbms-sim answers.
@@ -182,7 +186,7 @@ install_tests() {
     grep -q "^/data/other-app/start.sh" "$root/data/rc.local" || return 1
     [ "$(cat "$root/data/conf/dbus-jkbms.yaml")" = "$(printf 'log:\n  level: debug')" ] || { echo "config changed"; return 1; }
     [ "$(readlink "$root/service/dbus-jkbms-garage")" = "/run/dbus-jkbms/garage" ] || return 1
-    grep -q -- "^exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config /data/conf/dbus-jkbms.d/garage.yaml" \
+    grep -qF -- 'exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/garage.yaml"' \
         "$root/run/dbus-jkbms/garage/run" || return 1
     grep -q "multilog t s200000 n5 /var/log/dbus-jkbms-garage" "$root/run/dbus-jkbms/garage/log/run" || return 1
     # A firmware update: the rootfs template, the command link and /service are gone; enable.sh
@@ -208,7 +212,8 @@ install_tests() {
     [ "$left" = "./conf ./conf/dbus-jkbms.d ./conf/dbus-jkbms.yaml ./log ./log/dbus-jkbms-install.log ./rc.local " ] ||
         { echo "left in /data: $left"; return 1; }
     # Refused: an x86 machine, Venus OS before v3.00, no Venus at all.
-    JKBMS_ROOT=$root "$STAGE/install.sh" >/dev/null 2>&1 && { echo "x86 accepted"; return 1; }
+    JKBMS_ROOT=$root JKBMS_ARCH=x86_64 "$STAGE/install.sh" >/dev/null 2>&1 && { echo "x86 accepted"; return 1; }
+    grep -q "this is a 'x86_64' machine" "$root/data/log/dbus-jkbms-install.log" || { echo "x86 not the reason"; return 1; }
     printf 'v2.92\n' > "$root/opt/victronenergy/version"
     JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null 2>&1 && { echo "v2.92 accepted"; return 1; }
     grep -q "Venus OS v2.92 is too old" "$root/data/log/dbus-jkbms-install.log" || return 1
@@ -260,6 +265,11 @@ older_layout_migrated() {
     [ "$(cat "$root/$APP_DIR/state/ABC123.state")" = "soc 55" ] || { echo "state lost"; return 1; }
     [ "$(cat "$root/data/conf/dbus-jkbms.migrated/bank.yaml")" = "$(printf 'bank:\n  name: house')" ] ||
         { echo "bank.yaml lost"; return 1; }
+    # The user is told where it went, and to update anything of theirs pointing at the old place.
+    grep -q "your /data/dbus-jkbms/bank.yaml is now /data/conf/dbus-jkbms.migrated/bank.yaml" \
+        "$root/data/log/dbus-jkbms-install.log" &&
+        grep -q "rc.local line .* points into /data/dbus-jkbms" "$root/data/log/dbus-jkbms-install.log" ||
+        { echo "the move is not explained in the log"; return 1; }
 }
 
 # Venus OS's /etc/init.d/update-data.sh, as meta-victronenergy has it (meta-venus/recipes-core/
@@ -353,8 +363,210 @@ gui_v2_copied() {
     [ "$(cat "$root/$APP_DIR/gui-v2/Test.qml")" = "// test" ] || return 1
     if [ -d "$STAGE/gui-v2" ]; then   # this release's own plugin
         diff -r "$STAGE/gui-v2" "$root/$APP_DIR/gui-v2" >/dev/null 2>&1 && return 1
-        JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null && diff -r "$STAGE/gui-v2" "$root/$APP_DIR/gui-v2" || return 1
+        JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null &&
+            diff -r -x dbus-jkbms.json "$STAGE/gui-v2" "$root/$APP_DIR/gui-v2" || return 1
     fi
+}
+
+# The GUI v2 plugin's JSON (generated at install, not in the release) is written by install.sh
+# through gui-v2/install.sh on Venus OS v3.70~45 and later, again after an upgrade (which
+# replaces gui-v2/), and not on older Venus; a failing plugin step does not fail the install.
+gui_v2_plugin_installed() {
+    [ -f "$STAGE/gui-v2/install.sh" ] || { echo "the release has no gui-v2/install.sh"; return 1; }
+    local root=$WORK/guijson json
+    json=$root/$APP_DIR/gui-v2/dbus-jkbms.json
+    make_root "$root" v3.70~45
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1
+    [ -f "$json" ] || { echo "no $json after an install on v3.70~45"; tail -5 "$root/data/log/dbus-jkbms-install.log"; return 1; }
+    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(d["version"] != sys.argv[2])' \
+        "$json" "$(cat "$STAGE/VERSION")" || { echo "the JSON's version is not the release's"; return 1; }
+    installed_and_enabled "$root" armhf || return 1
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1   # an upgrade
+    [ -f "$json" ] || { echo "no JSON after an upgrade"; return 1; }
+    installed_and_enabled "$root" armhf || return 1
+    JKBMS_ROOT=$root "$root/$APP_DIR/uninstall.sh" >/dev/null || return 1
+    # Older Venus: installed, no JSON, said so.
+    root=$WORK/guijson-old
+    json=$root/$APP_DIR/gui-v2/dbus-jkbms.json
+    make_root "$root" v3.60
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1
+    installed_and_enabled "$root" armhf || return 1
+    [ ! -e "$json" ] || { echo "a JSON on v3.60"; return 1; }
+    grep -q "gui-v2: Venus OS v3.60 has no GUI v2 UI plugins" "$root/data/log/dbus-jkbms-install.log" || return 1
+    # The plugin step fails: logged, the install goes on.
+    local stage=$WORK/stage-guifail
+    rm -rf "$stage"
+    cp -r "$STAGE" "$stage"
+    printf '#!/bin/sh\necho "broken plugin" >&2\nexit 3\n' > "$stage/gui-v2/install.sh"
+    root=$WORK/guijson-fail
+    make_root "$root" v3.70~45
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$stage/install.sh" >/dev/null || { echo "a failing plugin step failed the install"; return 1; }
+    installed_and_enabled "$root" armhf || return 1
+    grep -q "broken plugin" "$root/data/log/dbus-jkbms-install.log" &&
+        grep -q "GUI v2 pages could not be installed" "$root/data/log/dbus-jkbms-install.log" || return 1
+}
+
+# rc.local ending in `exit 0` (or exiting early): our line comes right after the #! line, so it
+# runs; the rest of the file is kept in order, and an upgrade does not move or double it.
+rclocal_exit_0() {
+    local root=$WORK/rcexit
+    make_root "$root"
+    printf '#!/bin/sh\n/data/other.sh\nexit 0\n' > "$root/data/rc.local"
+    chmod 755 "$root/data/rc.local"
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1
+    installed_and_enabled "$root" armhf || return 1
+    [ "$(cat "$root/data/rc.local")" = "$(printf '#!/bin/sh\n%s\n/data/other.sh\nexit 0' "$BOOT_LINE")" ] ||
+        { echo "rc.local:"; cat "$root/data/rc.local"; return 1; }
+    # It runs: a boot reaches enable.sh.
+    rm -rf "$root/opt/victronenergy/service-templates/dbus-jkbms"
+    sed "s|/data/apps/enabled/dbus-jkbms/|$root/$APP_DIR/|g" "$root/data/rc.local" > "$WORK/rc.local.exit0"
+    JKBMS_ROOT=$root sh "$WORK/rc.local.exit0" >/dev/null 2>&1
+    [ -f "$root/opt/victronenergy/service-templates/dbus-jkbms/run" ] || { echo "rc.local did not reach enable.sh"; return 1; }
+    # An empty rc.local: a #! line and ours.
+    : > "$root/data/rc.local"
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1
+    [ "$(cat "$root/data/rc.local")" = "$(printf '#!/bin/sh\n%s' "$BOOT_LINE")" ] || { cat "$root/data/rc.local"; return 1; }
+    # No #! line: ours goes first; uninstall takes only ours.
+    printf '/data/other.sh\nexit 0\n' > "$root/data/rc.local"
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1
+    [ "$(head -n 1 "$root/data/rc.local")" = "$BOOT_LINE" ] || { cat "$root/data/rc.local"; return 1; }
+    JKBMS_ROOT=$root "$root/$APP_DIR/uninstall.sh" >/dev/null || return 1
+    [ "$(cat "$root/data/rc.local")" = "$(printf '/data/other.sh\nexit 0')" ] || { cat "$root/data/rc.local"; return 1; }
+}
+
+# Stand-ins for daemontools' svc and svstat (JKBMS_TEST_SERVICES=1 lets install.sh and
+# uninstall.sh touch the services under JKBMS_ROOT): a service told to go down (-d) stays "up,
+# want down" for three svstat calls, as a daemon writing its charge state on SIGTERM would;
+# each svstat call notes whether the tty lock, the service link and the app's state/ are still
+# there. STUB_SVC_FAIL=REGEX: svc fails on the paths it matches.
+write_svc_stubs() {  # write_svc_stubs DIR
+    mkdir -p "$1/bin" "$1/state"
+    cat > "$1/bin/svc" <<'STUB'
+#!/bin/sh
+echo "svc $*" >> "$STUB_DIR/calls"
+opts=$1; shift
+for s in "$@"; do
+    if [ -n "${STUB_SVC_FAIL:-}" ] && echo "$s" | grep -Eq "$STUB_SVC_FAIL"; then echo "svc: $s: failed" >&2; exit 111; fi
+    case $opts in *d*) echo 3 > "$STUB_DIR/state/$(basename "$s")" ;; *u*) rm -f "$STUB_DIR/state/$(basename "$s")" ;; esac
+done
+STUB
+    cat > "$1/bin/svstat" <<'STUB'
+#!/bin/sh
+n=$(cat "$STUB_DIR/state/$(basename "$1")" 2>/dev/null || echo 0)
+if [ "$n" -gt 0 ]; then
+    echo $((n - 1)) > "$STUB_DIR/state/$(basename "$1")"
+    tty=${1##*/dbus-jkbms.}
+    lock=none; [ "$tty" = "$1" ] || { [ -L "$JKBMS_ROOT/var/lock/serial-starter/$tty" ] && lock=held || lock=gone; }
+    link=gone; [ -L "$1" ] && link=there
+    state=gone; [ -d "$JKBMS_ROOT/data/apps/available/dbus-jkbms/state" ] && state=there
+    old=gone; [ -d "$JKBMS_ROOT/data/dbus-jkbms/state" ] && old=there
+    echo "svstat $(basename "$1") up lock=$lock link=$link state=$state old=$old" >> "$STUB_DIR/calls"
+    echo "$1: up (pid 99) 4 seconds, want down"
+else
+    echo "$1: down 1 seconds, normally up"
+fi
+STUB
+    chmod 755 "$1/bin/svc" "$1/bin/svstat"
+}
+
+# An upgrade on a running GX: serial-starter's instance is stopped and its tty lock released
+# only once svstat shows it down (svc -dx does not wait).
+upgrade_waits_for_down() {
+    local root=$WORK/svcwait stub=$WORK/svcwait-stub
+    make_root "$root"
+    write_svc_stubs "$stub"
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1
+    mkdir -p "$root/var/lock/serial-starter" "$root/var/volatile/services/dbus-jkbms.ttyUSB0"
+    ln -s "$root/var/volatile/services/dbus-jkbms.ttyUSB0" "$root/service/dbus-jkbms.ttyUSB0"
+    ln -s 1234 "$root/var/lock/serial-starter/ttyUSB0"
+    local env=(env PATH="$stub/bin:$PATH" STUB_DIR="$stub" JKBMS_TEST_SERVICES=1 JKBMS_ROOT="$root" JKBMS_ARCH=armv7l)
+    "${env[@]}" "$STAGE/install.sh" >/dev/null || return 1
+    grep -q "^svc -dx .*dbus-jkbms.ttyUSB0" "$stub/calls" || { echo "not stopped:"; cat "$stub/calls"; return 1; }
+    grep -q "^svstat dbus-jkbms.ttyUSB0 up lock=held" "$stub/calls" || { echo "svstat not polled while it stopped:"; cat "$stub/calls"; return 1; }
+    grep -q "^svstat dbus-jkbms.ttyUSB0 up lock=gone" "$stub/calls" && { echo "tty unlocked while still up:"; cat "$stub/calls"; return 1; }
+    [ ! -e "$root/var/lock/serial-starter/ttyUSB0" ] && [ ! -L "$root/service/dbus-jkbms.ttyUSB0" ] || { echo "not handed back"; return 1; }
+    # The older layout's running daemon (its charge state in /data/dbus-jkbms/state) is down
+    # before that directory is copied and removed, and started again afterwards.
+    root=$WORK/svcwait-old
+    rm -rf "$stub"
+    write_svc_stubs "$stub"
+    make_root "$root"
+    mkdir -p "$root/data/dbus-jkbms/state" "$root/run/dbus-jkbms/garage" "$root/data/conf/dbus-jkbms.d"
+    echo "soc 55" > "$root/data/dbus-jkbms/state/ABC123.state"
+    printf 'ble:\n  mac: C8:47:8C:00:00:01\n' > "$root/data/conf/dbus-jkbms.d/garage.yaml"
+    ln -s "$root/run/dbus-jkbms/garage" "$root/service/dbus-jkbms-garage"
+    "${env[@]/#JKBMS_ROOT=*/JKBMS_ROOT=$root}" "$STAGE/install.sh" >/dev/null || return 1
+    grep -q "^svstat dbus-jkbms-garage up .*old=there" "$stub/calls" || { echo "not waited for before the migration:"; cat "$stub/calls"; return 1; }
+    grep -q "^svstat dbus-jkbms-garage up .*old=gone" "$stub/calls" && { echo "/data/dbus-jkbms removed while it ran:"; cat "$stub/calls"; return 1; }
+    grep -q "^svc -u .*dbus-jkbms-garage" "$stub/calls" || { echo "not started again:"; cat "$stub/calls"; return 1; }
+    [ "$(cat "$root/$APP_DIR/state/ABC123.state")" = "soc 55" ] && [ ! -e "$root/data/dbus-jkbms" ] || return 1
+}
+
+# Instance files whose names the service name cannot keep ("van.ble.yaml", "my van.yaml"): the
+# service (dbus-jkbms-van_ble, dbus-jkbms-my_van) runs with the real file and stays at the next
+# run; a name unsafe in the run script, or one whose service name is taken, is refused and said.
+enable_odd_names() {
+    local root=$WORK/names d
+    make_root "$root"
+    d=$root/data/conf/dbus-jkbms.d
+    mkdir -p "$d"
+    printf 'ble:\n  mac: C8:47:8C:00:00:01\n' > "$d/van.ble.yaml"
+    printf 'ble:\n  mac: C8:47:8C:00:00:02\n' > "$d/my van.yaml"
+    printf 'ble:\n  mac: C8:47:8C:00:00:03\n' > "$d/van_ble.yaml"
+    printf 'ble:\n  mac: C8:47:8C:00:00:04\n' > "$d/bad\$(reboot).yaml"
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1
+    local said
+    said=$(JKBMS_ROOT=$root "$root/$APP_DIR/enable.sh") || return 1
+    local n
+    for n in van_ble my_van; do
+        [ "$(readlink "$root/service/dbus-jkbms-$n")" = "/run/dbus-jkbms/$n" ] ||
+            { echo "no service dbus-jkbms-$n after a second run: $said"; ls "$root/service"; return 1; }
+    done
+    grep -qxF 'exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/van.ble.yaml"' \
+        "$root/run/dbus-jkbms/van_ble/run" || { cat "$root/run/dbus-jkbms/van_ble/run"; return 1; }
+    grep -qxF 'exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/my van.yaml"' \
+        "$root/run/dbus-jkbms/my_van/run" || { cat "$root/run/dbus-jkbms/my_van/run"; return 1; }
+    grep -q "removed" <<<"$said" && { echo "a service removed: $said"; return 1; }
+    grep -q "van_ble.yaml: refused (its service name dbus-jkbms-van_ble is another file's)" <<<"$said" &&
+        grep -q 'bad\$(reboot).yaml: refused' <<<"$said" || { echo "refusals not said: $said"; return 1; }
+    [ "$(ls "$root/service" | tr '\n' ' ')" = "dbus-jkbms-my_van dbus-jkbms-van_ble " ] || { ls "$root/service"; return 1; }
+    # The file removed: its service goes.
+    rm "$d/my van.yaml"
+    said=$(JKBMS_ROOT=$root "$root/$APP_DIR/enable.sh") || return 1
+    [ ! -e "$root/service/dbus-jkbms-my_van" ] && [ -L "$root/service/dbus-jkbms-van_ble" ] || { echo "$said"; return 1; }
+}
+
+# Uninstall on a running GX: the services are stopped and the app's state/ removed only once
+# svstat shows them down; a failing `svc -t /service/serial-starter` is logged and the uninstall
+# goes on to the end.
+uninstall_waits_and_goes_on() {
+    local root=$WORK/unsvc stub=$WORK/unsvc-stub
+    make_root "$root"
+    write_svc_stubs "$stub"
+    mkdir -p "$root/data/conf/dbus-jkbms.d"
+    printf 'ble:\n  mac: C8:47:8C:00:00:01\n' > "$root/data/conf/dbus-jkbms.d/garage.yaml"
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1
+    mkdir -p "$root/$APP_DIR/state" "$root/service/serial-starter" "$root/var/lock/serial-starter" \
+        "$root/var/volatile/services/dbus-jkbms.ttyUSB0"
+    ln -s "$root/var/volatile/services/dbus-jkbms.ttyUSB0" "$root/service/dbus-jkbms.ttyUSB0"
+    ln -s 1234 "$root/var/lock/serial-starter/ttyUSB0"
+    local rc=0
+    env PATH="$stub/bin:$PATH" STUB_DIR="$stub" STUB_SVC_FAIL=serial-starter JKBMS_TEST_SERVICES=1 JKBMS_ROOT="$root" \
+        "$root/$APP_DIR/uninstall.sh" >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 0 ] || { echo "exit $rc"; tail -3 "$root/data/log/dbus-jkbms-install.log"; return 1; }
+    grep -q "^svc -t .*/service/serial-starter" "$stub/calls" || { echo "serial-starter not restarted:"; cat "$stub/calls"; return 1; }
+    grep -q "uninstall.sh: 'svc -t .*serial-starter' failed" "$root/data/log/dbus-jkbms-install.log" &&
+        grep -q "dbus-jkbms removed" "$root/data/log/dbus-jkbms-install.log" ||
+        { echo "install log:"; tail -5 "$root/data/log/dbus-jkbms-install.log"; return 1; }
+    local n
+    for n in dbus-jkbms-garage dbus-jkbms.ttyUSB0; do
+        grep -q "^svstat $n up .*state=there" "$stub/calls" || { echo "$n not waited for:"; cat "$stub/calls"; return 1; }
+    done
+    grep -q "^svstat .* up .*state=gone" "$stub/calls" && { echo "state/ removed while a service ran:"; cat "$stub/calls"; return 1; }
+    grep -q "^svstat dbus-jkbms.ttyUSB0 up lock=gone" "$stub/calls" && { echo "tty unlocked while up"; return 1; }
+    [ ! -e "$root/$APP_DIR" ] && [ ! -e "$root/var/lock/serial-starter/ttyUSB0" ] && [ ! -L "$root/service/dbus-jkbms-garage" ] &&
+        [ ! -L "$root/service/dbus-jkbms.ttyUSB0" ] || { echo "left behind"; return 1; }
 }
 
 # multilog: 200000 x 5 by default; JKBMS_LOG_SIZE / JKBMS_LOG_COUNT at install are kept in
@@ -524,6 +736,11 @@ check "one-command install: the release unpacked in /data is not left there" one
 check "the older /data/dbus-jkbms layout is migrated (state, rc.local line, a user's file)" older_layout_migrated
 check "venus-data.tar.gz: installed and enabled at boot, once, logged; uninstall leaves config and logs" usb_install_at_boot
 check "gui-v2/ copied into the app when the release has one, none otherwise" gui_v2_copied
+check "gui-v2 plugin JSON written by install.sh on v3.70~45 and after an upgrade, not on v3.60; a failure is logged" gui_v2_plugin_installed
+check "rc.local ending in exit 0: the boot line goes after #!, runs, and uninstall keeps the rest" rclocal_exit_0
+check "upgrade: serial-starter's instance unlocked, the older layout migrated, only once svstat shows them down" upgrade_waits_for_down
+check "enable.sh: instance files named van.ble.yaml, my van.yaml keep their service; unsafe names refused" enable_odd_names
+check "uninstall: services down before state/ goes; a failing svc -t serial-starter logged, not fatal" uninstall_waits_and_goes_on
 check "multilog size and count: defaults, JKBMS_LOG_SIZE/COUNT at install, bad values" log_settings
 check "run-service.sh hand-off: nothing answers on the port -> exit 1, the tty lock released" handoff_nothing_answers
 check "run-service.sh hand-off: the simulator answers -> runs, keeps the lock; SIGTERM -> 0, lock released" handoff_answers

@@ -12,8 +12,11 @@
 #      dbus-jkbms exits within seconds when no JK BMS answers, so the next driver gets its turn)
 #   3. one daemontools service per file in /data/conf/dbus-jkbms.d/*.yaml (a BLE battery, or a
 #      fixed serial port): /service/dbus-jkbms-<name> (a link to /run/dbus-jkbms/<name>: /service
-#      is in RAM), logging to /var/log/dbus-jkbms-<name>. serial-starter's own instances are
-#      /service/dbus-jkbms.<tty>; they are left alone.
+#      is in RAM), logging to /var/log/dbus-jkbms-<name>. <name> is the file's name without .yaml,
+#      each character but letters, digits, _ and - made _ ("van.ble.yaml": dbus-jkbms-van_ble);
+#      the service runs with the real file. A name with " $ ` \ or a newline, or one whose
+#      <name> another file has already, is refused (said in the output) and gets no service.
+#      serial-starter's own instances are /service/dbus-jkbms.<tty>; they are left alone.
 #
 # /data/conf/dbus-jkbms-log.conf (optional; install.sh writes it from JKBMS_LOG_SIZE and
 # JKBMS_LOG_COUNT):   size=200000   bytes per multilog file (4096 to 16777215)
@@ -112,16 +115,28 @@ fi
 
 # 3. Fixed instances (BLE, or a serial port serial-starter must leave alone).
 mkdir -p "$RUNDIR"
+kept=" "   # the instance names set up below: any other service of ours goes
 for config in "$INSTANCES"/*.yaml; do
     [ -f "$config" ] || continue
-    name=$(basename "$config" .yaml | tr -c 'A-Za-z0-9_\n-' '_')
+    file=${config##*/}
+    # shellcheck disable=SC1003  # '\' is a backslash
+    case $file in
+        *'"'*|*'$'*|*'`'*|*'\'*|*'
+'*) say "$config: refused (a name with \" \$ \` \\ or a newline); rename it"; continue ;;
+    esac
+    name=$(printf '%s' "${file%.yaml}" | tr -c 'A-Za-z0-9_-' '_')
+    [ -n "$name" ] || { say "$config: refused (no name); rename it"; continue; }
+    case $kept in
+        *" $name "*) say "$config: refused (its service name dbus-jkbms-$name is another file's); rename it"; continue ;;
+    esac
+    kept="$kept$name "
     dir=$RUNDIR/$name
     mkdir -p "$dir/log"
     cat > "$dir/run.new" <<RUN
 #!/bin/sh
 echo "*** starting dbus-jkbms ($name) ***"
 exec 2>&1
-exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config /data/conf/dbus-jkbms.d/$name.yaml
+exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/$file"
 RUN
     cat > "$dir/log/run.new" <<RUN
 #!/bin/sh
@@ -143,15 +158,15 @@ RUN
         say "service dbus-jkbms-$name for $config"
     fi
 done
-# Instances whose file is gone (only our links into /run/dbus-jkbms).
+# Instances whose file is gone or refused (only our links into /run/dbus-jkbms).
 for link in "$SERVICE"/dbus-jkbms-*; do
     [ -L "$link" ] || continue
     case $(readlink "$link") in /run/dbus-jkbms/*) ;; *) continue ;; esac
     name=${link##*/dbus-jkbms-}
-    [ -f "$INSTANCES/$name.yaml" ] && continue
+    case $kept in *" $name "*) continue ;; esac
     live && svc -d "$link" 2>/dev/null
     rm -f "$link"
     rm -rf "${RUNDIR:?}/$name"
-    say "service dbus-jkbms-$name removed (no $INSTANCES/$name.yaml)"
+    say "service dbus-jkbms-$name removed (no file in $INSTANCES for it)"
 done
 exit 0

@@ -13,7 +13,8 @@
 #                                     VERSION, gui-v2/ when the release has it; state/ is the
 #                                     daemon's (charge state without localsettings)
 #   /data/apps/enabled/dbus-jkbms     a link to it: the app is enabled
-#   /data/rc.local                    one line that runs enable.sh at every boot (added once)
+#   /data/rc.local                    one line that runs enable.sh at every boot (added once, after
+#                                     the #! line: a script ending in `exit 0` still runs it)
 #   /data/log/dbus-jkbms-install.log  what each install, upgrade and uninstall did
 #   /data/conf/dbus-jkbms.yaml, /data/conf/dbus-jkbms.d/*.yaml: your configuration, never written
 #   /data/conf/dbus-jkbms-log.conf    multilog size and count, written when JKBMS_LOG_SIZE or
@@ -24,7 +25,11 @@
 # /data/dbus-jkbms: that directory is migrated (its state/ kept, any file of yours moved to
 # /data/conf/dbus-jkbms.migrated/) and removed, with its rc.local line.
 # Refuses anything but Venus OS v3.00 or later (/opt/victronenergy/version) on armhf or arm64.
-# JKBMS_ROOT and JKBMS_ARCH are for tests: a scratch root and the architecture.
+# gui-v2/install.sh then writes the GUI v2 plugin's JSON (Venus OS v3.70~45 and later; a failure
+# there is logged and the install goes on).
+# JKBMS_ROOT and JKBMS_ARCH are for tests: a scratch root and the architecture. The running
+# services are touched on the device only (not at boot); JKBMS_TEST_SERVICES=1 touches them under
+# JKBMS_ROOT too, with stand-ins for svc and svstat on PATH.
 set -eu
 ROOT=${JKBMS_ROOT:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -37,7 +42,8 @@ LOGCONF=$ROOT/data/conf/dbus-jkbms-log.conf
 LINE="[ ! -x /data/apps/enabled/dbus-jkbms/enable.sh ] || /data/apps/enabled/dbus-jkbms/enable.sh  # dbus-jkbms: at every boot"
 boot=0
 [ "${1:-}" = "--boot" ] && boot=1
-live() { [ -z "$ROOT" ] && [ "$boot" -eq 0 ]; }
+services() { [ "$boot" -eq 0 ] && { [ -z "$ROOT" ] || [ "${JKBMS_TEST_SERVICES:-}" = 1 ]; }; }
+SERVICE=$ROOT/service
 
 mkdir -p "$(dirname "$LOG")"
 # The log stays small: the last 300 lines once it passes 64 kB.
@@ -46,6 +52,19 @@ if [ -f "$LOG" ] && [ "$(wc -c < "$LOG")" -gt 65536 ]; then
 fi
 say() { echo "$*"; echo "$(date '+%Y-%m-%d %H:%M:%S') $*" >> "$LOG"; }
 fail() { say "install.sh: $*"; say "dbus-jkbms NOT installed"; exit 1; }
+# svc -d only asks: the program may take a moment to end (and write its charge state).
+wait_down() {  # wait_down SERVICE...: until svstat shows none of them up, at most about 5 s
+    wd_end=$(( $(date +%s) + 5 ))
+    while :; do
+        wd_up=""
+        for wd_s in "$@"; do
+            case $(svstat "$wd_s" 2>/dev/null) in *": up "*) wd_up="$wd_up ${wd_s##*/}" ;; esac
+        done
+        [ -z "$wd_up" ] && return 0
+        if [ "$(date +%s)" -ge "$wd_end" ]; then say "still running after 5 s:$wd_up; going on"; return 0; fi
+        sleep 0.2 2>/dev/null || sleep 1
+    done
+}
 
 version=$(cat "$HERE/VERSION" 2>/dev/null || echo unknown)
 say "== dbus-jkbms $version: install$([ "$boot" -eq 1 ] && echo " at boot (venus-data.tar.gz)") from $HERE"
@@ -88,7 +107,21 @@ if [ -d "$HERE/gui-v2" ]; then
 fi
 say "app in /data/apps/available/dbus-jkbms"
 
-# The older layout: /data/dbus-jkbms (its rc.local line goes below).
+# The older layout: /data/dbus-jkbms (its rc.local line goes below). Its running daemons write
+# their charge state there: they are stopped (and waited for) before it is copied and removed,
+# and the fixed ones started again below.
+restart=""
+if [ -d "$OLD" ] && services; then
+    stopping=""
+    for s in "$SERVICE"/dbus-jkbms-* "$SERVICE"/dbus-jkbms.*; do
+        [ -e "$s" ] || continue
+        svc -d "$s" 2>/dev/null || continue
+        stopping="$stopping $s"
+        case $s in "$SERVICE"/dbus-jkbms-*) restart="$restart $s" ;; esac
+    done
+    # shellcheck disable=SC2086  # our service paths: no spaces
+    [ -z "$stopping" ] || wait_down $stopping
+fi
 if [ -d "$OLD" ]; then
     if [ -d "$OLD/state" ]; then
         mkdir -p "$APP/state"
@@ -101,7 +134,8 @@ if [ -d "$OLD" ]; then
             bin|service|state|enable.sh|uninstall.sh|default.yaml|VERSION|INSTALL) ;;
             *) mkdir -p "$ROOT/data/conf/dbus-jkbms.migrated"
                mv -f "$f" "$ROOT/data/conf/dbus-jkbms.migrated/"
-               say "your /data/dbus-jkbms/${f##*/} is now /data/conf/dbus-jkbms.migrated/${f##*/}" ;;
+               say "your /data/dbus-jkbms/${f##*/} is now /data/conf/dbus-jkbms.migrated/${f##*/}:" \
+                   "update any service, rc.local line or configuration of yours that points into /data/dbus-jkbms" ;;
         esac
     done
     rm -rf "$OLD"
@@ -118,13 +152,22 @@ if [ -n "${JKBMS_LOG_SIZE:-}" ] || [ -n "${JKBMS_LOG_COUNT:-}" ]; then
 fi
 
 # The boot hook: our one line (the older layout's line goes), written by rename.
+# It goes right after the #! line (first when there is none): an rc.local that ends in
+# `exit 0`, or exits early, would never reach a line at its end.
 tmp=$RCLOCAL.jkbms-new
 if [ -f "$RCLOCAL" ]; then
-    grep -vF -e "/data/dbus-jkbms/enable.sh" -e "/data/apps/enabled/dbus-jkbms/enable.sh" "$RCLOCAL" > "$tmp" || true
+    grep -vF -e "/data/dbus-jkbms/enable.sh" -e "/data/apps/enabled/dbus-jkbms/enable.sh" "$RCLOCAL" > "$tmp.body" || true
+    first=$(head -n 1 "$tmp.body")
+    case $first in
+        '#!'*) { printf '%s\n%s\n' "$first" "$LINE"; tail -n +2 "$tmp.body"; } > "$tmp" ;;
+        '') [ -s "$tmp.body" ] && { printf '%s\n' "$LINE"; cat "$tmp.body"; } > "$tmp" ||
+                printf '#!/bin/sh\n%s\n' "$LINE" > "$tmp" ;;
+        *) { printf '%s\n' "$LINE"; cat "$tmp.body"; } > "$tmp" ;;
+    esac
+    rm -f "$tmp.body"
 else
-    printf '#!/bin/sh\n' > "$tmp"
+    printf '#!/bin/sh\n%s\n' "$LINE" > "$tmp"
 fi
-printf '%s\n' "$LINE" >> "$tmp"
 chmod 755 "$tmp"
 if cmp -s "$tmp" "$RCLOCAL" && [ -x "$RCLOCAL" ]; then
     rm -f "$tmp"
@@ -135,27 +178,49 @@ fi
 
 rm -f "$ENABLED"
 ln -s /data/apps/available/dbus-jkbms "$ENABLED"
+
+# The GUI v2 plugin's JSON is generated here (it is not in the release, and an upgrade replaced
+# gui-v2/ above); on Venus OS before v3.70~45 gui-v2/install.sh only says so. Not fatal.
+if [ -f "$APP/gui-v2/install.sh" ]; then
+    if gui=$(APPS_DIR=$ROOT/data/apps VENUS_VERSION_FILE=$ROOT/opt/victronenergy/version \
+            sh "$APP/gui-v2/install.sh" --version "$version" 2>&1); then
+        printf '%s\n' "$gui" | while IFS= read -r l; do say "$l"; done
+    else
+        printf '%s\n' "$gui" | while IFS= read -r l; do say "$l"; done
+        say "gui-v2: the GUI v2 pages could not be installed (the daemon is installed); run $APP/gui-v2/install.sh --version $version to retry"
+    fi
+fi
 if [ "$boot" -eq 1 ]; then
     say "enabled; /data/rc.local starts it later in this boot"
 else
     JKBMS_ROOT=$ROOT "$APP/enable.sh" | while IFS= read -r l; do say "$l"; done
 fi
 
-if live; then
-    # An upgrade: the fixed services restart on the new binary; serial-starter's instances
-    # are removed and their ports unlocked, so it starts them again from the new template.
-    for s in /service/dbus-jkbms-*; do
-        { [ -e "$s" ] && svc -t "$s" 2>/dev/null && say "restarted ${s#/service/}"; } || true
+if services; then
+    # An upgrade: the fixed services restart on the new binary (those stopped for the migration
+    # start again); serial-starter's instances are stopped and, once down, removed and their
+    # ports unlocked, so it starts them again from the new template.
+    for s in $restart; do svc -u "$s" 2>/dev/null || true; done
+    for s in "$SERVICE"/dbus-jkbms-*; do
+        { [ -e "$s" ] && svc -t "$s" 2>/dev/null && say "restarted ${s#"$SERVICE"/}"; } || true
     done
-    for s in /service/dbus-jkbms.*; do
+    stopping=""
+    for s in "$SERVICE"/dbus-jkbms.*; do
         [ -e "$s" ] || continue
         svc -dx "$s" "$s/log" 2>/dev/null || true
-        tty=${s#/service/dbus-jkbms.}
-        rm -f "$s" /var/lock/serial-starter/"$tty"
-        rm -rf /var/volatile/services/"${s#/service/}"
+        stopping="$stopping $s"
+    done
+    # shellcheck disable=SC2086  # our service paths: no spaces
+    [ -z "$stopping" ] || wait_down $stopping
+    for s in $stopping; do
+        tty=${s#"$SERVICE"/dbus-jkbms.}
+        rm -f "$s" "$ROOT/var/lock/serial-starter/$tty"
+        rm -rf "$ROOT/var/volatile/services/${s#"$SERVICE"/}"
         # serial-starter forgets a port it gave to a single driver: show it the port again.
-        [ -e "/dev/$tty" ] && [ -d /dev/serial-starter ] && ln -sfn "../$tty" "/dev/serial-starter/$tty"
-        say "serial-starter instance ${s#/service/} handed back to serial-starter"
+        if [ -e "$ROOT/dev/$tty" ] && [ -d "$ROOT/dev/serial-starter" ]; then
+            ln -sfn "../$tty" "$ROOT/dev/serial-starter/$tty"
+        fi
+        say "serial-starter instance ${s#"$SERVICE"/} handed back to serial-starter"
     done
 fi
 

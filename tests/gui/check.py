@@ -301,9 +301,13 @@ def _():
     with open(os.path.join(link, "gui-v2", "dbus-jkbms.json")) as f:
         if json.load(f)["version"] != "9.9.9":
             return "--version not used"
+    # --remove takes the plugin's JSON only: the link is the whole app's enable link (rc.local
+    # runs enable.sh through it), so removing the pages must not turn the daemon off.
     removed = install(app, env, "--remove")
-    if removed.returncode != 0 or os.path.lexists(link) or os.path.exists(os.path.join(app, "gui-v2", "dbus-jkbms.json")):
-        return "--remove left the link or the JSON"
+    if removed.returncode != 0 or os.path.exists(os.path.join(app, "gui-v2", "dbus-jkbms.json")):
+        return "--remove failed or left the JSON"
+    if not os.path.islink(link) or os.path.realpath(link) != os.path.realpath(app):
+        return "--remove took away the app's enable link %s" % link
     return ""
 
 

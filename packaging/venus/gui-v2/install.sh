@@ -3,10 +3,12 @@
 # this directory: /data/apps/available/dbus-jkbms/gui-v2/install.sh [--version V] | --remove
 #
 #   - Venus OS older than v3.70~45 (no UI plugins in gui-v2): says so, changes nothing, exit 0.
-#   - Otherwise: writes gui-v2/dbus-jkbms.json (make-plugin-json.py, python3 of the GX) and
-#     links /data/apps/enabled/<app> to the app directory. gui-v2 watches that directory and
-#     loads the pages without a restart.
-#   --remove: deletes the JSON and the link (if it is ours).
+#   - Otherwise: writes gui-v2/dbus-jkbms.json (make-plugin-json.py, /usr/bin/python3 of the GX)
+#     and, only when nothing is there yet, links /data/apps/enabled/<app> to the app directory
+#     (the app's install.sh and enable.sh make that link anyway). gui-v2 watches that directory
+#     and loads the pages without a restart.
+#   --remove: deletes the JSON, nothing else. /data/apps/enabled/<app> is the whole app's enable
+#     link (rc.local runs the app's enable.sh through it at every boot): it stays.
 # For tests: VENUS_VERSION_FILE (default /opt/victronenergy/version), APPS_DIR (/data/apps).
 set -eu
 
@@ -20,8 +22,7 @@ json="$here/dbus-jkbms.json"
 
 if [ "${1:-}" = "--remove" ]; then
     rm -f "$json"
-    if [ -L "$link" ] && [ "$(readlink "$link")" = "$app_dir" ]; then rm -f "$link"; fi
-    echo "gui-v2: dbus-jkbms's GUI v2 pages removed"
+    echo "gui-v2: dbus-jkbms's GUI v2 pages removed (the app stays enabled: $link)"
     exit 0
 fi
 
@@ -44,12 +45,13 @@ if [ "$supported" != yes ]; then
     exit 0
 fi
 
-python3 "$here/make-plugin-json.py" --out "$json" "$@"
+python=${PYTHON:-python3}
+command -v "$python" >/dev/null 2>&1 || python=/usr/bin/python3
+"$python" "$here/make-plugin-json.py" --out "$json" "$@"
 mkdir -p "$apps/enabled"
-if [ -L "$link" ] || [ ! -e "$link" ]; then
-    ln -sfn "$app_dir" "$link"
+# The app's enable link is the app's (install.sh, enable.sh): made here only when missing.
+if [ ! -e "$link" ] && [ ! -L "$link" ]; then
+    ln -s "$app_dir" "$link"
     echo "gui-v2: $link -> $app_dir"
-else
-    echo "gui-v2: $link exists and is not a link; left alone" >&2
 fi
 echo "gui-v2: dbus-jkbms's GUI v2 pages installed (Settings > Integrations > UI Plugins, and each battery's device page)"
