@@ -17,11 +17,21 @@ namespace {
 // at a clean stop, and this often while a timer runs (Absorption, Equalize): the timers lose
 // at most this much at a power cut, and the flash sees a few writes a day.
 constexpr auto kTimedSaveEvery = std::chrono::minutes(30);
+// The history's extremes and energies move all the time: written at most this often (its
+// events - a sync, a full discharge, a protection counted - at once).
+constexpr auto kHistorySaveEvery = std::chrono::hours(1);
+
+// The longest gap between two readings the history's energies count: beyond it the BMS was
+// not answering (stale), or at least two poll intervals.
+double historyGapS(const config::Config& c) {
+    return std::max(std::chrono::duration<double>(c.comms.staleAfter).count(),
+                    2 * std::chrono::duration<double>(c.poll.interval).count());
+}
 
 }  // namespace
 
 BatteryUnit::BatteryUnit(UnitHost& host, UnitPlace place)
-    : monitor(host.config().comms), host_(host), place_(std::move(place)) {}
+    : monitor(host.config().comms), host_(host), place_(std::move(place)), history_(historyGapS(host.config())) {}
 
 bool BatteryUnit::onReading(Clock::time_point now) {
     if (!monitor.everRead()) firstReading_ = now;
@@ -31,6 +41,7 @@ bool BatteryUnit::onReading(Clock::time_point now) {
     missedInRow = 0;
     if (!service) return false;
     stepCharge();
+    stepHistory(now);
     publish();
     return true;
 }
@@ -103,6 +114,12 @@ void BatteryUnit::startService() {
         sc.onPowerWrite = [this](bool on) { return host_.powerWrite(on); };
     }
     sc.onSwitchWrite = [this](dbus::BmsSwitch which, bool on) { return host_.switchWrite(place_.address, which, on); };
+    if (host_.config().charge.enabled)  // the history is kept with the charge state
+        sc.onHistoryClear = [this] {
+            history_.clear();
+            service->setHistory(history_.figures());
+            saveCharge();
+        };
     std::optional<std::string> address;
     if (!config.dbus.address.empty()) address = config.dbus.address;
     try {
@@ -157,6 +174,8 @@ void BatteryUnit::rekeyByPort() {
     lastSavedText_.clear();
     saveWarned_ = false;
     chargeNotes_.clear();
+    history_ = domain::BatteryHistory(historyGapS(host_.config()));  // restored with the state, if it is this battery's
+    lastHistoryStep_ = {};
     if (!gone) startService();
 }
 
@@ -202,6 +221,7 @@ void BatteryUnit::publish() {
         outOfRange_ = std::move(now);
     }
     if (host_.power()) service->setPower(powerItem());
+    if (engine_) service->setHistory(history_.figures());
     // Lost communication invalidates the limits in the mapping itself (one batch).
     service->publish(snapshot, limits_, commsState(Clock::now()));
     host_.changed(false);
@@ -271,6 +291,7 @@ std::optional<charge::EngineState> BatteryUnit::readState(ChargeStateRead read, 
                      source, why);
         return std::nullopt;
     }
+    if (read.history) history_.restore(*read.history);
     return read.state;
 }
 
@@ -342,8 +363,20 @@ void BatteryUnit::markDuplicate(const std::string& uid) {
         spdlog::warn("{}: the shared id cannot be recorded in {}: {}", name(), marker, error);
 }
 
+void BatteryUnit::stepHistory(Clock::time_point now) {
+    if (!engine_ || !snapshot) return;  // kept with the charge state, from its restore on
+    const double dtS = lastHistoryStep_ == Clock::time_point{} ? 0.0
+                                                                : std::chrono::duration<double>(now - lastHistoryStep_).count();
+    lastHistoryStep_ = now;
+    const auto change = history_.update(*snapshot, dtS);
+    if (change == domain::BatteryHistory::Change::Event ||
+        (change == domain::BatteryHistory::Change::Figure && now - lastSaved_ >= kHistorySaveEvery))
+        saveCharge();
+}
+
 std::string BatteryUnit::savedStateOf() const {
-    std::string text = formatChargeState(engine_->state(), std::chrono::system_clock::now(), service->uniqueId());
+    std::string text = formatChargeState(engine_->state(), std::chrono::system_clock::now(), service->uniqueId(),
+                                         std::nullopt, &history_.figures());
     std::replace(text.begin(), text.end(), '\n', ';');
     return text;
 }
@@ -353,7 +386,8 @@ void BatteryUnit::saveCharge(bool force) {
     lastSaved_ = Clock::now();
     std::optional<BatteryFingerprint> fingerprint;
     if (snapshot) fingerprint = fingerprintOf(*snapshot);
-    std::string text = formatChargeState(engine_->state(), std::chrono::system_clock::now(), service->uniqueId(), fingerprint);
+    std::string text = formatChargeState(engine_->state(), std::chrono::system_clock::now(), service->uniqueId(), fingerprint,
+                                         &history_.figures());
     std::string oneLine = text;
     std::replace(oneLine.begin(), oneLine.end(), '\n', ';');
     // Unchanged: no write. Compared without the fingerprint, whose counters and written_at

@@ -20,6 +20,11 @@
 //               mode change, every 30 min while a timer runs, and at a clean stop.
 //   shared id   two BMSes report the same id: both are keyed by their ports (rekeyByPort,
 //               a marker under charge.state_dir for the next start).
+//   history     the /History figures (domain::BatteryHistory), stepped with each reading once
+//               served, kept with the charge state (so only with charge.enabled): written at
+//               once after an event (a sync, a full discharge, a protection counted), at most
+//               hourly for the rest (extremes, energies), and at a clean stop. /History/Clear
+//               empties them.
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -35,6 +40,7 @@
 #include "jkbms/charge/charge_engine.hpp"
 #include "jkbms/config/config.hpp"
 #include "jkbms/dbus/battery_service.hpp"
+#include "jkbms/domain/battery_history.hpp"
 #include "jkbms/domain/battery_key.hpp"
 #include "jkbms/domain/comms_monitor.hpp"
 #include "jkbms/domain/snapshot_mapping.hpp"
@@ -138,7 +144,10 @@ private:
     // localsettings answered only after the service registered without it.
     void onPersisted(const dbus::DeviceSettings& settings);
     // A saved state that belongs to this battery (its key), else nullopt with one warning.
+    // Its history, when the state has one, goes to history_.
     std::optional<charge::EngineState> readState(ChargeStateRead read, const std::string& source);
+    // The reading into the history; saved as the history's change asks.
+    void stepHistory(Clock::time_point now);
     void stepCharge();
     // The state as written, without its fingerprint (what decides "unchanged"): one line.
     std::string savedStateOf() const;
@@ -161,6 +170,8 @@ private:
     bool saveWarned_ = false;
     std::string chargeNotes_;          // the engine's notes last logged
     std::set<std::string> outOfRange_;  // what is published invalid as implausible (logged once)
+    domain::BatteryHistory history_;
+    Clock::time_point lastHistoryStep_{};  // the previous reading stepped into history_
     // Expires with the unit: work posted to the io_context for it checks it first.
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
