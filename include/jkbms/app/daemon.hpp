@@ -2,9 +2,10 @@
 // Daemon: the whole of dbus-jkbms on one port (serial, or BLE) on one io_context - the
 // mediator between the transports, the battery units (battery_unit.hpp: one per BMS, with
 // its monitor, key, charge engine and service) and the bank over them (pb_bank.hpp). It owns
-// the transports (NW: SerialLink + NwPoller; JK-PB: SerialLink + PbPoller; BLE: BleLink and
-// its frame assembler), routes their readings and misses to the unit by address, and owns
-// what concerns the whole port: the start probe, power, signals and the stop.
+// the port's SerialLink and its transport session (transport_sessions.hpp: NwSession,
+// PbBusSession or BleSession; which one exists is the mode), routes their readings and misses
+// to the unit by address (SessionSink), and owns what concerns the whole port: the start
+// probe, power, signals and the stop.
 //
 //   probing     protocol auto: NW read-alls for kNwProbe (3 s); no answer -> JK-PB discovery
 //               of addresses 1-15 with short deadlines (200 ms); nothing -> exit code 1.
@@ -30,9 +31,7 @@
 // Bank: see PbBank. bank.member (NW / BLE): this battery is a member of a bank served by
 // `dbus-jkbms --bank` (bank_daemon.hpp).
 //
-// BLE (ble.mac): BleLink connects through BlueZ; the session asks for device info (0x97),
-// then settings and the cell-info stream (0x96); no cell info for 10 s -> 0x96 again; three
-// times in vain -> reconnect. No start probe (a BLE daemon is no serial-starter candidate):
+// BLE (ble.mac): see BleSession. No start probe (a BLE daemon is no serial-starter candidate):
 // exit_after without any reading ends it.
 
 #include <boost/asio/io_context.hpp>
