@@ -23,17 +23,11 @@ namespace ble = codec::ble;
 
 std::string ttyName(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
-// Protocol auto: how long NW gets before JK-PB is tried, and the JK-PB discovery deadline then.
-constexpr auto kNwProbe = std::chrono::seconds(3);
-constexpr auto kPbProbeTimeout = std::chrono::milliseconds(200);
-
 }  // namespace
 
 Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options)
     : io_(io),
       options_(std::move(options)),
-      pb_(options_.config.serial.protocol == "pb"),
-      probing_(options_.config.serial.protocol == "auto"),
       startMonitor_(options_.config.comms),
       signals_(io, SIGINT, SIGTERM),
       stopTimer_(io) {}
@@ -97,8 +91,10 @@ void Daemon::start() {
     link_->open();  // throws: the caller reports it and exits with PortFailed
     spdlog::info("{}: opened at {} baud", port_, options_.config.serial.baud);
     startMonitor_.start(Clock::now());
-    if (pb_) startPb(false);
-    else startNw();
+    // The simulator plays an NW BMS.
+    const auto& protocol = options_.config.serial.protocol;
+    if (protocol == "pb" && !options_.simulate) startPb(false);
+    else startNw(protocol == "auto" && !options_.simulate);
 }
 
 void Daemon::startPower() {
@@ -135,10 +131,9 @@ void Daemon::startPower() {
             // The on press at start is over: the BMS gets a whole start probe again.
             startMonitor_.start(now);
             if (ble_) unit(0).monitor.start(now);
-            if (rediscoverAfterPress_ && pbPoller_) {
+            if (rediscoverAfterPress_ && pb_) {
                 rediscoverAfterPress_ = false;
-                pbPoller_->stop();
-                pbPoller_->start();
+                pb_->rediscover();
             }
         }
         publishPower();
@@ -187,7 +182,7 @@ void Daemon::changed(bool now) {
     // within the poll that brought it; a change of state, or listening under a master (no
     // rounds): once the handler has returned.
     if (!pbBank_) return;
-    if (!now && pbPoller_ && !pbPoller_->listening()) pbBank_->changed();
+    if (!now && pb_ && !pb_->listening()) pbBank_->changed();
     else pbBank_->post();
 }
 
@@ -197,134 +192,56 @@ void Daemon::publishPower() {
         if (each->service) each->service->setPower(each->powerItem());
 }
 
-void Daemon::startNw() {
-    const auto& poll = options_.config.poll;
-    nwPoller_ = std::make_unique<NwPoller>(io_, *link_, poll);
-    nwPoller_->onReading([this](const codec::nw::ReadAll& r) {
-        if (probing_) spdlog::info("{}: a JK BMS answers NW", port_);
-        probing_ = false;
-        onNwReading(r);
-    });
-    nwPoller_->onMiss([this](const std::string& why) {
-        if (probing_) {
-            if (startMonitor_.silentFor(Clock::now()) < kNwProbe) return;
-            if (pressOnAtStart()) return;  // NW gets another probe once the press is over
-            // No NW answer: maybe JK-PB packs on an RS485 bus.
-            probing_ = false;
-            nwPoller_->stop();
-            spdlog::info("{}: no NW answer; trying JK-PB (RS485, addresses 1-15)", port_);
-            startPb(true);
-            return;
-        }
-        onMiss(0, why);
-    });
-    spdlog::info("{}: polling NW every {} ms{}", port_, poll.interval.count(), probing_ ? " (probing; JK-PB next)" : "");
-    nwPoller_->start();
+void Daemon::startNw(bool probing) {
+    SessionSink& sink = *this;  // what a session may report, nothing more
+    nw_ = std::make_unique<NwSession>(io_, *link_, options_.config.poll, port_, probing, sink);
+    nw_->start();
 }
 
 void Daemon::startPb(bool probing) {
-    pb_ = true;
-    const auto& poll = options_.config.poll;
-    PbPoller::Options o{options_.config.serial.addresses, poll.interval, probing ? kPbProbeTimeout : poll.timeout,
-                        poll.pacing};
-    o.goneProbeEvery = poll.goneProbe;
-    pbPoller_ = std::make_unique<PbPoller>(io_, *link_, o);
-    pbPoller_->onFrame([this](std::uint8_t a, util::ByteView f) { return onJkFrame(a, f); });
-    pbPoller_->onMiss([this](std::uint8_t a, const std::string& why) { onMiss(a, why); });
-    pbPoller_->onRoundEnd([this] {
-        if (pbBank_) pbBank_->roundEnded();
-    });
-    pbPoller_->onDiscovered([this](const std::vector<std::uint8_t>& found) {
-        if (found.empty() && pressOnAtStart()) {
-            rediscoverAfterPress_ = true;  // discovery again once the press is over
-            return;
-        }
-        if (found.empty()) {
-            stop(ExitCode::BmsLost, "no JK BMS answered on " + port_ + " (NW, and JK-PB addresses 1-15)");
-            return;
-        }
-        discovered_ = found;
-        std::string list;
-        for (auto a : found) list += (list.empty() ? "" : ", ") + std::to_string(a);
-        spdlog::info("{}: JK-PB packs at address {}", port_, list);
-        startMonitor_.start(Clock::now());  // the probe window starts after discovery
-    });
-    spdlog::info("{}: polling JK-PB {} every {} ms", port_,
-                 options_.config.serial.addresses.empty()
-                     ? std::string{"(discovering 1-15)"}
-                     : std::to_string(options_.config.serial.addresses.size()) + " pack(s)",
-                 poll.interval.count());
-    pbPoller_->start();
-    listenTimer_ = std::make_unique<boost::asio::steady_timer>(io_);
-    listenTick();
+    SessionSink& sink = *this;
+    pb_ = std::make_unique<PbBusSession>(io_, *link_, options_.config, port_, probing, sink);
+    pb_->start();
+}
+
+void Daemon::onDiscovered(const std::vector<std::uint8_t>& found) {
+    if (found.empty() && pressOnAtStart()) {
+        rediscoverAfterPress_ = true;  // discovery again once the press is over
+        return;
+    }
+    if (found.empty()) {
+        stop(ExitCode::BmsLost, "no JK BMS answered on " + port_ + " (NW, and JK-PB addresses 1-15)");
+        return;
+    }
+    discovered_ = found;
+    std::string list;
+    for (auto a : found) list += (list.empty() ? "" : ", ") + std::to_string(a);
+    spdlog::info("{}: JK-PB packs at address {}", port_, list);
+    startMonitor_.start(Clock::now());  // the probe window starts after discovery
+}
+
+void Daemon::onRoundEnd() {
+    if (pbBank_) pbBank_->roundEnded();
 }
 
 void Daemon::startBle() {
     port_ = "BLE " + options_.config.ble.mac;
-    std::optional<std::string> address;
-    if (!options_.config.dbus.address.empty()) address = options_.config.dbus.address;
-    // BlueZ is on the same bus as the battery services (the system bus on Venus).
-    bluezBus_ = dbus::connectBus(address);  // throws: a start-up error
-    bluezLoop_ = std::make_unique<dbus::AsioSdbusLoop>(io_, *bluezBus_, [this](const std::string& e) {
-        stop(ExitCode::DbusFailed, "BlueZ connection failed: " + e);
-    });
-    ble_ = std::make_unique<transport::BleLink>(
-        io_, *bluezBus_, transport::BleLink::Options{options_.config.ble.mac, options_.config.ble.adapter});
-    ble_->onState([this](bool ready, const std::string& detail) {
-        if (!ready) {
-            spdlog::warn("{}: {}; retrying", port_, detail);
-            return;
-        }
-        spdlog::info("{}: connected; asking for device info and the cell-info stream", port_);
-        assembler_.reset();
-        bleResends_ = 0;
-        lastCellInfo_ = Clock::now();
-        const auto deviceInfo = codec::ble::encodeRequestDeviceInfo();
-        ble_->send({deviceInfo.begin(), deviceInfo.end()});
-        // Some firmware (V19/V20) streams only when 0x96 follows 0x97; the answer to 0x97 is not waited for.
-        const auto settings = codec::ble::encodeRequestSettings();
-        ble_->send({settings.begin(), settings.end()});
-    });
-    ble_->onData([this](util::ByteView chunk) {
-        const auto ev = assembler_.feed(chunk);
-        if (ev.status == codec::FramerStatus::Frame) onJkFrame(0, ev.frame);
-        else if (ev.status == codec::FramerStatus::Bad) spdlog::debug("ble: {}", util::describe(ev.error));
-    });
+    SessionSink& sink = *this;
+    ble_ = std::make_unique<BleSession>(io_, options_.config, port_, sink);  // throws: a start-up error
     unit(0).monitor.start(Clock::now());
     startMonitor_.start(Clock::now());
-    bluezLoop_->start();
     ble_->start();
-    bleTimer_ = std::make_unique<boost::asio::steady_timer>(io_);
-    bleTick();
-    spdlog::info("{}: looking for the BMS through BlueZ ({})", port_, options_.config.ble.adapter);
 }
 
-void Daemon::bleTick() {
-    bleTimer_->expires_after(options_.config.poll.interval);
-    bleTimer_->async_wait([this](const boost::system::error_code& ec) {
-        if (ec || exitCode_) return;
-        const auto now = Clock::now();
-        BatteryUnit& p = unit(0);
-        if (ble_->ready() && now - lastCellInfo_ >= std::chrono::seconds(10)) {
-            // The stream stopped (jk-protocols.md 2.3): ask again, then reconnect.
-            if (++bleResends_ > 3) {
-                ble_->reconnect("no cell info after asking 3 times");
-                bleResends_ = 0;
-            } else {
-                const auto settings = codec::ble::encodeRequestSettings();
-                ble_->send({settings.begin(), settings.end()});
-            }
-            lastCellInfo_ = now;
-        }
-        if (!p.monitor.everRead() && p.monitor.silentFor(now) >= options_.config.comms.staleAfter) pressOnAtStart();
-        checkWake(now);
-        if (p.monitor.silentFor(now) >= options_.config.poll.interval * 2) {
-            // No cell info for two intervals counts as a missed poll.
-            if (p.snapshot) ++p.missedInRow;
-            evaluate(0);
-        }
-        if (!exitCode_) bleTick();
-    });
+void Daemon::onBleTick(Clock::time_point now) {
+    BatteryUnit& p = unit(0);
+    if (!p.monitor.everRead() && p.monitor.silentFor(now) >= options_.config.comms.staleAfter) pressOnAtStart();
+    checkWake(now);
+    if (p.monitor.silentFor(now) >= options_.config.poll.interval * 2) {
+        // No cell info for two intervals counts as a missed poll.
+        if (p.snapshot) ++p.missedInRow;
+        evaluate(0);
+    }
 }
 
 void Daemon::startSimulator() {
@@ -333,8 +250,6 @@ void Daemon::startSimulator() {
     simResponder_ = std::make_unique<sim::NwResponder>(*simBms_);
     simPty_ = std::make_unique<sim::PtyServer>(io_, *simResponder_, sim::PtyServer::Options{});
     port_ = simPty_->path();
-    pb_ = false;
-    probing_ = false;
     simTimer_ = std::make_unique<boost::asio::steady_timer>(io_);
     simTick();
     spdlog::info("simulator: JK BMS (NW) on {}", port_);
@@ -381,7 +296,7 @@ void Daemon::onNwReading(const codec::nw::ReadAll& reply) {
 bool Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
     if (auto it = units_.find(address); it != units_.end() && it->second->gone) renew(address);
     BatteryUnit& p = unit(address);
-    if (!p.frames) p.frames.emplace(ble_ ? domain::Protocol::Ble : domain::Protocol::Pb, pb_);
+    if (!p.frames) p.frames.emplace(ble_ ? domain::Protocol::Ble : domain::Protocol::Pb, pb_ != nullptr);
     const auto merged = p.frames->merge(p.snapshot, frame);
     if (!merged.applied) {
         if (merged.type) spdlog::debug("{}: {}", name(address), util::describe(merged.error));
@@ -405,10 +320,7 @@ bool Daemon::onJkFrame(std::uint8_t address, util::ByteView frame) {
     if (merged.first)
         spdlog::info("connected: JK BMS on {} ({}), {} cells", name(address), ble::variantName(*merged.variant),
                      p.snapshot->cellVoltagesV.size());
-    if (ble_) {
-        lastCellInfo_ = Clock::now();
-        bleResends_ = 0;
-    }
+    if (ble_) ble_->cellInfoArrived();
     onReading(address);
     return true;
 }
@@ -425,9 +337,9 @@ bool Daemon::serveWhenReady(std::uint8_t address, Clock::time_point now) {
     // The service steps the charge engine and publishes the first reading; not before the key
     // is known, nor before it is known whether the packs are a bank (members publish
     // differently, and paths are never taken back).
-    if (!p.identify(now, pbPoller_ && pbPoller_->listening())) return false;
+    if (!p.identify(now, pb_ && pb_->listening())) return false;
     if (!isBank_) {
-        isBank_ = PbBank::choose(options_.config, pb_, pbPoller_ && pbPoller_->listening(), discovered_);
+        isBank_ = PbBank::choose(options_.config, pb_ != nullptr, pb_ && pb_->listening(), discovered_);
         if (!isBank_) return false;  // JK-PB discovery still runs: a later reading starts it
         if (*isBank_) startBank();
     }
@@ -439,7 +351,7 @@ void Daemon::onMiss(std::uint8_t address, const std::string& why) {
     if (exitCode_) return;
     if (!startMonitor_.everRead()) {
         // The start probe: nothing has answered yet (JK-PB: after discovery).
-        if ((!pb_ || (pbPoller_ && !pbPoller_->addresses().empty())) &&
+        if ((!pb_ || !pb_->poller().addresses().empty()) &&
             startMonitor_.state(Clock::now()) != domain::CommsState::Ok && !pressOnAtStart())
             stop(ExitCode::BmsLost, "no JK BMS answered on " + port_ + " (" + (pb_ ? "JK-PB" : "NW") + ", " +
                                         std::to_string(options_.config.serial.baud) + " baud): " + why);
@@ -471,7 +383,7 @@ void Daemon::evaluate(std::uint8_t address) {
         spdlog::error("{}: no answer for {} s: its service leaves the bus (asked again every {} s)", name(address),
                       silent, std::chrono::duration_cast<std::chrono::seconds>(options_.config.poll.goneProbe).count());
         p.leave();
-        if (pbPoller_) pbPoller_->setGone(address, true);
+        if (pb_) pb_->setGone(address, true);
         changed(true);
         return;
     }
@@ -497,34 +409,25 @@ bool Daemon::switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) {
         spdlog::warn("{}: {} asked on D-Bus refused: too many writes waiting", name(address), what);
         return false;
     };
-    if (nwPoller_) {
-        const std::uint8_t dataId = *codec::nw::switchId(sw);
-        auto frame = codec::nw::encodeWrite(dataId, on ? 1 : 0);
-        if (!frame) return false;
-        if (!nwPoller_->write(dataId, std::move(*frame), done)) return full();
+    const auto variant = p.frames && p.frames->variant() ? *p.frames->variant() : ble::Variant::Jk02_32S;
+    const SwitchWrite sent = nw_    ? nw_->writeSwitch(sw, on, done)
+                             : pb_  ? pb_->writeSwitch(address, sw, on, done)
+                             : ble_ ? ble_->writeSwitch(variant, sw, on)
+                                    : SwitchWrite::Refused;
+    switch (sent) {
+    case SwitchWrite::Queued:
+    case SwitchWrite::Sent:
+    case SwitchWrite::Unsent:
         spdlog::info("{}: {} asked on D-Bus", name(address), what);
-        return true;
-    }
-    if (pbPoller_) {
-        if (pbPoller_->listening()) {
-            spdlog::warn("{}: {} asked on D-Bus refused: a BMS master drives this bus, we only listen", name(address), what);
-            return false;
-        }
-        if (!pbPoller_->write(address, *codec::pb::switchRegister(sw), on ? 1 : 0, done)) return full();
-        spdlog::info("{}: {} asked on D-Bus", name(address), what);
-        return true;
-    }
-    if (ble_) {
-        if (!ble_->ready()) return false;
-        const auto variant = p.frames && p.frames->variant() ? *p.frames->variant() : ble::Variant::Jk02_32S;
-        auto command = ble::encodeSwitch(variant, sw, on);
-        if (!command) {
-            spdlog::warn("{}: {} asked on D-Bus refused: {} has no such switch", name(address), what, ble::variantName(variant));
-            return false;
-        }
-        spdlog::info("{}: {} asked on D-Bus", name(address), what);
-        // The BMS answers with a fresh settings frame (jk-protocols.md 2.3): the next reading shows it.
-        return ble_->send({command->begin(), command->end()});
+        return sent != SwitchWrite::Unsent;
+    case SwitchWrite::Full: return full();
+    case SwitchWrite::Listening:
+        spdlog::warn("{}: {} asked on D-Bus refused: a BMS master drives this bus, we only listen", name(address), what);
+        return false;
+    case SwitchWrite::NoSuchSwitch:
+        spdlog::warn("{}: {} asked on D-Bus refused: {} has no such switch", name(address), what, ble::variantName(variant));
+        return false;
+    case SwitchWrite::Refused: return false;
     }
     return false;
 }
@@ -542,30 +445,20 @@ void Daemon::renew(std::uint8_t address) {
     // fingerprint check (readState), as at a start; the old state was saved when it left.
     spdlog::info("{}: answers again: identified afresh (it may be another pack), then its service returns",
                  name(address));
-    if (pbPoller_) pbPoller_->setGone(address, false);
+    if (pb_) pb_->setGone(address, false);
     units_.erase(address);  // the old service (already off the bus), engine, key and frames
     changed(true);
 }
 
-void Daemon::listenTick() {
-    listenTimer_->expires_after(options_.config.poll.interval);
-    listenTimer_->async_wait([this](const boost::system::error_code& ec) {
-        if (ec || exitCode_) return;
-        const auto now = Clock::now();
-        if (!pbPoller_ || !pbPoller_->listening()) {
-            listenTick();
-            return;
-        }
-        // Under a master each pack is heard once per master cycle: a silence is judged by the
-        // comms times alone (the monitor), one miss counted per interval for the log lines.
-        for (auto& [a, each] : units_) {
-            if (!each->snapshot || each->gone || each->monitor.silentFor(now) < options_.config.poll.interval * 2) continue;
-            ++each->missedInRow;
-            evaluate(a);
-            if (exitCode_) return;
-        }
-        listenTick();
-    });
+void Daemon::onListenTick(Clock::time_point now) {
+    // Under a master each pack is heard once per master cycle: a silence is judged by the
+    // comms times alone (the monitor), one miss counted per interval for the log lines.
+    for (auto& [a, each] : units_) {
+        if (!each->snapshot || each->gone || each->monitor.silentFor(now) < options_.config.poll.interval * 2) continue;
+        ++each->missedInRow;
+        evaluate(a);
+        if (exitCode_) return;
+    }
 }
 
 void Daemon::startBank() {
@@ -585,16 +478,14 @@ void Daemon::stop(ExitCode code, const std::string& why) {
     // The timers as they are now (sent before the names are released below).
     for (auto& [a, each] : units_)
         if (each->hasEngine() && !each->gone) each->saveCharge();
-    if (listenTimer_) listenTimer_->cancel();
-    if (nwPoller_) nwPoller_->stop();
-    if (pbPoller_) pbPoller_->stop();
-    if (bleTimer_) bleTimer_->cancel();
+    if (nw_) nw_->stop();
+    if (pb_) pb_->stop();
     if (ble_) ble_->stop();
     signals_.cancel();
     auto finish = [this] {
         stopTimer_.cancel();
         if (link_) link_->close();
-        if (bluezLoop_) bluezLoop_->stop();
+        if (ble_) ble_->stopBus();
         if (relayLoop_) relayLoop_->stop();
         if (simPty_) simPty_->unplug();
         if (simTimer_) simTimer_->cancel();

@@ -2,9 +2,10 @@
 // Daemon: the whole of dbus-jkbms on one port (serial, or BLE) on one io_context - the
 // mediator between the transports, the battery units (battery_unit.hpp: one per BMS, with
 // its monitor, key, charge engine and service) and the bank over them (pb_bank.hpp). It owns
-// the transports (NW: SerialLink + NwPoller; JK-PB: SerialLink + PbPoller; BLE: BleLink and
-// its frame assembler), routes their readings and misses to the unit by address, and owns
-// what concerns the whole port: the start probe, power, signals and the stop.
+// the port's SerialLink and its transport session (transport_sessions.hpp: NwSession,
+// PbBusSession or BleSession; which one exists is the mode), routes their readings and misses
+// to the unit by address (SessionSink), and owns what concerns the whole port: the start
+// probe, power, signals and the stop.
 //
 //   probing     protocol auto: NW read-alls for kNwProbe (3 s); no answer -> JK-PB discovery
 //               of addresses 1-15 with short deadlines (200 ms); nothing -> exit code 1.
@@ -30,9 +31,7 @@
 // Bank: see PbBank. bank.member (NW / BLE): this battery is a member of a bank served by
 // `dbus-jkbms --bank` (bank_daemon.hpp).
 //
-// BLE (ble.mac): BleLink connects through BlueZ; the session asks for device info (0x97),
-// then settings and the cell-info stream (0x96); no cell info for 10 s -> 0x96 again; three
-// times in vain -> reconnect. No start probe (a BLE daemon is no serial-starter candidate):
+// BLE (ble.mac): see BleSession. No start probe (a BLE daemon is no serial-starter candidate):
 // exit_after without any reading ends it.
 
 #include <boost/asio/io_context.hpp>
@@ -53,6 +52,7 @@
 #include "jkbms/app/pb_bank.hpp"
 #include "jkbms/app/pb_poller.hpp"
 #include "jkbms/app/power_control.hpp"
+#include "jkbms/app/transport_sessions.hpp"
 #include "jkbms/charge/charge_engine.hpp"
 #include "jkbms/config/config.hpp"
 #include "jkbms/dbus/battery_service.hpp"
@@ -74,7 +74,7 @@ struct DaemonOptions {
     std::function<std::unique_ptr<power::Relay>()> relay{};
 };
 
-class Daemon : private UnitHost {
+class Daemon : private UnitHost, private SessionSink {
 public:
     Daemon(boost::asio::io_context& io, DaemonOptions options);
     ~Daemon();
@@ -86,12 +86,12 @@ public:
     std::optional<ExitCode> exitCode() const { return exitCode_; }
 
     const std::string& port() const { return port_; }
-    const transport::BleLink* bleLink() const { return ble_.get(); }
+    const transport::BleLink* bleLink() const { return ble_ ? &ble_->link() : nullptr; }
     // The battery service of a pack (NW: address 0); nullptr before its first reading.
     const dbus::BatteryService* service(std::uint8_t address = 0) const;
     sim::SimulatedBms* simulatedBms() { return simBms_.get(); }
-    const PbPoller* pbPoller() const { return pbPoller_.get(); }
-    const NwPoller* nwPoller() const { return nwPoller_.get(); }
+    const PbPoller* pbPoller() const { return pb_ ? &pb_->poller() : nullptr; }
+    const NwPoller* nwPoller() const { return nw_ ? &nw_->poller() : nullptr; }
     const PowerControl* power() const override { return power_.get(); }
     // The bank's service (JK-PB packs as one battery); nullptr when the packs are not a bank
     // (or before the first pack's service starts).
@@ -101,6 +101,24 @@ public:
 
 private:
     using Clock = std::chrono::steady_clock;
+
+    // SessionSink: what the transport sessions report.
+    void onNwReading(const codec::nw::ReadAll& reply) override;
+    // A 55 AA frame from a JK-PB on RS485 or a BMS over BLE; false when it is no reading (it
+    // did not decode, or a cell-info frame without cells and pack voltage).
+    bool onJkFrame(std::uint8_t address, util::ByteView frame) override;
+    void onMiss(std::uint8_t address, const std::string& why) override;
+    Clock::duration startSilence(Clock::time_point now) const override { return startMonitor_.silentFor(now); }
+    // ensure_on_at_start: true while the one on press runs (the caller does not give up yet).
+    bool pressOnAtStart() override;
+    void onNoNwAnswer() override { startPb(true); }
+    void onDiscovered(const std::vector<std::uint8_t>& found) override;
+    void onRoundEnd() override;
+    // Listening under a BMS master: nobody reports misses, so silences are checked here.
+    void onListenTick(Clock::time_point now) override;
+    // BLE: no cell info for two intervals counts as a missed poll.
+    void onBleTick(Clock::time_point now) override;
+    void onTransportFailed(const std::string& why) override { stop(ExitCode::DbusFailed, why); }
 
     // UnitHost: what the battery units ask of the daemon.
     boost::asio::io_context& io() override { return io_; }
@@ -122,21 +140,13 @@ private:
     void startPower();
     // Every missed poll: wake presses when the whole port has gone silent.
     void checkWake(Clock::time_point now);
-    // ensure_on_at_start: true while the one on press runs (the caller does not give up yet).
-    bool pressOnAtStart();
     void publishPower();
-    void startNw();
+    void startNw(bool probing);
     void startPb(bool probing);
     void startBle();
-    void bleTick();
 
     void simTick();
-    void onNwReading(const codec::nw::ReadAll& reply);
-    // A 55 AA frame from a JK-PB on RS485 or a BMS over BLE; false when it is no reading (it
-    // did not decode, or a cell-info frame without cells and pack voltage).
-    bool onJkFrame(std::uint8_t address, util::ByteView frame);
     void onReading(std::uint8_t address);
-    void onMiss(std::uint8_t address, const std::string& why);
     // After a miss: exit_after passed -> the unit leaves the bus, or the daemon ends when no
     // other is left; else its state is updated.
     void evaluate(std::uint8_t address);
@@ -146,8 +156,6 @@ private:
     // A pack that left the bus answers again: it is forgotten (service, engine, key) so that it
     // is identified again and served as whatever battery it turns out to be.
     void renew(std::uint8_t address);
-    // Listening under a BMS master: nobody reports misses, so silences are checked here.
-    void listenTick();
     // A /Bms/*Switch write: sent on the transport between polls; false when refused.
     bool switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) override;
     // The packs are one battery (PbBank::choose): the bank over the units, with its service.
@@ -157,25 +165,17 @@ private:
 
     boost::asio::io_context& io_;
     DaemonOptions options_;
-    bool pb_ = false;
-    bool probing_ = false;  // protocol auto, NW not confirmed yet
     std::string port_;
     std::unique_ptr<sim::SimulatedBms> simBms_;
     std::unique_ptr<sim::NwResponder> simResponder_;
     std::unique_ptr<sim::PtyServer> simPty_;
     std::unique_ptr<boost::asio::steady_timer> simTimer_;
+    // The transport: the port's link (serial) and the session on it; which session exists is
+    // the daemon's mode. protocol auto: nw_ (stopped) stays when pb_ takes over.
     std::unique_ptr<transport::SerialLink> link_;
-    std::unique_ptr<NwPoller> nwPoller_;
-    std::unique_ptr<PbPoller> pbPoller_;
-    std::unique_ptr<boost::asio::steady_timer> listenTimer_;
-    // BLE
-    std::unique_ptr<sdbus::IConnection> bluezBus_;
-    std::unique_ptr<dbus::AsioSdbusLoop> bluezLoop_;
-    std::unique_ptr<transport::BleLink> ble_;
-    codec::ble::Assembler assembler_;
-    std::unique_ptr<boost::asio::steady_timer> bleTimer_;
-    std::chrono::steady_clock::time_point lastCellInfo_{};
-    int bleResends_ = 0;
+    std::unique_ptr<NwSession> nw_;
+    std::unique_ptr<PbBusSession> pb_;
+    std::unique_ptr<BleSession> ble_;
     BatteryUnits units_;                                   // by address
     std::optional<std::vector<std::uint8_t>> discovered_;  // JK-PB discovery's result
     std::optional<bool> isBank_;                           // decided: the packs are one battery (or not)
