@@ -410,8 +410,9 @@ bool Daemon::switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) {
         return false;
     };
     const auto variant = p.frames && p.frames->variant() ? *p.frames->variant() : ble::Variant::Jk02_32S;
-    const SwitchWrite sent = nw_    ? nw_->writeSwitch(sw, on, done)
-                             : pb_  ? pb_->writeSwitch(address, sw, on, done)
+    // pb_ first: after protocol auto's hand-off the stopped NW session is still there.
+    const SwitchWrite sent = pb_    ? pb_->writeSwitch(address, sw, on, done)
+                             : nw_  ? nw_->writeSwitch(sw, on, done)
                              : ble_ ? ble_->writeSwitch(variant, sw, on)
                                     : SwitchWrite::Refused;
     switch (sent) {

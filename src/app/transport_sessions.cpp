@@ -49,6 +49,7 @@ void NwSession::start() { poller_->start(); }
 void NwSession::stop() { poller_->stop(); }
 
 SwitchWrite NwSession::writeSwitch(ble::Switch which, bool on, NwPoller::WriteDone done) {
+    if (!poller_->running()) return SwitchWrite::Refused;  // stopped: it would never go out
     const std::uint8_t dataId = *codec::nw::switchId(which);
     auto frame = codec::nw::encodeWrite(dataId, on ? 1 : 0);
     if (!frame) return SwitchWrite::Refused;

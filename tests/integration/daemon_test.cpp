@@ -772,6 +772,22 @@ TEST_F(PbDaemonTest, AutoFindsJkPbAfterNw) {
     EXPECT_NE(daemon->pbPoller(), nullptr);
 }
 
+// After the hand-off from NW to JK-PB a switch write goes to the pack on the bus, not to the
+// stopped NW session (where it was queued for good and reported as asked).
+TEST_F(PbDaemonTest, AfterTheHandOffSwitchWritesReachThePack) {
+    auto o = options({});
+    o.config.serial.protocol = "auto";
+    daemon = std::make_unique<Daemon>(io, std::move(o));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(1) && registered(2); }, 12s));
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs(2, "/Bms/DischargeSwitch", dbus::Value{std::int32_t{1}}); }, 3s));
+    auto r = busctl(io, {"call", daemon->service(2)->busName(), "/Bms/DischargeSwitch", "com.victronenergy.BusItem",
+                         "SetValue", "v", "i", "0"});
+    EXPECT_EQ(r.out, "i 0\n");
+    EXPECT_TRUE(pumpUntil(io, [&] { return !two.state().dischargeMos; }, 3s)) << "the write reached pack 2";
+    EXPECT_TRUE(one.state().dischargeMos) << "pack 1 untouched";
+}
+
 TEST_F(PbDaemonTest, AutoWithNothingAnsweringExits) {
     responder.setSilent(1, true);
     responder.setSilent(2, true);

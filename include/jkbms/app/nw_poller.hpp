@@ -52,6 +52,7 @@ public:
     using WriteDone = std::function<void(bool answered, const std::string& why)>;
     bool write(std::uint8_t dataId, std::vector<std::uint8_t> frame, WriteDone done);
 
+    bool running() const { return running_; }
     std::uint64_t polls() const { return polls_; }
     std::uint64_t misses() const { return misses_; }
     std::size_t pendingWrites() const { return writes_.size(); }
