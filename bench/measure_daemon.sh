@@ -4,6 +4,7 @@
 #   cmake --preset release && cmake --build --preset release && bench/measure_daemon.sh [DURATION]
 # PACKS=N: N JK-PB packs on one simulated RS485 bus instead (addresses 1..N, a bank when N > 1),
 # polled at 1 s intervals as fast as the bus allows; CPU is also given per answered poll.
+# OVP=N with PACKS > 1: also the time from one pack's over-voltage to the bank's CCL 0 (below).
 # Goals (issue 4): RSS < 5 MB, CPU < 0.05 %.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,5 +80,36 @@ awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$t0" -v t1="$t1" -v hz="$ticks" -v rss="$
         printf "JK-PB, %d pack(s): each polled every %.2f s, %.2f MB RSS per pack\n",
                packs, (polls > 0 ? wall * packs / polls : 0), rss / 1024 / packs
 }'
+# OVP=N (JK-PB bank): N times, one pack's cell 1 goes to 3.62 V (over the bulk target, a cell
+# the pack's engine stops charging for) and the time until the bank's /Info/MaxChargeCurrent
+# reads 0 is measured over D-Bus, asked every 20 ms; then the cell goes back and the bank's
+# CCL is waited back up. The pack is the last one, so a trial waits for its turn in the round.
+if [ "${OVP:-0}" -gt 0 ] && [ "$packs" -gt 1 ]; then
+    bank=$(dbus-send --bus="$address" --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.ListNames |
+        grep -o 'com.victronenergy.battery.[^"]*_bank' | head -1)
+    ccl() {
+        dbus-send --bus="$address" --print-reply --dest="$bank" /Info/MaxChargeCurrent com.victronenergy.BusItem.GetValue 2>/dev/null |
+            awk '/double|int32/ {print $NF; exit}'
+    }
+    times=()
+    for trial in $(seq "$OVP"); do
+        printf 'pack %d\ncell 1 3.62\n' "$packs" >&7
+        start=$(date +%s.%N)
+        for _ in $(seq 1000); do
+            [ "$(ccl)" = "0" ] && break
+            sleep 0.02
+        done
+        times+=("$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.2f", e - s}')")
+        printf 'pack %d\ncell 1 3.30\n' "$packs" >&7
+        for _ in $(seq 1000); do
+            c=$(ccl); [ -n "$c" ] && [ "$c" != "0" ] && break
+            sleep 0.05
+        done
+        sleep 0.$((RANDOM % 10))  # the next trial at another point of the round
+    done
+    printf '%s\n' "${times[@]}" | sort -n | awk -v n="$packs" -v bank="$bank" '{t[NR] = $1; sum += $1}
+        END {printf "over-voltage in pack %s to %s CCL 0, %d trials: min %.2f s, median %.2f s, max %.2f s, mean %.2f s\n",
+             n, bank, NR, t[1], t[int((NR + 1) / 2)], t[NR], sum / NR}'
+fi
 echo "daemon log:"
 sed 's/^/  /' "$dir/daemon.log"
