@@ -11,7 +11,11 @@ cd "$(dirname "$0")/.."
 duration=${1:-600}
 build=build/release
 dir=$(mktemp -d)
-cleanup() { kill "${daemon_pid:-}" "${sim_pid:-}" "${bus_pid:-}" 2>/dev/null || true; rm -rf "$dir"; }
+cleanup() {
+    kill "${daemon_pid:-}" "${sim_pid:-}" "${bus_pid:-}" 2>/dev/null || true
+    wait 2>/dev/null || true  # the daemon may still write its state while stopping
+    rm -rf "$dir"
+}
 trap cleanup EXIT
 
 dbus-daemon --session --nofork --nopidfile --print-address=3 3>"$dir/address" 2>/dev/null &
