@@ -259,8 +259,10 @@ def _():
 def _():
     with open(os.path.join(QML_DIR, "JkBattery.qml"), encoding="utf-8") as f:
         battery = f.read()
-    with open(os.path.join(ROOT, "src", "app", "gx_settings.cpp"), encoding="utf-8") as f:
-        daemon = f.read()
+    daemon = ""
+    for src in ("src/app/gx_settings.cpp", "include/jkbms/app/bank_daemon.hpp"):
+        with open(os.path.join(ROOT, src), encoding="utf-8") as f:
+            daemon += f.read()
     problems = []
     if '"/Mgmt/SettingsPath"' not in battery or "settingsPath:" not in battery:
         problems.append("JkBattery.qml does not push JkSettings.qml with /Mgmt/SettingsPath")

@@ -173,6 +173,14 @@ Page {
                 to: 10
                 stepSize: 0.1
             }
+
+            ListTextField {
+                text: "Bank members"
+                caption: "Battery services, comma separated (ttyUSB0, ttyUSB1); empty: every member found"
+                dataItem.uid: root.prefix + "/Bank/Members"
+                preferredVisible: dataItem.valid
+                placeholderText: "all"
+            }
         }
     }
 }
