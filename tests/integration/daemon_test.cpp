@@ -1466,7 +1466,7 @@ protected:
 TEST_F(GxSettingsTest, CreatedUnderTheBatterysPathWithRangesAndDefaults) {
     auto o = gxOptions();
     o.config.charge.engine.absorptionMaxTimeS = 1800;
-    startWithSettings(o);
+    ASSERT_NO_FATAL_FAILURE(startWithSettings(o));
     EXPECT_TRUE(valueIs("/Mgmt/SettingsPath", dbus::Value{base}));
     const auto& s = *settings;
     EXPECT_EQ(s.type(base + "/Current/MaxCharge"), 'f');
@@ -1492,7 +1492,7 @@ TEST_F(GxSettingsTest, CreatedUnderTheBatterysPathWithRangesAndDefaults) {
 // A write through localsettings changes the engine's limits at the next poll; one outside the
 // range is refused by localsettings and changes nothing.
 TEST_F(GxSettingsTest, AWriteChangesTheLimitsLiveAndAnOutOfRangeOneIsRefused) {
-    startWithSettings(gxOptions());
+    ASSERT_NO_FATAL_FAILURE(startWithSettings(gxOptions()));
     ASSERT_TRUE(pumpUntil(io, [&] { return number("/Info/MaxChargeCurrent") == 50.0; }, 2s))
         << number("/Info/MaxChargeCurrent").value_or(-1);
     EXPECT_EQ(setValue("Current/MaxCharge", {"d", "20"}), "i 0\n");
@@ -1512,7 +1512,7 @@ TEST_F(GxSettingsTest, AWriteChangesTheLimitsLiveAndAnOutOfRangeOneIsRefused) {
 // A value in its range that makes the charge config invalid (float above bulk) is not used:
 // the engine keeps what it had; a valid one after it is.
 TEST_F(GxSettingsTest, AValueTheEngineRefusesIsNotApplied) {
-    startWithSettings(gxOptions());
+    ASSERT_NO_FATAL_FAILURE(startWithSettings(gxOptions()));
     EXPECT_EQ(setValue("Cell/FloatVoltage", {"d", "3.5"}), "i 0\n") << "in localsettings' range";
     EXPECT_EQ(setValue("Current/MaxCharge", {"d", "30"}), "i 0\n");
     ASSERT_TRUE(pumpUntil(io, [&] { return daemon->gxSettings()->current().charge.maxChargeA == 30; }, 2s));
@@ -1544,7 +1544,7 @@ TEST_F(GxSettingsTest, PressTimesApplyLive) {
     auto o = gxOptions();
     o.relay = [this] { return std::make_unique<LooseRelay>(edges); };
     o.config.relay.type = "gpio";  // any relay: the test's own is used
-    startWithSettings(o);
+    ASSERT_NO_FATAL_FAILURE(startWithSettings(o));
     EXPECT_EQ(settings->type(base + "/Relay/PressOff"), 'f');
     EXPECT_EQ(settings->defaultOf(base + "/Relay/PressOn"), std::optional<std::string>{"1"});
     EXPECT_EQ(setValue("Relay/PressOn", {"d", "5"}), "i -1\n") << "at most 2 s";
