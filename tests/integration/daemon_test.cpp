@@ -1524,6 +1524,35 @@ TEST_F(GxSettingsTest, AValueTheEngineRefusesIsNotApplied) {
     EXPECT_DOUBLE_EQ(*daemon->gxSettings()->current().charge.floatCellV, 3.4);
 }
 
+// NaN passes localsettings' range check (Python compares it false both ways) and is stored:
+// the daemon refuses it and keeps its limits.
+TEST_F(GxSettingsTest, NanFromLocalsettingsIsRefused) {
+    ASSERT_NO_FATAL_FAILURE(startWithSettings(gxOptions()));
+    EXPECT_EQ(setValue("Current/MaxCharge", {"d", "nan"}), "i 0\n") << "stored, as localsettings does";
+    EXPECT_EQ(setValue("Absorption/TailCurrent", {"d", "0.03"}), "i 0\n");  // a marker after it
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->gxSettings()->current().charge.tailCurrentC == 0.03; }, 2s));
+    EXPECT_EQ(daemon->gxSettings()->current().charge.maxChargeA, 50);
+    EXPECT_TRUE(pumpUntil(io, [&] { return number("/Info/MaxChargeCurrent") == 50.0; }, 1s));
+}
+
+// localsettings appears only after the battery registered without it: the settings are
+// created then, and followed from then on; the loop never waited for them.
+TEST_F(GxSettingsTest, CreatedWhenLocalsettingsAppearsLate) {
+    auto o = gxOptions();
+    o.config.dbus.settingsWait = 100ms;
+    o.config.dbus.settingsRetry = 200ms;
+    startDaemon(o);
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered() && number("/Info/MaxChargeCurrent") == 50.0; }, 5s));
+    EXPECT_EQ(daemon->gxSettings(), nullptr);
+    EXPECT_FALSE(value("/Mgmt/SettingsPath") && dbus::isValid(*value("/Mgmt/SettingsPath")));
+    settings.emplace(io, PrivateBus::address());
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->gxSettings() && daemon->gxSettings()->created(); }, 3s));
+    base = daemon->gxSettings()->basePath();
+    EXPECT_TRUE(valueIs("/Mgmt/SettingsPath", dbus::Value{base}));
+    EXPECT_EQ(setValue("Current/MaxCharge", {"d", "20"}), "i 0\n");
+    EXPECT_TRUE(pumpUntil(io, [&] { return number("/Info/MaxChargeCurrent") == 20.0; }, 1s));
+}
+
 // A value stored before the start overrides config.yaml from the first limits on.
 TEST_F(GxSettingsTest, AStoredValueOverridesTheYaml) {
     // The simulator's device id is a factory default: the battery is keyed by its port.
