@@ -28,6 +28,9 @@
 // state and takes presses (1 on, 0 off); after an off press the daemon neither wakes the BMS
 // nor gives up on it (it stays on the bus, values invalid, so it can be switched on again).
 //
+// Settings on the GX (gx_settings.hpp): each served battery's own, or the JK-PB bank's for its
+// packs; press times changed there reach the relay (setPressTimes).
+//
 // Bank: see PbBank. bank.member (NW / BLE): this battery is a member of a bank served by
 // `dbus-jkbms --bank` (bank_daemon.hpp).
 //
