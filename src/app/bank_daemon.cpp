@@ -35,6 +35,28 @@ std::string suffixOf(std::string_view busName) {
     return std::string{rest};
 }
 
+// "com.victronenergy.battery.ttyUSB0" or the suffix alone -> the bus name; "" for nothing.
+std::string memberBusName(const std::string& m) {
+    std::string suffix = suffixOf(m);
+    if (suffix.empty()) suffix = dbus::busNameElement(m);
+    return suffix.empty() ? std::string{} : std::string{kBatteryPrefix} + suffix;
+}
+
+// "ttyUSB0, ttyUSB1" (commas, spaces around) -> the names, empty ones left out.
+std::vector<std::string> splitMembers(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (at <= text.size()) {
+        const std::size_t comma = std::min(text.find(',', at), text.size());
+        std::string part = text.substr(at, comma - at);
+        const auto first = part.find_first_not_of(" \t");
+        const auto last = part.find_last_not_of(" \t");
+        if (first != std::string::npos) out.push_back(part.substr(first, last - first + 1));
+        at = comma + 1;
+    }
+    return out;
+}
+
 std::string joined(const std::vector<std::string>& names) {
     std::string out;
     for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
@@ -70,6 +92,7 @@ BankDaemon::BankDaemon(boost::asio::io_context& io, config::Config config, std::
       stopTimer_(io) {}
 
 BankDaemon::~BankDaemon() {
+    settings_.reset();  // on service_'s connection
     service_.reset();
     entries_.clear();  // their proxies before the connection
     if (loop_) loop_->stop();
@@ -120,10 +143,8 @@ void BankDaemon::start() {
         discoveryDeadline_ = Clock::now() + kDiscoveryWait;  // ListNames may be answered in loop_->start()
         for (const std::string& m : config_.bank.members) {
             // "com.victronenergy.battery.ttyUSB0" or the suffix alone.
-            std::string suffix = suffixOf(m);
-            if (suffix.empty()) suffix = dbus::busNameElement(m);
-            const std::string busName = std::string{kBatteryPrefix} + suffix;
-            if (busName == ownName_) continue;  // config.cpp refuses it; never follow ourselves
+            const std::string busName = memberBusName(m);
+            if (busName.empty() || busName == ownName_) continue;  // config.cpp refuses it; never follow ourselves
             entry(busName).member = true;
         }
         follow();
@@ -155,6 +176,10 @@ void BankDaemon::follow() {
         sdbus::return_slot);
     busDaemon_ = sdbus::createProxy(*connection_, sdbus::ServiceName{"org.freedesktop.DBus"},
                                     sdbus::ObjectPath{"/org/freedesktop/DBus"});
+    listNames();
+}
+
+void BankDaemon::listNames() {
     busDaemon_->callMethodAsync("ListNames")
         .onInterface(kBusDaemonInterface)
         .uponReplyInvoke([this](std::optional<sdbus::Error> error, std::vector<std::string> names) {
@@ -195,8 +220,10 @@ void BankDaemon::askOwner(const std::string& busName) {
         .uponReplyInvoke([this, busName](std::optional<sdbus::Error> error, std::string uniqueName) {
             util::guarded("bank: GetNameOwner", [&] {
                 --askingOwners_;
-                // Gone meanwhile (an error), or NameOwnerChanged was first: nothing to do.
-                if (!error && !entry(busName).present) appeared(busName, uniqueName);
+                // Gone meanwhile (an error), or NameOwnerChanged was first: nothing to do. Nor
+                // for a name taken off the members meanwhile (the Members setting).
+                const bool wanted = auto_ || entries_.contains(busName);
+                if (!error && wanted && !entry(busName).present) appeared(busName, uniqueName);
                 checkDiscovered();
             });
         });
@@ -384,12 +411,79 @@ void BankDaemon::startService() {
         stop(ExitCode::DbusFailed, std::string{"cannot connect to D-Bus: "} + e.what());
         return;
     }
-    service_->onNegotiated([this](const dbus::DeviceSettings&) {
+    service_->onNegotiated([this](const dbus::DeviceSettings& settings) {
+        if (settings.persisted) startSettings();
         combine();  // the paths are built with the members as they are now
     });
+    service_->onPersisted([this](const dbus::DeviceSettings&) { startSettings(); });
     service_->start([this](bool ok, const std::string& error) {
         if (!ok) stop(ExitCode::DbusFailed, error);
     });
+}
+
+void BankDaemon::startSettings() {
+    if (settings_ || !service_) return;
+    const std::string base = "/Settings/Devices/" + dbus::settingsUid(service_->uniqueId()) + "/" +
+                             std::string{kGxSettingsGroup};
+    settings_ = std::make_unique<dbus::SettingsGroup>(service_->connection(), base, "bank " + config_.bank.name);
+    std::string configured;
+    for (const auto& m : config_.bank.members) configured += (configured.empty() ? "" : ",") + m;
+    settings_->onChange([this](const std::string&, const dbus::SettingValue& value) {
+        if (const auto* text = std::get_if<std::string>(&value)) setMembers(*text);
+    });
+    settings_->create({dbus::SettingDef{std::string{kMembersSetting}, dbus::SettingValue{configured}}},
+                      [this, base](const dbus::SettingsGroup::Values& values) {
+                          service_->setSettingsPath(base);
+                          const auto it = values.find(kMembersSetting);
+                          if (it == values.end()) return;
+                          spdlog::info("bank {}: members setting {}/{}", config_.bank.name, base, kMembersSetting);
+                          if (const auto* text = std::get_if<std::string>(&it->second)) setMembers(*text);
+                      });
+}
+
+void BankDaemon::setMembers(const std::string& text) {
+    std::vector<std::string> names;  // bus names, in the order given, each once
+    for (const std::string& m : splitMembers(text)) {
+        const std::string busName = memberBusName(m);
+        if (busName.empty() || busName == ownName_) {
+            spdlog::warn("bank {}: member '{}' in the Members setting left out: {}", config_.bank.name, m,
+                         busName.empty() ? "not a bus name" : "the bank itself");
+            continue;
+        }
+        if (std::find(names.begin(), names.end(), busName) == names.end()) names.push_back(busName);
+    }
+    std::vector<std::string> now;
+    for (const auto& [busName, e] : entries_)
+        if (e.member) now.push_back(busName);
+    std::vector<std::string> sortedNames = names;
+    std::sort(sortedNames.begin(), sortedNames.end());
+    if (!names.empty() && !auto_ && sortedNames == now) return;  // the members followed already
+    if (names.empty() && auto_) return;
+    auto_ = names.empty();
+    if (auto_) {
+        // Every dbus-jkbms bank member on the bus: those followed stay, the others are found.
+        spdlog::info("bank {}: Members setting empty: following every dbus-jkbms bank member on the bus",
+                     config_.bank.name);
+        if (busDaemon_) listNames();
+        changed();
+        return;
+    }
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + suffixOf(n);
+    spdlog::info("bank {}: members from the Members setting: {}", config_.bank.name, list);
+    // Called from the setting's signal, never from a member's own proxy handlers: dropping
+    // an entry (and its proxies) here is safe; its replies still out find no entry.
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        if (std::find(names.begin(), names.end(), it->first) == names.end()) it = entries_.erase(it);
+        else ++it;
+    }
+    for (const std::string& busName : names) {
+        Entry& e = entry(busName);
+        const bool followed = e.member && e.root;
+        e.member = true;
+        if (!followed && busDaemon_) askOwner(busName);  // on the bus: followed from now on
+    }
+    changed();
 }
 
 void BankDaemon::changed() {

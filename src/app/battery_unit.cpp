@@ -109,6 +109,7 @@ void BatteryUnit::startService() {
     sc.identity.insecureConnection = place_.insecure;
     sc.identity.bankMember = host_.bankMember();
     sc.identity.bankService = host_.bankServiceName();
+    if (const GxSettings* bank = host_.bankSettings(); bank && bank->created()) sc.identity.settingsPath = bank->basePath();
     if (host_.power()) {
         sc.identity.power = powerItem();
         sc.onPowerWrite = [this](bool on) { return host_.powerWrite(on); };
@@ -136,6 +137,7 @@ void BatteryUnit::startService() {
             markDuplicate(key->uid);
         }
         startCharge(settings);
+        if (settings.persisted) startGxSettings();
         stepCharge();
         publish();  // the first reading and its limits are in the tree before the name is claimed
     });
@@ -166,6 +168,7 @@ void BatteryUnit::rekeyByPort() {
     // check, as at a start.
     host_.shareId(key->uid);
     markDuplicate(key->uid);
+    gx_.reset();  // keyed by the old uid; on the service's connection
     service.reset();
     engine_.reset();
     limits_ = {};
@@ -240,7 +243,10 @@ dbus::PowerItem BatteryUnit::powerItem() const {
 void BatteryUnit::startCharge(const dbus::DeviceSettings& settings) {
     const auto& cfg = host_.config().charge;
     if (!cfg.enabled) return;
-    engine_.emplace(cfg.engine);
+    // A pack of a bank: the bank's GX settings; else config.yaml's until this battery's own
+    // settings have been read (startGxSettings).
+    const GxSettings* bank = host_.bankSettings();
+    engine_.emplace(bank ? bank->current().charge : cfg.engine);
     lastStep_ = lastSaved_ = Clock::now();
     // Keyed by the battery (its settings key), never by the port.
     if (!cfg.stateDir.empty()) statePath_ = cfg.stateDir + "/" + service->uniqueId() + ".state";
@@ -295,7 +301,29 @@ std::optional<charge::EngineState> BatteryUnit::readState(ChargeStateRead read, 
     return read.state;
 }
 
+void BatteryUnit::startGxSettings() {
+    if (gx_ || !service || !host_.bankServiceName().empty()) return;  // a pack of a bank: the bank's
+    gx_ = std::make_unique<GxSettings>(service->connection(), service->uniqueId(), name(), host_.config(),
+                                       host_.power() != nullptr, [this](const Tunables& tunables) {
+                                           reconfigure(tunables.charge);
+                                           if (host_.power()) host_.setPressTimes(tunables.press);
+                                           if (gx_) setSettingsPath(gx_->basePath());
+                                       });
+    gx_->start();
+}
+
+void BatteryUnit::reconfigure(const charge::ChargeConfig& config) {
+    if (!engine_) return;
+    if (const auto problems = engine_->reconfigure(config); !problems.empty())
+        spdlog::warn("{}: charge settings not applied: {}", name(), problems.front());
+}
+
+void BatteryUnit::setSettingsPath(const std::string& path) {
+    if (service) service->setSettingsPath(path);
+}
+
 void BatteryUnit::onPersisted(const dbus::DeviceSettings& settings) {
+    startGxSettings();  // localsettings is there now
     if (!engine_) return;
     // Nothing was restored at start (localsettings was not there) and the engine has not
     // moved on since: its state, when it has one for this battery, is better than a fresh

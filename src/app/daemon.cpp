@@ -39,6 +39,12 @@ const dbus::BatteryService* Daemon::service(std::uint8_t address) const {
     return it == units_.end() ? nullptr : it->second->service.get();
 }
 
+const GxSettings* Daemon::gxSettings(std::uint8_t address) const {
+    if (pbBank_) return pbBank_->settings();
+    auto it = units_.find(address);
+    return it == units_.end() ? nullptr : it->second->gxSettings();
+}
+
 BatteryUnit& Daemon::unit(std::uint8_t address) {
     auto it = units_.find(address);
     UnitHost& host = *this;  // what a unit may ask of the daemon, nothing more

@@ -55,10 +55,30 @@ void PbBank::start(const std::string& port, bool simulate) {
     }
     spdlog::info("{}: the JK-PB packs are one battery for DVCC: {} (their own services without /Info/Max*)", port,
                  service_->busName());
-    service_->onNegotiated([this](const dbus::DeviceSettings&) { combine(); });
+    service_->onNegotiated([this](const dbus::DeviceSettings& settings) {
+        if (settings.persisted) startSettings();
+        combine();
+    });
+    service_->onPersisted([this](const dbus::DeviceSettings&) { startSettings(); });
     service_->start([this](bool ok, const std::string& error) {
         if (!ok) host_.failed(ExitCode::DbusFailed, error);
     });
+}
+
+void PbBank::startSettings() {
+    if (settings_ || !service_) return;
+    settings_ = std::make_unique<GxSettings>(
+        service_->connection(), service_->uniqueId(), service_->busName(), host_.config(), host_.power() != nullptr,
+        [this](const Tunables& tunables) {
+            const std::string& path = settings_->basePath();
+            service_->setSettingsPath(path);
+            for (const auto& [a, unit] : units_) {
+                unit->reconfigure(tunables.charge);
+                unit->setSettingsPath(path);
+            }
+            if (host_.power()) host_.setPressTimes(tunables.press);
+        });
+    settings_->start();
 }
 
 void PbBank::roundEnded() {

@@ -104,6 +104,14 @@ void PowerControl::finish(bool ok) {
     if (onPressEnded_) onPressEnded_(press, ok);
 }
 
+void PowerControl::setTimes(power::PressTimes times) {
+    const auto& now = policy_.times();
+    if (times.on == now.on && times.off == now.off && times.gap == now.gap) return;
+    spdlog::info("power: presses now on {}, off {}, gap {}", lengthText(times.on), lengthText(times.off),
+                 lengthText(times.gap));
+    policy_.setTimes(times);
+}
+
 void PowerControl::fail(const std::string& why) {
     // An asynchronous refusal (a D-Bus reply): the press, if any, ends now.
     if (!policy_.closed()) {

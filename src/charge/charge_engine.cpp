@@ -144,6 +144,14 @@ double ChargeEngine::modelRatingA(std::string_view model) {
     return 0;
 }
 
+std::vector<std::string> ChargeEngine::reconfigure(ChargeConfig config) {
+    auto problems = config.validate();
+    if (!problems.empty()) return problems;
+    config_ = std::move(config);
+    anchored_.valid = false;  // the profile, the tables and the targets come from the config
+    return {};
+}
+
 void ChargeEngine::restore(const EngineState& state) {
     const ChargeMode mode = state.mode;
     state_ = EngineState{};

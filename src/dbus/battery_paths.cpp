@@ -86,6 +86,8 @@ void putIdentity(Builder& b, const ServiceIdentity& id) {
     b.put("/ProductId", kProductId, Unit::Hex);
     b.putString("/ProductName", id.productName);
     b.putString(kCustomNamePath, id.customName);
+    b.putString("/Mgmt/SettingsPath",
+                id.settingsPath.empty() ? std::nullopt : std::optional<std::string_view>{id.settingsPath});
 }
 
 // "/Voltages/Cell<N>" and "/Balances/Cell<N>", built once.

@@ -209,6 +209,12 @@ void BatteryService::setPower(PowerItem power) {
     if (state_ == State::Claiming || state_ == State::Registered) refresh();
 }
 
+void BatteryService::setSettingsPath(std::string path) {
+    if (config_.identity.settingsPath == path) return;
+    config_.identity.settingsPath = std::move(path);
+    if (state_ == State::Claiming || state_ == State::Registered) refresh();
+}
+
 void BatteryService::publishBank(domain::BankReading reading) {
     bank_ = std::move(reading);
     if (state_ == State::Claiming || state_ == State::Registered) refresh();

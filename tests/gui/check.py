@@ -234,26 +234,52 @@ def _():
     return "not published: " + ", ".join(missing) if missing else ""
 
 
+def settings_section():
+    """README.md's "## Settings" section: its table lists the settings below a battery's
+    settings path (/Mgmt/SettingsPath, e.g. /Settings/Devices/<uid>/JkBms)."""
+    with open(os.path.join(GUI, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("\n## Settings\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end >= 0 else len(text)]
+
+
 @check("every setting the settings page binds to is defined in README.md, and every one defined is used")
 def _():
     used = {s for s in string_literals(os.path.join(QML_DIR, "JkSettings.qml")) if re.fullmatch(r"/[A-Z][\w/]*", s)}
-    with open(os.path.join(GUI, "README.md"), encoding="utf-8") as f:
-        defined = {"/" + m for m in re.findall(r"^\| `/Settings/JkBms/([\w/]+)`", f.read(), re.M)}
-    used = {u for u in used if u != "/Settings/JkBms"}
+    defined = set(re.findall(r"^\| `(/[A-Z][\w/]*)` \|", settings_section(), re.M))
     if not defined:
-        return "README.md defines no /Settings/JkBms/ paths"
+        return "README.md's Settings section defines no settings"
     if used != defined:
         return "used only: %s; defined only: %s" % (sorted(used - defined), sorted(defined - used))
     return ""
 
 
+@check("the settings page finds the settings where the battery service says they are (/Mgmt/SettingsPath)")
+def _():
+    with open(os.path.join(QML_DIR, "JkBattery.qml"), encoding="utf-8") as f:
+        battery = f.read()
+    daemon = ""
+    for src in ("src/app/gx_settings.cpp", "include/jkbms/app/bank_daemon.hpp"):
+        with open(os.path.join(ROOT, src), encoding="utf-8") as f:
+            daemon += f.read()
+    problems = []
+    if '"/Mgmt/SettingsPath"' not in battery or "settingsPath:" not in battery:
+        problems.append("JkBattery.qml does not push JkSettings.qml with /Mgmt/SettingsPath")
+    # The daemon's names below the group are the README's.
+    names = {"/" + n for n in re.findall(r'= "([A-Z]\w*/\w+)";', daemon)}
+    defined = set(re.findall(r"^\| `(/[A-Z][\w/]*)` \|", settings_section(), re.M))
+    if names != defined:
+        problems.append("daemon only: %s; README only: %s" % (sorted(names - defined), sorted(defined - names)))
+    return "; ".join(problems)
+
+
 @check("the settings page's ranges are the ones README.md defines")
 def _():
-    with open(os.path.join(GUI, "README.md"), encoding="utf-8") as f:
-        table = {}
-        for row in re.findall(r"^\| `/Settings/JkBms/([\w/]+)` \|(.*)$", f.read(), re.M):
-            cells = [c.strip() for c in row[1].split("|")]
-            table["/" + row[0]] = (cells[2], cells[3])  # type, unit, min, max, ...
+    table = {}
+    for row in re.findall(r"^\| `(/[A-Z][\w/]*)` \|(.*)$", settings_section(), re.M):
+        cells = [c.strip() for c in row[1].split("|")]
+        table[row[0]] = (cells[2], cells[3])  # type, unit, min, max, ...
     with open(os.path.join(QML_DIR, "JkSettings.qml"), encoding="utf-8") as f:
         qml = f.read()
     wrong = []

@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "fakes/claim_name.hpp"
+#include "fakes/fake_settings.hpp"
 #include "integration/harness.hpp"
 #include "jkbms/app/bank_daemon.hpp"
 #include "jkbms/app/daemon.hpp"
@@ -444,6 +445,38 @@ TEST_F(BankTest, ProgramOptionsAndExitCodes) {
     ASSERT_TRUE(pumpUntil(io, [&] { return child.poll(); }, 5s));
     EXPECT_EQ(child.exitCode(), 0) << child.out() << child.err();
     std::filesystem::remove(config);
+}
+
+// The members are a setting on the GX under the bank's own settings path (issue 17.2):
+// config.yaml's list is its default, and a change applies at once.
+TEST_F(BankTest, MembersAreASettingOnTheGx) {
+    test::FakeSettings settings(io, PrivateBus::address());
+    ASSERT_NO_FATAL_FAILURE(startMembers());
+    auto c = bankConfig({packs[0]->suffix()});
+    c.dbus.settingsWait = 5000ms;  // localsettings is on this bus
+    ASSERT_NO_FATAL_FAILURE(startBank(c));
+    const std::string base = "/Settings/Devices/" + dbus::settingsUid(bank->service()->uniqueId()) + "/JkBms";
+    const std::string path = base + "/Bank/Members";
+    ASSERT_TRUE(pumpUntil(io, [&] { return valueIs("/Mgmt/SettingsPath", dbus::Value{base}); }, 3s));
+    EXPECT_EQ(settings.type(path), 's');
+    EXPECT_EQ(settings.defaultOf(path), std::optional<std::string>{packs[0]->suffix()});
+    EXPECT_EQ(bank->members(), std::vector<std::string>{packs[0]->suffix()});
+
+    auto set = [&](const std::string& text) {
+        return busctl(io, {"call", "com.victronenergy.settings", path, "com.victronenergy.BusItem", "SetValue", "v", "s",
+                           text})
+            .out;
+    };
+    EXPECT_EQ(set(packs[0]->suffix() + ", com.victronenergy.battery." + packs[1]->suffix()), "i 0\n");
+    ASSERT_TRUE(pumpUntil(io, [&] {
+        return bank->members() == suffixes() && allOk() && valueIs("/System/NrOfBatteries", dbus::Value{std::int32_t{2}});
+    }, 5s)) << bank->members().size();
+    EXPECT_EQ(set(packs[1]->suffix()), "i 0\n");
+    ASSERT_TRUE(pumpUntil(io, [&] { return bank->members() == std::vector<std::string>{packs[1]->suffix()}; }, 3s));
+    EXPECT_TRUE(pumpUntil(io, [&] { return valueIs("/System/NrOfBatteries", dbus::Value{std::int32_t{1}}); }, 3s));
+    // Empty: every member on the bus (auto).
+    EXPECT_EQ(set(""), "i 0\n");
+    EXPECT_TRUE(pumpUntil(io, [&] { return bank->members() == suffixes(); }, 5s));
 }
 
 }  // namespace

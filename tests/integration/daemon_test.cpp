@@ -1421,5 +1421,202 @@ TEST_F(DaemonPowerTest, ARelayThatCannotBeSetUpIsAStartError) {
     }
 }
 
+// --- Issue 17 item 2: the settings on the GX ---
+
+class GxSettingsTest : public DaemonTest {
+protected:
+    DaemonOptions gxOptions() {
+        auto o = options();
+        o.config.dbus.settingsWait = 5000ms;  // localsettings is on this bus
+        o.config.charge.engine.maxChargeA = 50;
+        o.config.charge.engine.chemistry = charge::Chemistry::Lfp;
+        return o;
+    }
+    // Starts the daemon with the fake localsettings and waits until its settings are read.
+    void startWithSettings(DaemonOptions o) {
+        settings.emplace(io, PrivateBus::address());
+        startDaemon(std::move(o));
+        ASSERT_TRUE(pumpUntil(io, [&] {
+            return registered() && daemon->gxSettings() && daemon->gxSettings()->created();
+        }, 5s));
+        base = "/Settings/Devices/" + dbus::settingsUid(daemon->service()->uniqueId()) + "/JkBms";
+    }
+    // SetValue through D-Bus, as the GUI writes it: localsettings' answer ("i 0\n", "i -1\n").
+    std::string setValue(const std::string& name, std::vector<std::string> typeAndValue) {
+        // "--": a negative value is no option.
+        std::vector<std::string> args{"--", "call", "com.victronenergy.settings", base + "/" + name,
+                                      "com.victronenergy.BusItem", "SetValue", "v"};
+        args.insert(args.end(), typeAndValue.begin(), typeAndValue.end());
+        return busctl(io, args).out;
+    }
+    std::optional<double> number(std::string_view path) {
+        const dbus::Value* v = value(path);
+        if (!v) return std::nullopt;
+        if (const auto* d = std::get_if<double>(v)) return *d;
+        return std::nullopt;
+    }
+
+    std::optional<test::FakeSettings> settings;
+    std::string base;
+    std::vector<Edge> edges;  // the relay's, outlives the daemon (TearDown)
+};
+
+// The daemon creates its settings under the battery's own settings path, with config.yaml's
+// values as defaults and the ranges of the gui-v2 README, and says where they are.
+TEST_F(GxSettingsTest, CreatedUnderTheBatterysPathWithRangesAndDefaults) {
+    auto o = gxOptions();
+    o.config.charge.engine.absorptionMaxTimeS = 1800;
+    ASSERT_NO_FATAL_FAILURE(startWithSettings(o));
+    EXPECT_TRUE(valueIs("/Mgmt/SettingsPath", dbus::Value{base}));
+    const auto& s = *settings;
+    EXPECT_EQ(s.type(base + "/Current/MaxCharge"), 'f');
+    EXPECT_EQ(s.defaultOf(base + "/Current/MaxCharge"), std::optional<std::string>{"50"});
+    EXPECT_EQ(s.value(base + "/Current/MaxCharge"), std::optional<std::string>{"50"});
+    EXPECT_EQ(s.min(base + "/Current/MaxCharge"), std::optional<double>{0});
+    EXPECT_EQ(s.max(base + "/Current/MaxCharge"), std::optional<double>{1000});
+    EXPECT_EQ(s.type(base + "/Absorption/MaxTime"), 'i');
+    EXPECT_EQ(s.defaultOf(base + "/Absorption/MaxTime"), std::optional<std::string>{"30"}) << "minutes";
+    EXPECT_EQ(s.max(base + "/Absorption/MaxTime"), std::optional<double>{1440});
+    EXPECT_EQ(s.type(base + "/Float/RebulkSoc"), 'i');
+    EXPECT_EQ(s.defaultOf(base + "/Cell/BulkVoltage"), std::optional<std::string>{"0"}) << "0: by chemistry";
+    EXPECT_EQ(s.max(base + "/Cell/FloatVoltage"), std::optional<double>{4.5});
+    EXPECT_EQ(s.defaultOf(base + "/Temperature/ChargeMin"), std::optional<std::string>{"0"});
+    EXPECT_EQ(s.defaultOf(base + "/Temperature/ChargeMax"), std::optional<std::string>{"55"});
+    EXPECT_EQ(s.defaultOf(base + "/Temperature/DischargeMin"), std::optional<std::string>{"-20"});
+    EXPECT_EQ(s.min(base + "/Temperature/DischargeMin"), std::optional<double>{-40});
+    EXPECT_EQ(s.defaultOf(base + "/Temperature/DischargeMax"), std::optional<std::string>{"60"});
+    EXPECT_FALSE(s.value(base + "/Relay/PressOn")) << "no relay: no press settings";
+    EXPECT_FALSE(s.value(base + "/Bank/Members")) << "the bank daemon's";
+}
+
+// A write through localsettings changes the engine's limits at the next poll; one outside the
+// range is refused by localsettings and changes nothing.
+TEST_F(GxSettingsTest, AWriteChangesTheLimitsLiveAndAnOutOfRangeOneIsRefused) {
+    ASSERT_NO_FATAL_FAILURE(startWithSettings(gxOptions()));
+    ASSERT_TRUE(pumpUntil(io, [&] { return number("/Info/MaxChargeCurrent") == 50.0; }, 2s))
+        << number("/Info/MaxChargeCurrent").value_or(-1);
+    EXPECT_EQ(setValue("Current/MaxCharge", {"d", "20"}), "i 0\n");
+    EXPECT_TRUE(pumpUntil(io, [&] { return number("/Info/MaxChargeCurrent") == 20.0; }, 1s))
+        << "within a poll (200 ms): " << number("/Info/MaxChargeCurrent").value_or(-1);
+    EXPECT_EQ(daemon->gxSettings()->current().charge.maxChargeA, 20);
+
+    EXPECT_EQ(setValue("Current/MaxCharge", {"d", "2000"}), "i -1\n") << "above the maximum, 1000 A";
+    EXPECT_EQ(setValue("Current/MaxCharge", {"d", "-5"}), "i -1\n");
+    EXPECT_EQ(settings->value(base + "/Current/MaxCharge"), std::optional<std::string>{"20"});
+    const auto until = Clock::now() + 600ms;  // three polls
+    pumpUntil(io, [&] { return Clock::now() >= until; }, 1s);
+    EXPECT_EQ(number("/Info/MaxChargeCurrent"), 20.0);
+    EXPECT_EQ(daemon->gxSettings()->current().charge.maxChargeA, 20);
+}
+
+// A value in its range that makes the charge config invalid (float above bulk) is not used:
+// the engine keeps what it had; a valid one after it is.
+TEST_F(GxSettingsTest, AValueTheEngineRefusesIsNotApplied) {
+    ASSERT_NO_FATAL_FAILURE(startWithSettings(gxOptions()));
+    EXPECT_EQ(setValue("Cell/FloatVoltage", {"d", "3.5"}), "i 0\n") << "in localsettings' range";
+    EXPECT_EQ(setValue("Current/MaxCharge", {"d", "30"}), "i 0\n");
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->gxSettings()->current().charge.maxChargeA == 30; }, 2s));
+    const auto& charge = daemon->gxSettings()->current().charge;
+    EXPECT_FALSE(charge.floatCellV.has_value()) << "float 3.5 V above the 3.45 V bulk was applied";
+    EXPECT_TRUE(pumpUntil(io, [&] { return number("/Info/MaxChargeCurrent") == 30.0; }, 1s));
+    EXPECT_EQ(setValue("Cell/FloatVoltage", {"d", "3.4"}), "i 0\n");
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->gxSettings()->current().charge.floatCellV.has_value(); }, 2s));
+    EXPECT_DOUBLE_EQ(*daemon->gxSettings()->current().charge.floatCellV, 3.4);
+}
+
+// NaN passes localsettings' range check (Python compares it false both ways) and is stored:
+// the daemon refuses it and keeps its limits.
+TEST_F(GxSettingsTest, NanFromLocalsettingsIsRefused) {
+    ASSERT_NO_FATAL_FAILURE(startWithSettings(gxOptions()));
+    EXPECT_EQ(setValue("Current/MaxCharge", {"d", "nan"}), "i 0\n") << "stored, as localsettings does";
+    EXPECT_EQ(setValue("Absorption/TailCurrent", {"d", "0.03"}), "i 0\n");  // a marker after it
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->gxSettings()->current().charge.tailCurrentC == 0.03; }, 2s));
+    EXPECT_EQ(daemon->gxSettings()->current().charge.maxChargeA, 50);
+    EXPECT_TRUE(pumpUntil(io, [&] { return number("/Info/MaxChargeCurrent") == 50.0; }, 1s));
+}
+
+// localsettings appears only after the battery registered without it: the settings are
+// created then, and followed from then on; the loop never waited for them.
+TEST_F(GxSettingsTest, CreatedWhenLocalsettingsAppearsLate) {
+    auto o = gxOptions();
+    o.config.dbus.settingsWait = 100ms;
+    o.config.dbus.settingsRetry = 200ms;
+    startDaemon(o);
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered() && number("/Info/MaxChargeCurrent") == 50.0; }, 5s));
+    EXPECT_EQ(daemon->gxSettings(), nullptr);
+    EXPECT_FALSE(value("/Mgmt/SettingsPath") && dbus::isValid(*value("/Mgmt/SettingsPath")));
+    settings.emplace(io, PrivateBus::address());
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->gxSettings() && daemon->gxSettings()->created(); }, 3s));
+    base = daemon->gxSettings()->basePath();
+    EXPECT_TRUE(valueIs("/Mgmt/SettingsPath", dbus::Value{base}));
+    EXPECT_EQ(setValue("Current/MaxCharge", {"d", "20"}), "i 0\n");
+    EXPECT_TRUE(pumpUntil(io, [&] { return number("/Info/MaxChargeCurrent") == 20.0; }, 1s));
+}
+
+// A value stored before the start overrides config.yaml from the first limits on.
+TEST_F(GxSettingsTest, AStoredValueOverridesTheYaml) {
+    // The simulator's device id is a factory default: the battery is keyed by its port.
+    const std::string uid = domain::placeKey(std::filesystem::path(link).filename().string(), "").uid;
+    const std::string path = "/Settings/Devices/" + dbus::settingsUid(uid) + "/JkBms/Current/MaxCharge";
+    settings.emplace(io, PrivateBus::address());
+    settings->preset(path, "25");
+    startDaemon(gxOptions());
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered() && number("/Info/MaxChargeCurrent") == 25.0; }, 5s))
+        << number("/Info/MaxChargeCurrent").value_or(-1);
+    EXPECT_EQ(daemon->service()->uniqueId(), uid);
+    EXPECT_EQ(settings->defaultOf(path), std::optional<std::string>{"50"}) << "the default is config.yaml's";
+    EXPECT_EQ(settings->type(path), 'f');
+}
+
+// With a relay the press times are settings too, applied to the next press.
+TEST_F(GxSettingsTest, PressTimesApplyLive) {
+    auto o = gxOptions();
+    o.relay = [this] { return std::make_unique<LooseRelay>(edges); };
+    o.config.relay.type = "gpio";  // any relay: the test's own is used
+    ASSERT_NO_FATAL_FAILURE(startWithSettings(o));
+    EXPECT_EQ(settings->type(base + "/Relay/PressOff"), 'f');
+    EXPECT_EQ(settings->defaultOf(base + "/Relay/PressOn"), std::optional<std::string>{"1"});
+    EXPECT_EQ(setValue("Relay/PressOn", {"d", "5"}), "i -1\n") << "at most 2 s";
+    // In its range (1..10 s), but not longer than the 1 s on press: refused by the daemon.
+    EXPECT_EQ(setValue("Relay/PressOff", {"d", "1"}), "i 0\n");
+    EXPECT_EQ(setValue("Relay/PressOn", {"d", "0.4"}), "i 0\n");
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->power()->times().on == 400ms; }, 2s));
+    EXPECT_EQ(daemon->power()->times().off, 3000ms) << "the refused value is not used";
+    EXPECT_EQ(setValue("Relay/PressGap", {"d", "0.5"}), "i 0\n");
+    EXPECT_TRUE(pumpUntil(io, [&] { return daemon->power()->times().gap == 500ms; }, 2s));
+}
+
+// A JK-PB bank: the settings are the bank's, under its own path, and reach every pack's engine.
+TEST_F(PbDaemonTest, BankSettingsReachEveryPack) {
+    test::FakeSettings settings(io, PrivateBus::address());
+    auto o = options({1, 2});
+    o.config.dbus.settingsWait = 5000ms;
+    o.config.charge.engine.maxChargeA = 50;
+    daemon = std::make_unique<Daemon>(io, o);
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] {
+        return registered(1) && registered(2) && daemon->gxSettings() && daemon->gxSettings()->created() &&
+               valueIs(1, "/Bank/MaxChargeCurrent", dbus::Value{50.0}) &&
+               valueIs(2, "/Bank/MaxChargeCurrent", dbus::Value{50.0});
+    }, 8s));
+    const std::string base =
+        "/Settings/Devices/" + dbus::settingsUid(daemon->bankService()->uniqueId()) + "/JkBms";
+    EXPECT_EQ(daemon->gxSettings()->basePath(), base);
+    EXPECT_TRUE(settings.value(base + "/Current/MaxCharge"));
+    for (std::uint8_t a : {std::uint8_t{1}, std::uint8_t{2}}) {
+        const std::string own = "/Settings/Devices/" + dbus::settingsUid(daemon->service(a)->uniqueId()) + "/JkBms";
+        EXPECT_FALSE(settings.value(own + "/Current/MaxCharge")) << "a pack of a bank has none of its own";
+        EXPECT_TRUE(pumpUntil(io, [&] { return valueIs(a, "/Mgmt/SettingsPath", dbus::Value{base}); }, 1s)) << int{a};
+    }
+    EXPECT_TRUE(bankIs(*daemon, "/Mgmt/SettingsPath", dbus::Value{base}));
+    auto r = busctl(io, {"call", "com.victronenergy.settings", base + "/Current/MaxCharge", "com.victronenergy.BusItem",
+                         "SetValue", "v", "d", "20"});
+    EXPECT_EQ(r.out, "i 0\n");
+    EXPECT_TRUE(pumpUntil(io, [&] {
+        return valueIs(1, "/Bank/MaxChargeCurrent", dbus::Value{20.0}) &&
+               valueIs(2, "/Bank/MaxChargeCurrent", dbus::Value{20.0});
+    }, 2s));
+}
+
 }  // namespace
 }  // namespace jkbms::app

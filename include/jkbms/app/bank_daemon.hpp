@@ -25,6 +25,14 @@
 //               given the service starts at once; in auto mode after the members on the bus
 //               at start have been looked at (at most kDiscoveryWait), so its /ProductName
 //               ("JK BMS bank (N packs)") counts them.
+//   settings    the members are also a setting on the GX (gx_settings.hpp): the string
+//               /Settings/Devices/<bank uid>/JkBms/Bank/Members (kMembersSetting), created
+//               once the bank's service has negotiated with localsettings, config.yaml's
+//               bank.members (comma separated) as its default. A stored value overrides the
+//               YAML; a change applies at once: a list follows exactly those services (members
+//               no longer listed are dropped, listed ones followed as soon as they are on the
+//               bus), an empty one switches to auto mode (the members followed stay). The bank
+//               service's /ProductName and /Mgmt/Connection keep their texts from the start.
 //   logging     one line per change: a member found, stale, lost, back; the bank's CCL / DCL
 //               limitation changing hands (not each time its numbers move).
 //   exiting     SIGTERM / SIGINT -> ExitCode::Stopped (the name released within 500 ms); a
@@ -42,6 +50,8 @@
 #include <vector>
 
 #include "jkbms/app/daemon.hpp"  // ExitCode, StartError
+#include "jkbms/app/gx_settings.hpp"
+#include "jkbms/dbus/settings_group.hpp"
 #include "jkbms/config/config.hpp"
 #include "jkbms/dbus/asio_sdbus_loop.hpp"
 #include "jkbms/dbus/battery_service.hpp"
@@ -61,6 +71,8 @@ namespace jkbms::app {
 inline constexpr std::chrono::milliseconds kDiscoveryWait{3000};
 // The liveness period at most (shorter when comms.stale_after / 2 is).
 inline constexpr std::chrono::milliseconds kLivenessPeriod{2000};
+// The bank daemon's setting below kGxSettingsGroup: its members, comma separated ("" = auto).
+inline constexpr std::string_view kMembersSetting = "Bank/Members";
 
 class BankDaemon {
 public:
@@ -113,6 +125,10 @@ private:
     };
 
     void follow();                               // proxies, signal matches, ListNames
+    void listNames();                            // ListNames: the battery services on the bus
+    void startSettings();                        // the Members setting (once)
+    // The Members setting's value: the members followed from now on (see "settings").
+    void setMembers(const std::string& text);
     void startService();
     Entry& entry(const std::string& busName);
     void appeared(const std::string& busName, const std::string& uniqueName);  // an owner (new or restarted)
@@ -145,6 +161,7 @@ private:
     std::unique_ptr<void, std::function<void(void*)>> nameWatch_;
     std::map<std::string, Entry> entries_;    // by bus name
     std::unique_ptr<dbus::BatteryService> service_;
+    std::unique_ptr<dbus::SettingsGroup> settings_;  // on service_'s connection: reset before it
     domain::BankReading reading_;
     bool listed_ = false;        // ListNames answered (auto mode)
     int askingOwners_ = 0;       // GetNameOwner calls out

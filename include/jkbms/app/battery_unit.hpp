@@ -25,6 +25,10 @@
 //               once after an event (a sync, a full discharge, a protection counted), at most
 //               hourly for the rest (extremes, energies), and at a clean stop. /History/Clear
 //               empties them.
+//   GX settings the settings a user changes on the GX (gx_settings.hpp), created under the
+//               battery's /Settings/Devices/<uid>/JkBms once localsettings has answered and
+//               applied live to its engine (and the relay's press times). A pack of a JK-PB
+//               bank has none of its own: the bank's (host.bankSettings()) apply to it.
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -36,6 +40,7 @@
 
 #include "jkbms/app/charge_state_file.hpp"
 #include "jkbms/app/exit_code.hpp"
+#include "jkbms/app/gx_settings.hpp"
 #include "jkbms/app/power_control.hpp"
 #include "jkbms/charge/charge_engine.hpp"
 #include "jkbms/config/config.hpp"
@@ -74,6 +79,11 @@ public:
     virtual bool powerWrite(bool on) = 0;
     // /Bms/*Switch written on D-Bus: sent on the unit's transport; false when refused.
     virtual bool switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) = 0;
+    // The GX settings of the JK-PB bank this unit is a pack of (they apply to it, it has none
+    // of its own); nullptr without an in-daemon bank, or before the bank's service negotiated.
+    virtual const GxSettings* bankSettings() const = 0;
+    // A unit's GX settings changed the relay's press times (only called with a relay).
+    virtual void setPressTimes(const power::PressTimes& times) = 0;
 };
 
 // Where a unit is and how it is named; fixed when the daemon creates it.
@@ -125,6 +135,15 @@ public:
     dbus::PowerItem powerItem() const;
     // Writes the charge state when it changed (force: anyway), to localsettings or the file.
     void saveCharge(bool force = false);
+    // A charge config from the GX's settings (its own or the bank's): the engine takes it
+    // without losing its state (charge::ChargeEngine::reconfigure); one warning if it refuses
+    // it. Without an engine (yet), nothing: a new engine starts from host.bankSettings() or
+    // this unit's settings.
+    void reconfigure(const charge::ChargeConfig& config);
+    // /Mgmt/SettingsPath on this unit's service ("" while none).
+    void setSettingsPath(const std::string& path);
+    // Its own GX settings; nullptr for a pack of a bank, or before localsettings answered.
+    const GxSettings* gxSettings() const { return gx_.get(); }
 
     // What the sessions and the daemon fill in and read.
     std::optional<domain::BatterySnapshot> snapshot;
@@ -141,6 +160,8 @@ private:
     // The engine starts once localsettings has answered: its state comes from there (or from
     // the state file when there is no localsettings, or the setting is still empty).
     void startCharge(const dbus::DeviceSettings& settings);
+    // Creates this battery's GX settings (not for a pack of a bank; once).
+    void startGxSettings();
     // localsettings answered only after the service registered without it.
     void onPersisted(const dbus::DeviceSettings& settings);
     // A saved state that belongs to this battery (its key), else nullopt with one warning.
@@ -172,6 +193,9 @@ private:
     std::set<std::string> outOfRange_;  // what is published invalid as implausible (logged once)
     domain::BatteryHistory history_;
     Clock::time_point lastHistoryStep_{};  // the previous reading stepped into history_
+    // The settings on the GX (declared after `service`, whose connection they use: destroyed
+    // before it).
+    std::unique_ptr<GxSettings> gx_;
     // Expires with the unit: work posted to the io_context for it checks it first.
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

@@ -28,6 +28,9 @@
 // state and takes presses (1 on, 0 off); after an off press the daemon neither wakes the BMS
 // nor gives up on it (it stays on the bus, values invalid, so it can be switched on again).
 //
+// Settings on the GX (gx_settings.hpp): each served battery's own, or the JK-PB bank's for its
+// packs; press times changed there reach the relay (setPressTimes).
+//
 // Bank: see PbBank. bank.member (NW / BLE): this battery is a member of a bank served by
 // `dbus-jkbms --bank` (bank_daemon.hpp).
 //
@@ -96,6 +99,9 @@ public:
     // The bank's service (JK-PB packs as one battery); nullptr when the packs are not a bank
     // (or before the first pack's service starts).
     const dbus::BatteryService* bankService() const { return pbBank_ ? pbBank_->service() : nullptr; }
+    // The settings on the GX that apply to the pack at `address` (NW, BLE: 0): the JK-PB
+    // bank's when there is one, else the pack's own; nullptr before localsettings answered.
+    const GxSettings* gxSettings(std::uint8_t address = 0) const;
     // Tests: how often the bank's values were combined and published (domain::combineBank).
     std::uint64_t bankCombinations() const { return pbBank_ ? pbBank_->combinations() : 0; }
 
@@ -132,6 +138,10 @@ private:
     void changed(bool now) override;
     void failed(ExitCode code, const std::string& why) override { stop(code, why); }
     bool powerWrite(bool on) override;
+    const GxSettings* bankSettings() const override { return pbBank_ ? pbBank_->settings() : nullptr; }
+    void setPressTimes(const power::PressTimes& times) override {
+        if (power_) power_->setTimes(times);
+    }
 
     // The unit at `address` (NW, BLE: 0), created on first use.
     BatteryUnit& unit(std::uint8_t address);

@@ -10,6 +10,11 @@
 // when a pack's state changes (stale, lost, off, back) or it leaves the bus or returns; and
 // once its service has negotiated its instance. Listening under a BMS master (no rounds):
 // post() after each update, at most once per loop turn.
+//
+// GX settings (gx_settings.hpp): the bank's own, under its /Settings/Devices/<bank uid>/JkBms,
+// created once its service has negotiated with localsettings; each change is applied to every
+// pack's engine (a pack served later starts with them), and every pack's service publishes
+// the bank's settings path. The packs have none of their own.
 
 #include <cstdint>
 #include <map>
@@ -34,7 +39,7 @@ public:
     static std::optional<bool> choose(const config::Config& config, bool pb, bool listening,
                                       const std::optional<std::vector<std::uint8_t>>& discovered);
 
-    // `units` (read, never changed) and `host` outlive the bank. `expected`: the addresses the
+    // `units` (read; their engines take the bank's GX settings) and `host` outlive the bank. `expected`: the addresses the
     // bus is known to have (configured or discovered); one without a served unit counts as
     // lost (no charging until it is served).
     PbBank(UnitHost& host, const BatteryUnits& units, std::vector<std::uint8_t> expected);
@@ -55,14 +60,19 @@ public:
     const dbus::BatteryService* service() const { return service_.get(); }
     // How often the bank's values were combined and published (tests, measurements).
     std::uint64_t combinations() const { return combinations_; }
+    // The bank's settings on the GX; nullptr before its service has negotiated with
+    // localsettings (or without localsettings).
+    const GxSettings* settings() const { return settings_.get(); }
 
 private:
     void combine();
+    void startSettings();
 
     UnitHost& host_;
     const BatteryUnits& units_;
     std::vector<std::uint8_t> expected_;
     std::unique_ptr<dbus::BatteryService> service_;
+    std::unique_ptr<GxSettings> settings_;  // on service_'s connection: destroyed first
     bool posted_ = false;
     bool dirty_ = false;  // a unit published since the last combination
     std::uint64_t combinations_ = 0;

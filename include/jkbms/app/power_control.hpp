@@ -60,6 +60,9 @@ public:
     bool awaitingAnswer() const { return awaitingAnswer_; }
     int wakeAttempts() const { return wake_.attempts(); }
     const power::PressTimes& times() const { return policy_.times(); }
+    // New press times (power::PressPolicy::setTimes): a press that runs or waits keeps its
+    // length; one line in the log when they differ.
+    void setTimes(power::PressTimes times);
     std::string describe() const { return relay_->describe(); }
     // After each press, successful or not (the contact is open again).
     void onPressEnded(std::function<void(power::Press, bool ok)> handler) { onPressEnded_ = std::move(handler); }

@@ -41,6 +41,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "jkbms/charge/charge_config.hpp"
 #include "jkbms/domain/battery_snapshot.hpp"
@@ -109,6 +110,12 @@ public:
     // reading; the mode, timers and history continue.
     void restore(const EngineState& state);
     const ChargeConfig& config() const { return config_; }
+    // A new configuration while running (a setting changed on the GX): checked with
+    // ChargeConfig::validate(); when it has problems they are returned and nothing changes.
+    // Otherwise it is in force from the next step() on: the mode, the timers, the filters,
+    // the regulator and the last limits continue (a lower maximum cuts CCL / DCL at once, a
+    // higher one is reached at the usual increase rate); the tables are anchored afresh.
+    std::vector<std::string> reconfigure(ChargeConfig config);
 
     // The continuous rating of a JK model ("JK-B2A24S20P" -> 200 A; jk-models.md); 0 if unknown.
     static double modelRatingA(std::string_view model);

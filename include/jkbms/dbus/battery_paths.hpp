@@ -50,6 +50,11 @@ struct ServiceIdentity {
     // /History/Clear is writable (the owner keeps a domain::BatteryHistory and clears it):
     // /History/CanBeCleared 1, so the GUI offers "Clear history" while /Connected is 1.
     bool historyClearable = false;
+    // Where the settings a user changes on the GX for this battery live in localsettings
+    // (com.victronenergy.settings), e.g. "/Settings/Devices/<uid>/JkBms" - the bank's path for
+    // a member of a JK-PB bank: published as /Mgmt/SettingsPath so the GUI pages find them.
+    // "" (invalid on D-Bus) until they have been created.
+    std::string settingsPath;
 };
 
 // Communication with the BMS (domain::CommsMonitor): Stale sets /Alarms/BmsCable = 1 and

@@ -115,6 +115,8 @@ public:
     void publishBank(domain::BankReading reading);
     // /Bms/Power's value (with a relay configured).
     void setPower(PowerItem power);
+    // /Mgmt/SettingsPath (ServiceIdentity::settingsPath), published at once when registered.
+    void setSettingsPath(std::string path);
     // Releases the bus name (asynchronously); values stay as they are.
     void release(std::function<void()> done = {});
     // After release(): claims the bus name again (a pack back on the bus).

@@ -60,6 +60,9 @@ public:
     bool closed() const { return running_.has_value(); }
     std::optional<Press> running() const { return running_; }
     const PressTimes& times() const { return times_; }
+    // New press lengths and gap (a setting changed on the GX): a running press keeps the end
+    // it started with; the gap after it and every later press use the new times.
+    void setTimes(PressTimes times) { times_ = times; }
 
 private:
     PressTimes times_;

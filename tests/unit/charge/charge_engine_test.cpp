@@ -188,6 +188,39 @@ TEST(ChargeEngine, AbsorptionTimerRunsOnlyWithBalancedCellsAndLowCurrentThenFloa
     EXPECT_EQ(e.state().mode, ChargeMode::Float);
 }
 
+TEST(ChargeEngine, ReconfigureKeepsModeAndTimersAndRefusesAnInvalidConfig) {
+    ChargeEngine e{ChargeConfig{}};
+    settle(e, pack(3.43, 3.445, 30), 30);
+    ASSERT_EQ(e.state().mode, ChargeMode::Absorption);
+    settle(e, pack(3.445, 3.45, 10), 100);  // the absorption timer runs
+    const double timerS = e.state().absorptionS;
+    ASSERT_GT(timerS, 50);
+    auto l = e.step(pack(3.445, 3.45, 10), 1);
+    ASSERT_GT(*l.maxChargeCurrentA, 40) << "the BMS's maximum of 100 A, cut by the cell-voltage table";
+
+    // Float above bulk: refused with the reason, nothing changes.
+    ChargeConfig bad;
+    bad.chemistry = Chemistry::Lfp;
+    bad.floatCellV = 3.50;
+    const auto problems = e.reconfigure(bad);
+    ASSERT_FALSE(problems.empty());
+    EXPECT_NE(problems.front().find("float_voltage"), std::string::npos) << problems.front();
+    EXPECT_FALSE(e.config().floatCellV.has_value());
+
+    // A lower maximum: in force at the next step, at once; mode and timer carry on.
+    ChargeConfig lower;
+    lower.maxChargeA = 20;
+    lower.absorptionMaxTimeS = 3600;
+    EXPECT_TRUE(e.reconfigure(lower).empty());
+    l = e.step(pack(3.445, 3.45, 10), 1);
+    EXPECT_NEAR(*l.maxChargeCurrentA, 10, 1e-9) << "the table's 0.5 at 3.45 V, now of 20 A";
+    EXPECT_EQ(e.state().mode, ChargeMode::Absorption);
+    EXPECT_GT(e.state().absorptionS, timerS) << "the timer was not reset";
+    // The longer absorption time is used: 900 s would have ended it by now.
+    settle(e, pack(3.445, 3.45, 10), 900);
+    EXPECT_EQ(e.state().mode, ChargeMode::Absorption);
+}
+
 TEST(ChargeEngine, TailCurrentHeldEndsAbsorption) {
     ChargeEngine e{ChargeConfig{}};
     settle(e, pack(3.445, 3.45, 20), 30);

@@ -52,6 +52,8 @@ DeviceListPluginPage {
     VeQuickItem { id: cellDiff; uid: root.uid + "/Voltages/Diff" }
     VeQuickItem { id: balancing; uid: root.uid + "/Balancing" }
     VeQuickItem { id: power; uid: root.uid + "/Bms/Power" }
+    // Where this battery's settings on the GX are (in com.victronenergy.settings).
+    VeQuickItem { id: settingsPath; uid: root.uid + "/Mgmt/SettingsPath" }
     // DVCC as systemcalc applies it (victron-dbus.md 6.5): off by default for our product id,
     // and then no charger follows the limits below. The system's uid has the battery's form:
     // "dbus/com.victronenergy.system" on D-Bus, "mqtt/system/0" over MQTT.
@@ -90,6 +92,14 @@ DeviceListPluginPage {
                 }
                 onClicked: Global.pageManager.pushPage("qrc:/dbus-jkbms/JkCells.qml",
                                                        { serviceUid: root.uid, title: text })
+            }
+
+            ListNavigation {
+                text: "Settings"
+                secondaryText: "Charge limits, temperatures, relay"
+                preferredVisible: settingsPath.valid && String(settingsPath.value).length > 0
+                onClicked: Global.pageManager.pushPage("qrc:/dbus-jkbms/JkSettings.qml",
+                                                       { settingsPath: String(settingsPath.value) })
             }
 
             ListText {

@@ -1,7 +1,9 @@
-// dbus-jkbms: Settings > Integrations > UI Plugins > dbus-jkbms. The settings every battery
-// served by dbus-jkbms on this GX shares, in com.victronenergy.settings under /Settings/JkBms/
-// (names, types, ranges and defaults: packaging/venus/gui-v2/README.md). A setting the
-// daemon has not created is hidden; with none of them, the page says where the settings are.
+// dbus-jkbms: the settings of one battery (or JK-PB bank) that can be changed on the GX. They
+// live in com.victronenergy.settings under the battery's own settings path, which its service
+// publishes as /Mgmt/SettingsPath ("/Settings/Devices/<uid>/JkBms"; names, types, ranges and
+// defaults: packaging/venus/gui-v2/README.md, "Settings"). Pushed from "JK BMS details" with
+// that path; opened from Settings > Integrations > UI Plugins (no battery) it says where to
+// find them. A setting the daemon has not created is hidden.
 pragma ComponentBehavior: Bound
 
 import QtQuick
@@ -10,21 +12,24 @@ import Victron.VenusOS
 Page {
     id: root
 
+    // The battery's /Mgmt/SettingsPath; "" when opened without a battery.
+    property string settingsPath: ""
     readonly property string prefix: (Global.systemSettings ? Global.systemSettings.serviceUid
                                                             : "dbus/com.victronenergy.settings")
-                                     + "/Settings/JkBms"
+                                     + root.settingsPath
 
-    title: "dbus-jkbms"
+    title: "dbus-jkbms settings"
 
-    // Present once the daemon has created its settings.
-    VeQuickItem { id: marker; uid: root.prefix + "/Current/MaxCharge" }
-    VeQuickItem { id: relayType; uid: root.prefix + "/Relay/Type" }
+    // Present once the daemon has created the settings.
+    VeQuickItem { id: marker; uid: root.settingsPath.length > 0 ? root.prefix + "/Current/MaxCharge" : "" }
 
     GradientListView {
         model: VisibleItemModel {
             PrimaryListLabel {
                 preferredVisible: !marker.valid
-                text: "This dbus-jkbms does not publish its settings here yet: they are in /data/conf/dbus-jkbms.yaml."
+                text: root.settingsPath.length > 0
+                      ? "This battery's settings have not been created yet (localsettings has not answered dbus-jkbms)."
+                      : "Each battery (or bank) has its own settings: Settings > Device list > the battery > JK BMS details > Settings. What the GX cannot change stays in /data/conf/dbus-jkbms.yaml."
             }
 
             ListSpinBox {
@@ -138,55 +143,30 @@ Page {
                 stepSize: 1
             }
 
-            ListRadioButtonGroup {
-                text: "Relay on the BMS's power button"
-                dataItem.uid: root.prefix + "/Relay/Type"
-                preferredVisible: dataItem.valid
-                optionModel: [
-                    { display: "None", value: 0 },
-                    { display: "GPIO line", value: 1 },
-                    { display: "GX relay", value: 2 }
-                ]
-            }
-            ListTextField {
-                text: "GPIO line"
-                dataItem.uid: root.prefix + "/Relay/GpioLine"
-                preferredVisible: dataItem.valid && relayType.valid && relayType.value === 1
-                placeholderText: "e.g. GPIO17"
-            }
-            ListRadioButtonGroup {
-                text: "GX relay"
-                dataItem.uid: root.prefix + "/Relay/VenusRelay"
-                preferredVisible: dataItem.valid && relayType.valid && relayType.value === 2
-                optionModel: [
-                    { display: "Relay 1", value: 0 },
-                    { display: "Relay 2", value: 1 }
-                ]
-            }
             ListSpinBox {
                 text: "Press to switch on"
                 dataItem.uid: root.prefix + "/Relay/PressOn"
-                preferredVisible: dataItem.valid && relayType.valid && relayType.value !== 0
+                preferredVisible: dataItem.valid
                 suffix: " s"
                 decimals: 1
-                from: 0.1
-                to: 10
+                from: 0.2
+                to: 2
                 stepSize: 0.1
             }
             ListSpinBox {
                 text: "Press to switch off"
                 dataItem.uid: root.prefix + "/Relay/PressOff"
-                preferredVisible: dataItem.valid && relayType.valid && relayType.value !== 0
+                preferredVisible: dataItem.valid
                 suffix: " s"
                 decimals: 1
-                from: 0.5
-                to: 20
+                from: 1
+                to: 10
                 stepSize: 0.1
             }
             ListSpinBox {
                 text: "Pause between presses"
                 dataItem.uid: root.prefix + "/Relay/PressGap"
-                preferredVisible: dataItem.valid && relayType.valid && relayType.value !== 0
+                preferredVisible: dataItem.valid
                 suffix: " s"
                 decimals: 1
                 from: 0.2
@@ -196,7 +176,7 @@ Page {
 
             ListTextField {
                 text: "Bank members"
-                caption: "Battery services, comma separated (ttyUSB0, ttyUSB1); empty: every pack found"
+                caption: "Battery services, comma separated (ttyUSB0, ttyUSB1); empty: every member found"
                 dataItem.uid: root.prefix + "/Bank/Members"
                 preferredVisible: dataItem.valid
                 placeholderText: "all"
