@@ -105,8 +105,10 @@ std::string describe(const WireItem& w) {
 
 // --- The table ---
 
-enum Kind : unsigned { kNw = 1, kPack = 2, kBle = 4, kBank = 8 };
-constexpr unsigned kBatteries = kNw | kPack | kBle;
+// kLost: an NW BMS that stopped answering (communication lost): what it read is invalid, what
+// we keep (the History figures) and what the last reading said about the pack stay.
+enum Kind : unsigned { kNw = 1, kPack = 2, kBle = 4, kBank = 8, kLost = 16 };
+constexpr unsigned kBatteries = kNw | kPack | kBle | kLost;
 constexpr unsigned kAll = kBatteries | kBank;
 
 const char* kindName(unsigned kind) {
@@ -115,6 +117,7 @@ const char* kindName(unsigned kind) {
         case kPack: return "JK-PB pack";
         case kBle: return "BLE";
         case kBank: return "bank";
+        case kLost: return "NW, lost";
     }
     return "?";
 }
@@ -148,11 +151,11 @@ const Row kRows[] = {
     // What a battery says about its state and itself (victron-dbus.md 5.1, 5.2). A bank has
     // none of these: /State may be omitted where not meaningful (5.2), an unsupported alarm
     // may be absent (5.6); see the report on issue 17's tests.
-    {"/State", Wire::Int, kCount, kBatteries},
+    {"/State", Wire::Int, kCount, kBatteries, kLost},
     {"/ConnectionInformation", Wire::String, kAnyText, kBatteries},
     {"/DeviceName", Wire::String, kAnyText, kBatteries},
     {"/Serial", Wire::String, kAnyText, kBatteries},
-    {"/Soh", Wire::Double, kPercent, kAll},
+    {"/Soh", Wire::Double, kPercent, kAll, kLost},
     {"/Settings/HasTemperature", Wire::Int, kFlag, kBatteries},
     // No source on a JK: invalid ("not supported" to the alarm page, 5.6).
     {"/Alarms/StateOfHealth", Wire::Int, kAlarm, kBatteries, kBatteries},
@@ -170,15 +173,15 @@ const Row kRows[] = {
     {"/History/DischargedEnergy", Wire::Double, kKWh, kBatteries},
     {"/History/DeepestDischarge", Wire::Double, kDrawnAh, kBatteries},
     {"/History/LastDischarge", Wire::Double, kDrawnAh, kBatteries},
-    {"/History/AverageDischarge", Wire::Double, kDrawnAh, kBatteries},
+    {"/History/AverageDischarge", Wire::Double, kDrawnAh, kBatteries, kLost},
     {"/History/FullDischarges", Wire::Int, kCount, kBatteries},
     {"/History/LowVoltageAlarms", Wire::Int, kCount, kBatteries},
     {"/History/HighVoltageAlarms", Wire::Int, kCount, kBatteries},
     {"/History/AutomaticSyncs", Wire::Int, kCount, kBatteries},
     // ... and the BMS's own counters, the engine's full-charge time, the clear button.
-    {"/History/ChargeCycles", Wire::Int, kCount, kAll},
-    {"/History/TotalAhDrawn", Wire::Double, kDrawnAh, kBatteries},
-    {"/History/TimeSinceLastFullCharge", Wire::Double, kSeconds, kBatteries, 0, kBatteries},
+    {"/History/ChargeCycles", Wire::Int, kCount, kAll, kLost},
+    {"/History/TotalAhDrawn", Wire::Double, kDrawnAh, kBatteries, kLost},
+    {"/History/TimeSinceLastFullCharge", Wire::Double, kSeconds, kBatteries, kLost, kBatteries & ~kLost},
     {"/History/CanBeCleared", Wire::Int, kFlag, kAll},
     {"/History/Clear", Wire::Int, kFlag, kBatteries},
 
@@ -188,17 +191,17 @@ const Row kRows[] = {
     {"/System/BatteriesSeries", Wire::Int, kCount, kBank},
     {"/System/NrOfModulesOnline", Wire::Int, kCount, kAll},
     {"/System/NrOfModulesOffline", Wire::Int, kCount, kAll},
-    {"/System/NrOfModulesBlockingCharge", Wire::Int, kCount, kAll},
-    {"/System/NrOfModulesBlockingDischarge", Wire::Int, kCount, kAll},
+    {"/System/NrOfModulesBlockingCharge", Wire::Int, kCount, kAll, kLost},
+    {"/System/NrOfModulesBlockingDischarge", Wire::Int, kCount, kAll, kLost},
     {"/System/NrOfCellsPerBattery", Wire::Int, kCount, kAll},
-    {"/System/MinCellVoltage", Wire::Double, kCellVolt, kAll},
-    {"/System/MaxCellVoltage", Wire::Double, kCellVolt, kAll},
-    {"/System/MinCellTemperature", Wire::Double, kCelsius, kAll},
-    {"/System/MaxCellTemperature", Wire::Double, kCelsius, kAll},
+    {"/System/MinCellVoltage", Wire::Double, kCellVolt, kAll, kLost},
+    {"/System/MaxCellVoltage", Wire::Double, kCellVolt, kAll, kLost},
+    {"/System/MinCellTemperature", Wire::Double, kCelsius, kAll, kLost},
+    {"/System/MaxCellTemperature", Wire::Double, kCelsius, kAll, kLost},
 
     // DVCC (5.3): a bank member's limits are its bank's, under /Bank/* - it is no BMS to
     // systemcalc; the bank is.
-    {"/Info/MaxChargeVoltage", Wire::Double, kVolt, kNw | kBle | kBank},
+    {"/Info/MaxChargeVoltage", Wire::Double, kVolt, kNw | kLost | kBle | kBank, kLost},
     {"/Bank/MaxChargeVoltage", Wire::Double, kVolt, kPack},
     {"/Bank/Service", Wire::String, kAnyText, kPack},
 };
@@ -369,6 +372,42 @@ TEST_F(PathsTest, NwBms) {
     EXPECT_EQ(items.at("/History/MinimumCellVoltage").text, "3.300V");
     EXPECT_EQ(items.at("/History/DeepestDischarge").text, "-106.4Ah");
     EXPECT_EQ(items.at("/Soh").text, "95.0%");
+}
+
+// The NW BMS stops answering: once communication is lost, what it read goes invalid (/State,
+// /Soh, its counters, DVCC), the History figures we keep stay, and so does what the last
+// reading said (its name, serial, cell count, HasTemperature: the History page keeps its rows).
+TEST_F(PathsTest, NwBmsNotAnswering) {
+    bms.setLive(false);
+    bms.state().deviceId = "Shed";
+    bms.state().actualCapacityAh = 266;
+    pty = std::make_unique<sim::PtyServer>(io, nw, sim::PtyServer::Options{link, 400ms});
+    auto o = options();
+    o.config.serial.port = link;
+    o.config.serial.protocol = "nw";
+    o.config.comms = domain::CommsTimes{500ms, 1000ms, 0ms};
+    daemon = std::make_unique<Daemon>(io, std::move(o));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return ready(daemon->service()) && valid(daemon->service(), "/Info/MaxChargeVoltage"); }, 5s));
+    pty->setFault(sim::Fault::Silence);
+    ASSERT_TRUE(pumpUntil(io, [&] {
+        const dbus::Item* connected = daemon->service()->items().find("/Connected");
+        return connected && connected->value == dbus::Value{std::int32_t{0}};
+    }, 3s));
+    const WireItems items = getItems(io, daemon->service()->busName());
+    const int checked = checkTable(kLost, items,
+                                   {{"/ConnectionInformation", std::string{"not answering: values invalid"}},
+                                    {"/Alarms/BmsCable", std::int32_t{2}},
+                                    {"/DeviceName", std::string{"Shed"}},
+                                    {"/Serial", std::string{"Shed"}},
+                                    {"/Settings/HasTemperature", std::int32_t{1}},
+                                    {"/History/MinimumVoltage", 16 * 3.3},
+                                    {"/History/DeepestDischarge", -266 * 0.4},
+                                    {"/History/CanBeCleared", std::int32_t{1}},
+                                    {"/System/NrOfModulesOnline", std::int32_t{0}},
+                                    {"/System/NrOfModulesOffline", std::int32_t{1}},
+                                    {"/System/NrOfCellsPerBattery", std::int32_t{16}}});
+    EXPECT_EQ(checked, rowsOn(kLost));
 }
 
 // Two JK-PB packs on one bus: each a bank member (its limits under /Bank/*), and the bank.
