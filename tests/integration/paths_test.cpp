@@ -372,6 +372,17 @@ TEST_F(PathsTest, NwBms) {
     EXPECT_EQ(items.at("/History/MinimumCellVoltage").text, "3.300V");
     EXPECT_EQ(items.at("/History/DeepestDischarge").text, "-106.4Ah");
     EXPECT_EQ(items.at("/Soh").text, "95.0%");
+    // Each leaf answers as GetItems said (victron-dbus.md 2.1).
+    const std::string name = daemon->service()->busName();
+    auto call = [&](const char* path, const char* method) {
+        return test::busctl(io, {"call", name, path, std::string{dbus::kBusItemInterface}, method}).out;
+    };
+    EXPECT_EQ(call("/History/MinimumVoltage", "GetValue"), "v d 52.8\n");
+    EXPECT_EQ(call("/History/MinimumVoltage", "GetText"), "s \"52.80V\"\n");
+    EXPECT_EQ(call("/State", "GetValue"), "v i 9\n");
+    EXPECT_EQ(call("/Settings/HasTemperature", "GetValue"), "v i 1\n");
+    EXPECT_EQ(call("/Alarms/FuseBlown", "GetValue"), "v ai 0\n");
+    EXPECT_EQ(call("/Alarms/FuseBlown", "GetText"), "s \"---\"\n");
 }
 
 // The NW BMS stops answering: once communication is lost, what it read goes invalid (/State,
@@ -408,6 +419,13 @@ TEST_F(PathsTest, NwBmsNotAnswering) {
                                     {"/System/NrOfModulesOffline", std::int32_t{1}},
                                     {"/System/NrOfCellsPerBattery", std::int32_t{16}}});
     EXPECT_EQ(checked, rowsOn(kLost));
+    const std::string name = daemon->service()->busName();
+    auto call = [&](const char* path, const char* method) {
+        return test::busctl(io, {"call", name, path, std::string{dbus::kBusItemInterface}, method}).out;
+    };
+    EXPECT_EQ(call("/State", "GetValue"), "v ai 0\n");
+    EXPECT_EQ(call("/State", "GetText"), "s \"---\"\n");
+    EXPECT_EQ(call("/History/MinimumVoltage", "GetValue"), "v d 52.8\n");
 }
 
 // Two JK-PB packs on one bus: each a bank member (its limits under /Bank/*), and the bank.
