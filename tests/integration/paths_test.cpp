@@ -665,10 +665,13 @@ protected:
         }, 6s));
         statePath_ = (dir / (d.service()->uniqueId() + ".state")).string();
         drive(runIo, d, bms, port);
-        // A clean stop saves what the hourly save has not yet.
-        std::raise(SIGTERM);
-        ASSERT_TRUE(pumpUntil(runIo, [&] { return runIo.stopped(); }, 3s));
-        runIo.restart();
+        if (!crash_) {
+            // A clean stop saves what the hourly save has not yet.
+            std::raise(SIGTERM);
+            ASSERT_TRUE(pumpUntil(runIo, [&] { return runIo.stopped(); }, 3s));
+            runIo.restart();
+        }
+        // Crashed: the daemon is gone without a stop (nothing saved at its end).
         EXPECT_TRUE(pumpUntil(runIo, [&] { return savedEnough(saved()); }, 2s)) << "saved: " << saved();
         if (kept) *kept = settings->values();
     }
@@ -692,7 +695,9 @@ protected:
         return v && *v == dbus::Value{n};
     }
 
-    void historyAcrossARestart(bool localsettings);
+    // `crash`: run 1 ends without a stop (a power cut): what the events saved is all there is.
+    void historyAcrossARestart(bool localsettings, bool crash = false);
+    bool crash_ = false;  // the next run() ends without a stop
 
     std::string link;
     std::filesystem::path dir;
@@ -700,7 +705,7 @@ protected:
     const test::FakeSettings* settings_ = nullptr;
 };
 
-void HistoryRestartTest::historyAcrossARestart(bool localsettings) {
+void HistoryRestartTest::historyAcrossARestart(bool localsettings, bool crash) {
     const auto o = options(localsettings);
     std::map<std::string, std::string> kept;
     auto* keep = localsettings ? &kept : nullptr;
@@ -712,6 +717,7 @@ void HistoryRestartTest::historyAcrossARestart(bool localsettings) {
     start.currentA = -40;
     start.socPercent = 30;
     WireItems first;
+    crash_ = crash;
     run(o, keep, start, [&](boost::asio::io_context& io, Daemon& d, sim::SimulatedBms& bms, sim::PtyServer&) {
         auto& s = bms.state();
         s.cellsV.assign(16, 3.20);
@@ -755,11 +761,12 @@ void HistoryRestartTest::historyAcrossARestart(bool localsettings) {
             return near(d, "/Dc/0/Current", 0) && near(d, "/History/LastDischarge", -56);
         }, 2s));
         first = getItems(io, d.service()->busName());
-    }, [](const std::string& text) {
+    }, [crash](const std::string& text) {
         // The figures of the last readings, which no event saved: written at the stop.
-        return text.find("history_last_ah=-56") != std::string::npos &&
+        return (crash || text.find("history_last_ah=-56") != std::string::npos) &&
                text.find("history_low_v_alarms=1") != std::string::npos;
     });
+    crash_ = false;
     ASSERT_FALSE(HasFatalFailure());
     if (localsettings) {
         EXPECT_FALSE(std::filesystem::exists(statePath_)) << "no state file while localsettings keeps it";
@@ -786,6 +793,9 @@ void HistoryRestartTest::historyAcrossARestart(bool localsettings) {
     for (std::string_view p : kHistoryPaths) {
         const std::string path{p};
         SCOPED_TRACE(path);
+        // After a crash: what moved after the last event (the low-voltage trip) is lost - the
+        // charged energy of the readings since, the last discharge of the rest at 80 %.
+        if (crash && (p == "/History/ChargedEnergy" || p == "/History/LastDischarge")) continue;
         ASSERT_TRUE(first.contains(path) && second.contains(path));
         const WireItem& a = first.at(path);
         const WireItem& b = second.at(path);
@@ -807,7 +817,7 @@ void HistoryRestartTest::historyAcrossARestart(bool localsettings) {
     EXPECT_EQ(second["/History/MinimumTemperature"].text, "12.0\u00b0C");
     EXPECT_EQ(second["/History/MaximumTemperature"].text, "41.0\u00b0C");
     EXPECT_EQ(second["/History/DeepestDischarge"].text, "-280.0Ah");
-    EXPECT_EQ(second["/History/LastDischarge"].text, "-56.0Ah");
+    EXPECT_EQ(second["/History/LastDischarge"].text, crash ? "-28.0Ah" : "-56.0Ah");
     EXPECT_EQ(second["/History/FullDischarges"].value, dbus::Value{std::int32_t{1}});
     EXPECT_EQ(second["/History/AutomaticSyncs"].value, dbus::Value{std::int32_t{1}});
     EXPECT_EQ(second["/History/LowVoltageAlarms"].value, dbus::Value{std::int32_t{1}});
@@ -823,6 +833,10 @@ TEST_F(HistoryRestartTest, KeptInTheStateFile) { historyAcrossARestart(false); }
 
 // With localsettings: kept in the battery's ChargeState setting, no file.
 TEST_F(HistoryRestartTest, KeptInLocalsettings) { historyAcrossARestart(true); }
+
+// A power cut: no stop, so only what the events (a full discharge, a sync, a protection trip)
+// saved at once comes back; the other figures are saved hourly (battery_unit.cpp).
+TEST_F(HistoryRestartTest, EventsSurviveAPowerCut) { historyAcrossARestart(false, true); }
 
 }  // namespace
 }  // namespace jkbms::app
