@@ -107,14 +107,16 @@ std::string describe(const WireItem& w) {
 
 // kLost: an NW BMS that stopped answering (communication lost): what it read is invalid, what
 // we keep (the History figures) and what the last reading said about the pack stay.
-enum Kind : unsigned { kNw = 1, kPack = 2, kBle = 4, kBank = 8, kLost = 16 };
-constexpr unsigned kBatteries = kNw | kPack | kBle | kLost;
+// kPack: a JK-PB pack with others on its bus (a bank member); kPb: one alone on its bus.
+enum Kind : unsigned { kNw = 1, kPack = 2, kBle = 4, kBank = 8, kLost = 16, kPb = 32 };
+constexpr unsigned kBatteries = kNw | kPack | kBle | kLost | kPb;
 constexpr unsigned kAll = kBatteries | kBank;
 
 const char* kindName(unsigned kind) {
     switch (kind) {
         case kNw: return "NW";
-        case kPack: return "JK-PB pack";
+        case kPack: return "JK-PB pack (bank member)";
+        case kPb: return "JK-PB pack (alone)";
         case kBle: return "BLE";
         case kBank: return "bank";
         case kLost: return "NW, lost";
@@ -201,7 +203,7 @@ const Row kRows[] = {
 
     // DVCC (5.3): a bank member's limits are its bank's, under /Bank/* - it is no BMS to
     // systemcalc; the bank is.
-    {"/Info/MaxChargeVoltage", Wire::Double, kVolt, kNw | kLost | kBle | kBank, kLost},
+    {"/Info/MaxChargeVoltage", Wire::Double, kVolt, kNw | kLost | kPb | kBle | kBank, kLost},
     {"/Bank/MaxChargeVoltage", Wire::Double, kVolt, kPack},
     {"/Bank/Service", Wire::String, kAnyText, kPack},
 };
@@ -481,6 +483,37 @@ TEST_F(PathsTest, JkPbPacksAndTheirBank) {
                                     {"/Soh", 100.0},
                                     {"/History/CanBeCleared", std::int32_t{0}}});
     EXPECT_EQ(checked, rowsOn(kBank));
+}
+
+// One JK-PB pack on its bus: no bank, its limits its own (/Info/*).
+TEST_F(PathsTest, JkPbPackAlone) {
+    one.setLive(false);
+    one.state().serialNumber = "PBALONE";
+    one.state().currentA = 4.0;
+    pb.addPack(1, one);
+    pty = std::make_unique<sim::PtyServer>(io, pb, sim::PtyServer::Options{link, 400ms});
+    auto o = options();
+    o.config.serial.port = link;
+    o.config.serial.protocol = "pb";
+    o.config.serial.addresses = {1};
+    o.config.poll.interval = 400ms;
+    o.config.poll.timeout = 100ms;
+    o.config.poll.pacing = 100ms;
+    daemon = std::make_unique<Daemon>(io, std::move(o));
+    daemon->start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return ready(daemon->service(1)) && valid(daemon->service(1), "/Info/MaxChargeVoltage"); }, 5s));
+    EXPECT_EQ(daemon->bankService(), nullptr);
+    const WireItems items = getItems(io, daemon->service(1)->busName());
+    const int checked = checkTable(kPb, items,
+                                   {{"/State", std::int32_t{9}},
+                                    {"/ConnectionInformation", std::string{"answering"}},
+                                    {"/DeviceName", std::string{"PBALONE"}},
+                                    {"/Serial", std::string{"PBALONE"}},
+                                    {"/Soh", 100.0},
+                                    {"/Settings/HasTemperature", std::int32_t{1}},
+                                    {"/History/MinimumCellVoltage", 3.3},
+                                    {"/History/CanBeCleared", std::int32_t{1}}});
+    EXPECT_EQ(checked, rowsOn(kPb));
 }
 
 TEST_F(PathsTest, BleBms) {
