@@ -1,8 +1,11 @@
 // Issue 17's paths on running daemons, read back over the private bus as Victron's consumers
 // read them (GetItems on "/", victron-dbus.md 2.5): every path the GUI's device, alarm and
-// History pages and VRM read, on each kind of service - an NW BMS, a JK-PB pack (two on one
-// bus: bank members), the bank over them, a BMS over BLE - with its D-Bus type and its text.
-// Then the /History figures across a restart, with a state file and with localsettings.
+// History pages and VRM read, on each kind of service, with its D-Bus type and its text. The
+// kinds are the table's columns: an NW BMS (answering, and lost), JK-PB packs (two on one bus:
+// bank members; one alone), the bank over packs (in-process, and dbus-jkbms --bank over NW
+// members), a BMS over BLE.
+// Then the /History figures across a restart: with a state file, with localsettings, and after
+// a power cut (no stop).
 //
 // Where a type comes from: victron-dbus.md 2.2 (quantities d, counters/enums/flags i, text s),
 // 5.1-5.8 per path. Where the spec is silent: /Settings/HasTemperature is a flag (i; gui-v2's
@@ -151,8 +154,8 @@ struct Row {
 // Issue 17 item 3, and the paths next to them in which the kinds differ.
 const Row kRows[] = {
     // What a battery says about its state and itself (victron-dbus.md 5.1, 5.2). A bank has
-    // none of these: /State may be omitted where not meaningful (5.2), an unsupported alarm
-    // may be absent (5.6); see the report on issue 17's tests.
+    // none of these but /Soh and /Alarms/BmsCable: /State may be omitted where not meaningful
+    // (5.2), an unsupported alarm may be absent (5.6), and the bank keeps no history figures.
     {"/State", Wire::Int, kCount, kBatteries, kLost},
     {"/ConnectionInformation", Wire::String, kAnyText, kBatteries},
     {"/DeviceName", Wire::String, kAnyText, kBatteries},
