@@ -102,6 +102,7 @@ std::vector<std::uint8_t> SimulatedBms::nwReadAllReply() const {
         .text(id::kSoftwareVersion, s.softwareVersion)
         .text(id::kManufacturerId, s.manufacturerId)
         .value(id::kProtocolVersion, 1);
+    if (s.actualCapacityAh > 0) b.value(id::kActualCapacity, s.actualCapacityAh);
     return b.frame();
 }
 

@@ -35,6 +35,7 @@ struct BmsState {
     std::string softwareVersion = "11.XW_S11.48___";          // NW id 0xB7
     std::string manufacturerId = "Input UserdaJK_B2A24S15P";  // NW id 0xBA (factory default)
     std::string deviceId = "Input Us";                        // NW id 0xB4 (factory default)
+    std::uint32_t actualCapacityAh = 0;  // NW id 0xB9 (firmware >= 10.10), Ah; 0: not sent
     // What a JK-PB (JK02_32S frames) reports about itself.
     std::uint32_t jk02Alarms = 0;  // JK02 alarm word (jk-protocols.md 2.7)
     std::string model = "JK_PB2A16S15P";
