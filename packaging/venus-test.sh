@@ -18,8 +18,9 @@
 #     wait for the services to be down before unlocking ports or moving their state, and so
 #     does uninstall, which logs a failing step and goes on;
 #   - the serial-starter template under a stand-in for serial-starter's run-service.sh, the
-#     binary under qemu: exit 1 and the tty lock released when nothing answers on a pty, and
-#     running with the lock held while jkbms-sim answers.
+#     binary under qemu: exit 1 and the tty lock released when nothing answers on a pty,
+#     running with the lock held while jkbms-sim answers, and with a refused configuration
+#     the battery published with error #119 and CCL 0 (exit 2 when run by hand).
 # Prints "ok - ..." / "not ok - ..." per check and "venus: N passed, N failed" last.
 #
 #   packaging/venus-test.sh STAGE_DIR [VENUS_DATA_TAR_GZ]
@@ -719,6 +720,49 @@ handoff_answers_body() {
     [ "$rc" -eq 0 ] || { echo "exit code $rc after SIGTERM"; cat "$root/run.log"; return 1; }
     [ ! -L "$root/var/lock/serial-starter/ttyUSB1" ] || { echo "the tty lock is still there"; return 1; }
 }
+# A configuration file dbus-jkbms refuses: by hand it is exit code 2; through the run script
+# (--publish-config-errors) the simulator's battery is published anyway, with error #119
+# "Settings invalid" pointing at the service's log and no charging (CCL 0, AllowToCharge 0).
+handoff_refused_config() {
+    ho_bus=""
+    ho_sim=""
+    ho_feed=""
+    ho_run=""
+    local rc=0
+    handoff_refused_body || rc=$?
+    # shellcheck disable=SC2086
+    kill $ho_run $ho_sim $ho_feed $ho_bus 2>/dev/null
+    return "$rc"
+}
+handoff_refused_body() {
+    local root=$WORK/handoff3 dir
+    handoff_setup "$root" || return 1
+    printf 'poll:\n  interval: soon\ncharge:\n  chemistry: lfp\n  bulk_cell_voltage: 9\n' > "$root/data/conf/dbus-jkbms.yaml"
+    local rc=0
+    "$root/$APP_DIR/bin/dbus-jkbms" --config "$root/data/conf/dbus-jkbms.yaml" /dev/null > "$root/hand.log" 2>&1 || rc=$?
+    [ "$rc" -eq 2 ] && grep -q "dbus-jkbms.yaml:2: " "$root/hand.log" || { echo "by hand: exit $rc"; cat "$root/hand.log"; return 1; }
+    mkfifo "$root/sim.in"
+    sleep 600 > "$root/sim.in" 2>/dev/null &
+    ho_feed=$!
+    qemu-arm-static -cpu cortex-a7 "$STAGE/bin/armhf/jkbms-sim" --link "$root/dev/ttyUSB2" < "$root/sim.in" > "$root/sim.log" 2>&1 &
+    ho_sim=$!
+    until_ok 20 test -e "$root/dev/ttyUSB2" || { cat "$root/sim.log"; return 1; }
+    dir=$(serial_instance "$root" ttyUSB2)
+    (cd "$dir" && DBUS_SESSION_BUS_ADDRESS="unix:path=$root/bus" JKBMS_ROOT=$root exec ./run > "$root/run.log" 2>&1) &
+    ho_run=$!
+    get() { busctl --address="unix:path=$root/bus" call com.victronenergy.battery.ttyUSB2 "$1" com.victronenergy.BusItem "${2:-GetValue}"; }
+    # The defaults wait 10 s for localsettings, which this bus has not.
+    until_ok 60 get /Info/MaxChargeVoltage || { cat "$root/run.log"; return 1; }
+    [ "$(get /ErrorCode)" = "v i 119" ] && [ "$(get /ErrorCode GetText)" = 's "Settings invalid: see /var/log/dbus-jkbms.ttyUSB2/current"' ] &&
+        [ "$(get /Info/MaxChargeCurrent)" = "v d 0" ] && [ "$(get /Io/AllowToCharge)" = "v i 0" ] ||
+        { get /ErrorCode; get /ErrorCode GetText; get /Info/MaxChargeCurrent; get /Io/AllowToCharge; cat "$root/run.log"; return 1; }
+    grep -q "dbus-jkbms.yaml:2: " "$root/run.log" && grep -q "running on the defaults" "$root/run.log" || { cat "$root/run.log"; return 1; }
+    kill -TERM "$ho_run"
+    rc=0
+    wait "$ho_run" || rc=$?
+    ho_run=""
+    [ "$rc" -eq 0 ] || { echo "exit code $rc after SIGTERM"; cat "$root/run.log"; return 1; }
+}
 for arch in armhf arm64; do
     for b in dbus-jkbms jkbms jkbms-sim; do
         check "$arch $b is static and stripped ($(stat -c %s "$STAGE/bin/$arch/$b") bytes)" \
@@ -744,6 +788,7 @@ check "uninstall: services down before state/ goes; a failing svc -t serial-star
 check "multilog size and count: defaults, JKBMS_LOG_SIZE/COUNT at install, bad values" log_settings
 check "run-service.sh hand-off: nothing answers on the port -> exit 1, the tty lock released" handoff_nothing_answers
 check "run-service.sh hand-off: the simulator answers -> runs, keeps the lock; SIGTERM -> 0, lock released" handoff_answers
+check "run-service.sh hand-off: a refused configuration -> published with error #119 and CCL 0; by hand exit 2" handoff_refused_config
 
 echo "venus: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -109,6 +109,7 @@ void BatteryUnit::startService() {
     sc.identity.insecureConnection = place_.insecure;
     sc.identity.bankMember = host_.bankMember();
     sc.identity.bankService = host_.bankServiceName();
+    sc.identity.configError = host_.configError();
     if (host_.power()) {
         sc.identity.power = powerItem();
         sc.onPowerWrite = [this](bool on) { return host_.powerWrite(on); };

@@ -30,7 +30,14 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options)
       options_(std::move(options)),
       startMonitor_(options_.config.comms),
       signals_(io, SIGINT, SIGTERM),
-      stopTimer_(io) {}
+      stopTimer_(io) {
+    // A refused configuration: nothing charges, whatever the defaults would allow. No state
+    // file either: where it goes was the refused file's to say (on a GX localsettings keeps it).
+    if (!options_.configError.empty()) {
+        options_.config.charge.engine.noCharge = true;
+        options_.config.charge.stateDir.clear();
+    }
+}
 
 Daemon::~Daemon() = default;
 

@@ -1423,3 +1423,63 @@ TEST_F(DaemonPowerTest, ARelayThatCannotBeSetUpIsAStartError) {
 
 }  // namespace
 }  // namespace jkbms::app
+
+// Issue 17 item 4: a refused configuration shown on the GX instead of a vanished battery.
+namespace jkbms::app {
+namespace {
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+    return n;
+}
+
+// The run scripts' --publish-config-errors with a refused file and a BMS answering: the
+// battery is on the bus with error #119 "Settings invalid" (its text points at the log), no
+// charging (CCL 0, /Io/AllowToCharge 0) and the defaults' discharge limit; every error is
+// logged once with its file and line. (Before: exit code 2, nothing on the bus.)
+TEST_F(DaemonTest, ARefusedConfigIsPublishedAsAnErrorWithChargingNotAllowed) {
+    // The defaults keep the charge state in localsettings when there is one: never under /data.
+    test::FakeSettings settings(io, PrivateBus::address());
+    const std::string config = link + ".yaml";
+    {
+        std::ofstream out(config);
+        out << "poll:\n  interval: soon\ncharge:\n  chemistry: lfp\n  bulk_cell_voltage: 9\n";
+    }
+    const std::string logPath = "/var/log/dbus-jkbms.test/current";
+    test::ChildProcess child({JKBMS_DAEMON, "--config", config, "--publish-config-errors", logPath, "--serial", link,
+                              "--protocol", "nw", "--dbus-address", PrivateBus::address()});
+    const std::string name = "com.victronenergy.battery." + std::filesystem::path(link).filename().string();
+    auto get = [&](const std::string& path, const std::string& method = "GetValue") {
+        return busctl(io, {"call", name, path, "com.victronenergy.BusItem", method}).out;
+    };
+    ASSERT_TRUE(pumpUntil(io, [&] {
+        child.poll();
+        return get("/Info/MaxChargeVoltage").starts_with("v d ");
+    }, 15s)) << "not published with its limits; exit code " << child.exitCode() << "\n" << child.out() << child.err();
+    const std::string text = "Settings invalid: see " + logPath;
+    EXPECT_EQ(get("/ErrorCode"), "v i 119\n");
+    EXPECT_EQ(get("/ErrorCode", "GetText"), "s \"" + text + "\"\n");
+    EXPECT_EQ(get("/ConfigError"), "v s \"" + text + "\"\n");
+    EXPECT_EQ(get("/Info/MaxChargeCurrent"), "v d 0\n");
+    EXPECT_EQ(get("/Io/AllowToCharge"), "v i 0\n");
+    EXPECT_EQ(get("/Info/ChargeLimitation"), "v s \"Settings invalid\"\n");
+    EXPECT_EQ(get("/Connected"), "v i 1\n");
+    // Discharge: the defaults' limit (the BMS still protects itself; see the README).
+    const std::string dcl = get("/Info/MaxDischargeCurrent");
+    ASSERT_TRUE(dcl.starts_with("v d ")) << dcl;
+    EXPECT_GT(std::stod(dcl.substr(4)), 0) << dcl;
+    EXPECT_EQ(get("/Io/AllowToDischarge"), "v i 1\n");
+
+    ::kill(child.pid(), SIGTERM);
+    ASSERT_TRUE(pumpUntil(io, [&] { return child.poll(); }, 3s));
+    EXPECT_EQ(child.exitCode(), 0) << child.err();
+    const std::string out = child.out() + child.err();
+    EXPECT_EQ(occurrences(out, config + ":2:"), 1u) << out;
+    EXPECT_EQ(occurrences(out, config + ":5:"), 1u) << out;
+    EXPECT_NE(out.find("running on the defaults"), std::string::npos) << out;
+    std::filesystem::remove(config);
+}
+
+}  // namespace
+}  // namespace jkbms::app

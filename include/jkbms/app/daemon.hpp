@@ -70,6 +70,10 @@ struct DaemonOptions {
     config::Config config;
     bool simulate = false;  // play a BMS on a pty in this process and poll it
     std::string version = "dev";
+    // Set (dbus-jkbms --publish-config-errors with a refused file): `config` is the defaults,
+    // and this is the text each battery publishes with /ErrorCode 119 ("Settings invalid: see
+    // <log>"); the engines charge nothing (charge::ChargeConfig::noCharge). "" = the file is fine.
+    std::string configError;
     // Tests: the display-port relay to use instead of the one relay.type configures.
     std::function<std::unique_ptr<power::Relay>()> relay{};
 };
@@ -124,6 +128,7 @@ private:
     boost::asio::io_context& io() override { return io_; }
     const config::Config& config() const override { return options_.config; }
     const std::string& version() const override { return options_.version; }
+    const std::string& configError() const override { return options_.configError; }
     bool stopping() const override { return exitCode_.has_value(); }
     bool bankMember() const override;
     std::string bankServiceName() const override;
