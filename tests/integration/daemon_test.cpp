@@ -1424,9 +1424,22 @@ TEST_F(DaemonPowerTest, ARelayThatCannotBeSetUpIsAStartError) {
 }  // namespace
 }  // namespace jkbms::app
 
-// Issue 17 item 4: a refused configuration shown on the GX instead of a vanished battery.
+// Issue 17 items 4 and 5: a refused configuration shown on the GX instead of a vanished
+// battery; DVCC off noticed and said once.
 namespace jkbms::app {
 namespace {
+
+using test::FakeGx;
+
+// The default logger into `into` for the life of this object, whatever way the test ends.
+struct LogCapture {
+    std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
+    explicit LogCapture(std::ostringstream& into) {
+        spdlog::set_default_logger(
+            std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_st>(into)));
+    }
+    ~LogCapture() { spdlog::set_default_logger(previous); }
+};
 
 std::size_t occurrences(const std::string& text, const std::string& what) {
     std::size_t n = 0;
@@ -1479,6 +1492,55 @@ TEST_F(DaemonTest, ARefusedConfigIsPublishedAsAnErrorWithChargingNotAllowed) {
     EXPECT_EQ(occurrences(out, config + ":5:"), 1u) << out;
     EXPECT_NE(out.find("running on the defaults"), std::string::npos) << out;
     std::filesystem::remove(config);
+}
+
+// DVCC off (com.victronenergy.system /Control/Dvcc 0, the default for our product id): one
+// warning line and one GX notification (venus-platform's /Notifications/Inject), however long
+// it stays off; turned on: one line, the warning over; off again: one more.
+TEST_F(DaemonTest, DvccOffRaisesOneWarningAndOnClearsIt) {
+    std::ostringstream log;
+    std::optional<LogCapture> capture(std::in_place, log);
+    FakeGx gx(io, PrivateBus::address());
+    test::FakePlatform platform(io, PrivateBus::address());
+    gx.setSystem("/Control/Dvcc", std::int32_t{0});
+    startDaemon(options());
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered() && daemon->dvccEnabled().has_value(); }, 5s));
+    EXPECT_EQ(daemon->dvccEnabled(), std::optional<bool>{false});
+    ASSERT_TRUE(pumpUntil(io, [&] { return !platform.injected.empty(); }, 2s)) << "no GX notification";
+    const std::string tty = std::filesystem::path(link).filename().string();
+    EXPECT_EQ(platform.injected[0], "0\tJK BMS (" + tty + ")\t" + std::string{dbus::kDvccOffText});
+    // Polls go on: still one warning.
+    const auto until = Clock::now() + 1s;
+    pumpUntil(io, [&] { return Clock::now() >= until; }, 2s);
+    EXPECT_EQ(platform.injected.size(), 1u);
+    EXPECT_EQ(daemon->dvccWarnings(), 1);
+    EXPECT_EQ(occurrences(log.str(), "DVCC is off"), 1u) << log.str();
+
+    gx.setSystem("/Control/Dvcc", std::int32_t{1});
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->dvccEnabled() == std::optional<bool>{true}; }, 2s));
+    EXPECT_EQ(occurrences(log.str(), "DVCC is on again"), 1u) << log.str();
+    EXPECT_EQ(platform.injected.size(), 1u);
+
+    gx.setSystem("/Control/Dvcc", std::int32_t{0});
+    ASSERT_TRUE(pumpUntil(io, [&] { return platform.injected.size() == 2; }, 2s));
+    EXPECT_EQ(daemon->dvccWarnings(), 2);
+    EXPECT_EQ(occurrences(log.str(), "DVCC is off"), 2u) << log.str();
+    capture.reset();
+}
+
+// A member of a `--bank` daemon publishes no /Info/Max*: DVCC is the bank daemon's business.
+TEST_F(DaemonTest, ABankMemberDoesNotFollowDvcc) {
+    FakeGx gx(io, PrivateBus::address());
+    test::FakePlatform platform(io, PrivateBus::address());
+    gx.setSystem("/Control/Dvcc", std::int32_t{0});
+    auto o = options();
+    o.config.bank.member = true;
+    startDaemon(std::move(o));
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    const auto until = Clock::now() + 500ms;
+    pumpUntil(io, [&] { return Clock::now() >= until; }, 1s);
+    EXPECT_FALSE(daemon->dvccEnabled().has_value());
+    EXPECT_TRUE(platform.injected.empty());
 }
 
 }  // namespace

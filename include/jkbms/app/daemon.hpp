@@ -56,6 +56,7 @@
 #include "jkbms/charge/charge_engine.hpp"
 #include "jkbms/config/config.hpp"
 #include "jkbms/dbus/battery_service.hpp"
+#include "jkbms/dbus/dvcc_watch.hpp"
 #include "jkbms/domain/battery_key.hpp"
 #include "jkbms/domain/comms_monitor.hpp"
 #include "jkbms/domain/snapshot_mapping.hpp"
@@ -102,6 +103,12 @@ public:
     const dbus::BatteryService* bankService() const { return pbBank_ ? pbBank_->service() : nullptr; }
     // Tests: how often the bank's values were combined and published (domain::combineBank).
     std::uint64_t bankCombinations() const { return pbBank_ ? pbBank_->combinations() : 0; }
+    // DVCC as systemcalc applies it (dbus::DvccWatch), followed once a service that publishes
+    // limits is up (not for a member of a `--bank` daemon, nor with charge.enabled false);
+    // nullopt until then and while unknown.
+    std::optional<bool> dvccEnabled() const { return dvcc_ ? dvcc_->enabled() : std::nullopt; }
+    // Tests: DVCC-off warnings raised (one per change to off).
+    int dvccWarnings() const { return dvcc_ ? dvcc_->warnings() : 0; }
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -165,6 +172,8 @@ private:
     bool switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) override;
     // The packs are one battery (PbBank::choose): the bank over the units, with its service.
     void startBank();
+    // Follows DVCC for the services that publish limits (once, at the first one).
+    void startDvccWatch();
     std::string name(std::uint8_t address) const;
     void stop(ExitCode code, const std::string& why);
 
@@ -192,6 +201,10 @@ private:
     std::unique_ptr<sdbus::IConnection> relayBus_;
     std::unique_ptr<dbus::AsioSdbusLoop> relayLoop_;
     std::unique_ptr<PowerControl> power_;
+    // DVCC followed on a connection of its own (its replies and signals through dvccLoop_).
+    std::unique_ptr<sdbus::IConnection> dvccBus_;
+    std::unique_ptr<dbus::AsioSdbusLoop> dvccLoop_;
+    std::unique_ptr<dbus::DvccWatch> dvcc_;
     bool onPressedAtStart_ = false;
     bool rediscoverAfterPress_ = false;
     domain::CommsMonitor startMonitor_;  // "did anything answer at all" at start
