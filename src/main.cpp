@@ -136,8 +136,11 @@ int main(int argc, char** argv) {
     if (!mac.empty()) config.ble.mac = mac;
     if (bank && (!serial.empty() || !mac.empty() || simulate || !protocol.empty()))
         return usageError("--bank follows other daemons: no --serial, TTY, --ble, --protocol or --simulate with it");
-    if (!bank && config.serial.port.empty() && config.ble.mac.empty() && !simulate)
+    if (!bank && config.serial.port.empty() && config.ble.mac.empty() && !simulate) {
+        // The port may have been in the refused file: its errors are what to fix.
+        for (const auto& e : refused) std::cerr << "dbus-jkbms: " << e.text() << '\n';
         return usageError("no serial port or BLE address given (or use --simulate)");
+    }
 
     // Logging: one line per state change, for a person reading multilog output.
     // Never blocks the loop: a stalled reader makes it drop lines, counted (log_sink.hpp).
