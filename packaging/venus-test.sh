@@ -18,8 +18,9 @@
 #     wait for the services to be down before unlocking ports or moving their state, and so
 #     does uninstall, which logs a failing step and goes on;
 #   - the serial-starter template under a stand-in for serial-starter's run-service.sh, the
-#     binary under qemu: exit 1 and the tty lock released when nothing answers on a pty, and
-#     running with the lock held while jkbms-sim answers.
+#     binary under qemu: exit 1 and the tty lock released when nothing answers on a pty,
+#     running with the lock held while jkbms-sim answers, and with a refused configuration
+#     the battery published with error #119 and CCL 0 (exit 2 when run by hand).
 # Prints "ok - ..." / "not ok - ..." per check and "venus: N passed, N failed" last.
 #
 #   packaging/venus-test.sh STAGE_DIR [VENUS_DATA_TAR_GZ]
@@ -186,8 +187,10 @@ install_tests() {
     grep -q "^/data/other-app/start.sh" "$root/data/rc.local" || return 1
     [ "$(cat "$root/data/conf/dbus-jkbms.yaml")" = "$(printf 'log:\n  level: debug')" ] || { echo "config changed"; return 1; }
     [ "$(readlink "$root/service/dbus-jkbms-garage")" = "/run/dbus-jkbms/garage" ] || return 1
-    grep -qF -- 'exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/garage.yaml"' \
-        "$root/run/dbus-jkbms/garage/run" || return 1
+    # The MAC on the command line too, so that a refused file still runs (README "Configuration
+    # mistakes on the GX").
+    grep -qxF -- 'exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/garage.yaml" --publish-config-errors /var/log/dbus-jkbms-garage/current --ble C8:47:8C:00:00:01' \
+        "$root/run/dbus-jkbms/garage/run" || { cat "$root/run/dbus-jkbms/garage/run"; return 1; }
     grep -q "multilog t s200000 n5 /var/log/dbus-jkbms-garage" "$root/run/dbus-jkbms/garage/log/run" || return 1
     # A firmware update: the rootfs template, the command link and /service are gone; enable.sh
     # (from rc.local) brings them back.
@@ -523,9 +526,9 @@ enable_odd_names() {
         [ "$(readlink "$root/service/dbus-jkbms-$n")" = "/run/dbus-jkbms/$n" ] ||
             { echo "no service dbus-jkbms-$n after a second run: $said"; ls "$root/service"; return 1; }
     done
-    grep -qxF 'exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/van.ble.yaml"' \
+    grep -qxF 'exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/van.ble.yaml" --publish-config-errors /var/log/dbus-jkbms-van_ble/current --ble C8:47:8C:00:00:01' \
         "$root/run/dbus-jkbms/van_ble/run" || { cat "$root/run/dbus-jkbms/van_ble/run"; return 1; }
-    grep -qxF 'exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/my van.yaml"' \
+    grep -qxF 'exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/my van.yaml" --publish-config-errors /var/log/dbus-jkbms-my_van/current --ble C8:47:8C:00:00:02' \
         "$root/run/dbus-jkbms/my_van/run" || { cat "$root/run/dbus-jkbms/my_van/run"; return 1; }
     grep -q "removed" <<<"$said" && { echo "a service removed: $said"; return 1; }
     grep -q "van_ble.yaml: refused (its service name dbus-jkbms-van_ble is another file's)" <<<"$said" &&
@@ -535,6 +538,28 @@ enable_odd_names() {
     rm "$d/my van.yaml"
     said=$(JKBMS_ROOT=$root "$root/$APP_DIR/enable.sh") || return 1
     [ ! -e "$root/service/dbus-jkbms-my_van" ] && [ -L "$root/service/dbus-jkbms-van_ble" ] || { echo "$said"; return 1; }
+}
+
+# A fixed instance's run script names the file's serial port or MAC on the command line too,
+# so a file the daemon refuses still runs (with --publish-config-errors); a port that is not
+# safe to write unquoted into the script is left to the file.
+enable_fixed_instance_args() {
+    local root=$WORK/fixed d
+    make_root "$root"
+    d=$root/data/conf/dbus-jkbms.d
+    mkdir -p "$d"
+    printf 'serial:\n  port: /dev/ttyUSB1  # the shed\n  baud: fast\n' > "$d/shed.yaml"
+    # shellcheck disable=SC2016  # a literal $(reboot)
+    printf 'serial:\n  port: /dev/tty$(reboot)\n' > "$d/odd.yaml"
+    printf 'ble:\n  mac: "C8:47:8C:00:00:0x"\n' > "$d/typo.yaml"
+    JKBMS_ROOT=$root JKBMS_ARCH=armv7l "$STAGE/install.sh" >/dev/null || return 1
+    local exe='exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/'
+    grep -qxF "${exe}shed.yaml\" --publish-config-errors /var/log/dbus-jkbms-shed/current --serial /dev/ttyUSB1" \
+        "$root/run/dbus-jkbms/shed/run" || { cat "$root/run/dbus-jkbms/shed/run"; return 1; }
+    grep -qxF "${exe}odd.yaml\" --publish-config-errors /var/log/dbus-jkbms-odd/current" \
+        "$root/run/dbus-jkbms/odd/run" || { cat "$root/run/dbus-jkbms/odd/run"; return 1; }
+    grep -qxF "${exe}typo.yaml\" --publish-config-errors /var/log/dbus-jkbms-typo/current" \
+        "$root/run/dbus-jkbms/typo/run" || { cat "$root/run/dbus-jkbms/typo/run"; return 1; }
 }
 
 # Uninstall on a running GX: the services are stopped and the app's state/ removed only once
@@ -719,6 +744,49 @@ handoff_answers_body() {
     [ "$rc" -eq 0 ] || { echo "exit code $rc after SIGTERM"; cat "$root/run.log"; return 1; }
     [ ! -L "$root/var/lock/serial-starter/ttyUSB1" ] || { echo "the tty lock is still there"; return 1; }
 }
+# A configuration file dbus-jkbms refuses: by hand it is exit code 2; through the run script
+# (--publish-config-errors) the simulator's battery is published anyway, with error #119
+# "Settings invalid" pointing at the service's log and no charging (CCL 0, AllowToCharge 0).
+handoff_refused_config() {
+    ho_bus=""
+    ho_sim=""
+    ho_feed=""
+    ho_run=""
+    local rc=0
+    handoff_refused_body || rc=$?
+    # shellcheck disable=SC2086
+    kill $ho_run $ho_sim $ho_feed $ho_bus 2>/dev/null
+    return "$rc"
+}
+handoff_refused_body() {
+    local root=$WORK/handoff3 dir
+    handoff_setup "$root" || return 1
+    printf 'poll:\n  interval: soon\ncharge:\n  chemistry: lfp\n  bulk_cell_voltage: 9\n' > "$root/data/conf/dbus-jkbms.yaml"
+    local rc=0
+    "$root/$APP_DIR/bin/dbus-jkbms" --config "$root/data/conf/dbus-jkbms.yaml" /dev/null > "$root/hand.log" 2>&1 || rc=$?
+    [ "$rc" -eq 2 ] && grep -q "dbus-jkbms.yaml:2: " "$root/hand.log" || { echo "by hand: exit $rc"; cat "$root/hand.log"; return 1; }
+    mkfifo "$root/sim.in"
+    sleep 600 > "$root/sim.in" 2>/dev/null &
+    ho_feed=$!
+    qemu-arm-static -cpu cortex-a7 "$STAGE/bin/armhf/jkbms-sim" --link "$root/dev/ttyUSB2" < "$root/sim.in" > "$root/sim.log" 2>&1 &
+    ho_sim=$!
+    until_ok 20 test -e "$root/dev/ttyUSB2" || { cat "$root/sim.log"; return 1; }
+    dir=$(serial_instance "$root" ttyUSB2)
+    (cd "$dir" && DBUS_SESSION_BUS_ADDRESS="unix:path=$root/bus" JKBMS_ROOT=$root exec ./run > "$root/run.log" 2>&1) &
+    ho_run=$!
+    get() { busctl --address="unix:path=$root/bus" call com.victronenergy.battery.ttyUSB2 "$1" com.victronenergy.BusItem "${2:-GetValue}"; }
+    # The defaults wait 10 s for localsettings, which this bus has not.
+    until_ok 60 get /Info/MaxChargeVoltage || { cat "$root/run.log"; return 1; }
+    [ "$(get /ErrorCode)" = "v i 119" ] && [ "$(get /ErrorCode GetText)" = 's "Settings invalid: see /var/log/dbus-jkbms.ttyUSB2/current"' ] &&
+        [ "$(get /Info/MaxChargeCurrent)" = "v d 0" ] && [ "$(get /Io/AllowToCharge)" = "v i 0" ] ||
+        { get /ErrorCode; get /ErrorCode GetText; get /Info/MaxChargeCurrent; get /Io/AllowToCharge; cat "$root/run.log"; return 1; }
+    grep -q "dbus-jkbms.yaml:2: " "$root/run.log" && grep -q "running on the defaults" "$root/run.log" || { cat "$root/run.log"; return 1; }
+    kill -TERM "$ho_run"
+    rc=0
+    wait "$ho_run" || rc=$?
+    ho_run=""
+    [ "$rc" -eq 0 ] || { echo "exit code $rc after SIGTERM"; cat "$root/run.log"; return 1; }
+}
 for arch in armhf arm64; do
     for b in dbus-jkbms jkbms jkbms-sim; do
         check "$arch $b is static and stripped ($(stat -c %s "$STAGE/bin/$arch/$b") bytes)" \
@@ -740,10 +808,12 @@ check "gui-v2 plugin JSON written by install.sh on v3.70~45 and after an upgrade
 check "rc.local ending in exit 0: the boot line goes after #!, runs, and uninstall keeps the rest" rclocal_exit_0
 check "upgrade: serial-starter's instance unlocked, the older layout migrated, only once svstat shows them down" upgrade_waits_for_down
 check "enable.sh: instance files named van.ble.yaml, my van.yaml keep their service; unsafe names refused" enable_odd_names
+check "enable.sh: a fixed instance's port or MAC also on its command line (a refused file still runs); unsafe ports not" enable_fixed_instance_args
 check "uninstall: services down before state/ goes; a failing svc -t serial-starter logged, not fatal" uninstall_waits_and_goes_on
 check "multilog size and count: defaults, JKBMS_LOG_SIZE/COUNT at install, bad values" log_settings
 check "run-service.sh hand-off: nothing answers on the port -> exit 1, the tty lock released" handoff_nothing_answers
 check "run-service.sh hand-off: the simulator answers -> runs, keeps the lock; SIGTERM -> 0, lock released" handoff_answers
+check "run-service.sh hand-off: a refused configuration -> published with error #119 and CCL 0; by hand exit 2" handoff_refused_config
 
 echo "venus: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -40,6 +40,11 @@ constexpr std::string_view kUsage =
     "                       member on the bus) and publish them as one battery; no port\n"
     "  -v, --verbose        more log output (twice: trace, with frames in hex)\n"
     "  --timestamps         timestamps in the log (multilog adds them on Venus)\n"
+    "  --publish-config-errors LOG\n"
+    "                       for a supervised run (the Venus run scripts): a refused --config file\n"
+    "                       is logged and the daemon runs on the defaults; its battery shows error\n"
+    "                       #119 \"Settings invalid\" (see LOG, the log's path) and charges nothing.\n"
+    "                       Without it a refused file ends the daemon with exit code 2\n"
     "  --version            print the version\n"
     "\n"
     "exit codes: 0 stopped, 1 BMS not answering, 2 bad options or configuration,\n"
@@ -60,7 +65,8 @@ int usageError(const std::string& message) {
 int main(int argc, char** argv) {
     using jkbms::app::ExitCode;
     std::vector<std::string_view> args(argv + 1, argv + argc);
-    std::string configPath, serial, address, protocol, mac;
+    std::string configPath, serial, address, protocol, mac, errorLog;
+    bool publishConfigErrors = false;
     bool simulate = false, timestamps = false, bank = false;
     int verbosity = 0;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -89,6 +95,9 @@ int main(int argc, char** argv) {
                 return usageError("--protocol takes auto, nw or pb");
         } else if (a == "--dbus-address") {
             if (!value(address)) return usageError("--dbus-address needs an address");
+        } else if (a == "--publish-config-errors") {
+            if (!value(errorLog)) return usageError("--publish-config-errors needs the log's path");
+            publishConfigErrors = true;
         } else if (a == "--simulate") {
             simulate = true;
         } else if (a == "--bank") {
@@ -109,13 +118,17 @@ int main(int argc, char** argv) {
     }
 
     jkbms::config::Config config;
+    // A refused file under --publish-config-errors (not for --bank: a bank has no BMS of its
+    // own to publish the error with): logged below, the defaults used.
+    std::vector<jkbms::config::ConfigError> refused;
     if (!configPath.empty()) {
         auto loaded = jkbms::config::loadConfig(configPath);
-        if (!loaded.ok()) {
+        if (!loaded.ok() && (!publishConfigErrors || bank)) {
             for (const auto& e : loaded.errors) std::cerr << "dbus-jkbms: " << e.text() << '\n';
             return static_cast<int>(ExitCode::Usage);
         }
-        config = loaded.config;
+        if (loaded.ok()) config = loaded.config;
+        else refused = std::move(loaded.errors);
     }
     if (!serial.empty()) config.serial.port = serial.find('/') == std::string::npos ? "/dev/" + serial : serial;
     if (!address.empty()) config.dbus.address = address;
@@ -123,8 +136,11 @@ int main(int argc, char** argv) {
     if (!mac.empty()) config.ble.mac = mac;
     if (bank && (!serial.empty() || !mac.empty() || simulate || !protocol.empty()))
         return usageError("--bank follows other daemons: no --serial, TTY, --ble, --protocol or --simulate with it");
-    if (!bank && config.serial.port.empty() && config.ble.mac.empty() && !simulate)
+    if (!bank && config.serial.port.empty() && config.ble.mac.empty() && !simulate) {
+        // The port may have been in the refused file: its errors are what to fix.
+        for (const auto& e : refused) std::cerr << "dbus-jkbms: " << e.text() << '\n';
         return usageError("no serial port or BLE address given (or use --simulate)");
+    }
 
     // Logging: one line per state change, for a person reading multilog output.
     // Never blocks the loop: a stalled reader makes it drop lines, counted (log_sink.hpp).
@@ -137,6 +153,15 @@ int main(int argc, char** argv) {
     if (verbosity >= 2) spdlog::set_level(spdlog::level::trace);
     spdlog::cfg::load_env_levels();
     spdlog::flush_on(spdlog::level::trace);  // multilog reads a pipe: no buffering
+
+    std::string configError;
+    if (!refused.empty()) {
+        for (const auto& e : refused) spdlog::error("{}", e.text());
+        spdlog::error("{}: refused ({} problem{}); running on the defaults with charging not allowed "
+                      "(CCL 0) until it is fixed and the service restarted",
+                      configPath, refused.size(), refused.size() == 1 ? "" : "s");
+        configError = "Settings invalid: see " + errorLog;
+    }
 
     boost::asio::io_context io;
     sink->attach(io);
@@ -155,7 +180,12 @@ int main(int argc, char** argv) {
         io.run();
         return static_cast<int>(bankDaemon.exitCode().value_or(ExitCode::Stopped));
     }
-    jkbms::app::Daemon daemon(io, jkbms::app::DaemonOptions{config, simulate, JKBMS_VERSION});
+    jkbms::app::DaemonOptions options;
+    options.config = config;
+    options.simulate = simulate;
+    options.version = JKBMS_VERSION;
+    options.configError = configError;
+    jkbms::app::Daemon daemon(io, std::move(options));
     try {
         daemon.start();
     } catch (const jkbms::app::StartError& e) {

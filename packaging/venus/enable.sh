@@ -14,8 +14,10 @@
 #      fixed serial port): /service/dbus-jkbms-<name> (a link to /run/dbus-jkbms/<name>: /service
 #      is in RAM), logging to /var/log/dbus-jkbms-<name>. <name> is the file's name without .yaml,
 #      each character but letters, digits, _ and - made _ ("van.ble.yaml": dbus-jkbms-van_ble);
-#      the service runs with the real file. A name with " $ ` \ or a newline, or one whose
-#      <name> another file has already, is refused (said in the output) and gets no service.
+#      the service runs with the real file, --publish-config-errors and the file's port or MAC
+#      (a refused file still runs: README "Configuration mistakes on the GX"). A name with
+#      " $ ` \ or a newline, or one whose <name> another file has already, is refused (said in
+#      the output) and gets no service.
 #      serial-starter's own instances are /service/dbus-jkbms.<tty>; they are left alone.
 #
 # /data/conf/dbus-jkbms-log.conf (optional; install.sh writes it from JKBMS_LOG_SIZE and
@@ -132,11 +134,22 @@ for config in "$INSTANCES"/*.yaml; do
     kept="$kept$name "
     dir=$RUNDIR/$name
     mkdir -p "$dir/log"
+    # The file's serial port (a /dev path) or BLE MAC, also on the command line: a file the
+    # daemon refuses then still says what to run on (--publish-config-errors: the defaults,
+    # the battery shown with error #119 "Settings invalid"; README "Configuration mistakes").
+    port=$(sed -n 's/^[[:space:]]*port:[[:space:]]*"\{0,1\}\(\/dev\/[^"[:space:]#]*\).*/\1/p' "$config" | head -1)
+    mac=$(sed -n 's/^[[:space:]]*mac:[[:space:]]*"\{0,1\}\([0-9A-Fa-f]\{2\}\(:[0-9A-Fa-f]\{2\}\)\{5\}\)"\{0,1\}[[:space:]]*\(#.*\)\{0,1\}$/\1/p' "$config" | head -1)
+    where=""
+    case $port in
+        "" | *[!A-Za-z0-9_./-]*) ;;  # none, or not safe to write into the script unquoted
+        *) where=" --serial $port" ;;
+    esac
+    [ -z "$where" ] && [ -n "$mac" ] && where=" --ble $mac"
     cat > "$dir/run.new" <<RUN
 #!/bin/sh
 echo "*** starting dbus-jkbms ($name) ***"
 exec 2>&1
-exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/$file"
+exec /data/apps/available/dbus-jkbms/bin/dbus-jkbms --config "/data/conf/dbus-jkbms.d/$file" --publish-config-errors /var/log/dbus-jkbms-$name/current$where
 RUN
     cat > "$dir/log/run.new" <<RUN
 #!/bin/sh
@@ -148,7 +161,6 @@ RUN
         if cmp -s "$f.new" "$f"; then rm -f "$f.new"; else mv "$f.new" "$f"; fi
     done
     # A fixed serial port: keep serial-starter's probes off it.
-    port=$(sed -n 's/^[[:space:]]*port:[[:space:]]*"\{0,1\}\(\/dev\/[^"[:space:]#]*\).*/\1/p' "$config" | head -1)
     if [ -n "$port" ] && live && [ -x /opt/victronenergy/serial-starter/stop-tty.sh ]; then
         /opt/victronenergy/serial-starter/stop-tty.sh "$(basename "$port")" >/dev/null 2>&1 || true
     fi

@@ -419,6 +419,10 @@ void BankDaemon::startService() {
     service_->start([this](bool ok, const std::string& error) {
         if (!ok) stop(ExitCode::DbusFailed, error);
     });
+    if (!dvcc_ && config_.charge.enabled) {
+        dvcc_ = std::make_unique<dbus::DvccWatch>(*connection_, "JK BMS bank (" + config_.bank.name + ")");
+        dvcc_->start();
+    }
 }
 
 void BankDaemon::startSettings() {

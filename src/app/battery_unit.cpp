@@ -110,6 +110,7 @@ void BatteryUnit::startService() {
     sc.identity.bankMember = host_.bankMember();
     sc.identity.bankService = host_.bankServiceName();
     if (const GxSettings* bank = host_.bankSettings(); bank && bank->created()) sc.identity.settingsPath = bank->basePath();
+    sc.identity.configError = host_.configError();
     if (host_.power()) {
         sc.identity.power = powerItem();
         sc.onPowerWrite = [this](bool on) { return host_.powerWrite(on); };

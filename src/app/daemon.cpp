@@ -30,7 +30,14 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options)
       options_(std::move(options)),
       startMonitor_(options_.config.comms),
       signals_(io, SIGINT, SIGTERM),
-      stopTimer_(io) {}
+      stopTimer_(io) {
+    // A refused configuration: nothing charges, whatever the defaults would allow. No state
+    // file either: where it goes was the refused file's to say (on a GX localsettings keeps it).
+    if (!options_.configError.empty()) {
+        options_.config.charge.engine.noCharge = true;
+        options_.config.charge.stateDir.clear();
+    }
+}
 
 Daemon::~Daemon() = default;
 
@@ -350,7 +357,29 @@ bool Daemon::serveWhenReady(std::uint8_t address, Clock::time_point now) {
         if (*isBank_) startBank();
     }
     p.startService();
+    startDvccWatch();
     return true;
+}
+
+void Daemon::startDvccWatch() {
+    const auto& cfg = options_.config;
+    // A member of a `--bank` daemon publishes no /Info/Max*: the bank daemon warns.
+    if (dvcc_ || !cfg.charge.enabled || cfg.bank.member) return;
+    std::optional<std::string> address;
+    if (!cfg.dbus.address.empty()) address = cfg.dbus.address;
+    try {
+        dvccBus_ = dbus::connectBus(address);
+    } catch (const std::exception& e) {
+        stop(ExitCode::DbusFailed, std::string{"cannot connect to D-Bus: "} + e.what());
+        return;
+    }
+    dvccLoop_ = std::make_unique<dbus::AsioSdbusLoop>(io_, *dvccBus_, [this](const std::string& e) {
+        stop(ExitCode::DbusFailed, "D-Bus connection of the DVCC watch failed: " + e);
+    });
+    const std::string device = ble_ ? "JK BMS (" + cfg.ble.mac + ")" : "JK BMS (" + ttyName(port_) + ")";
+    dvcc_ = std::make_unique<dbus::DvccWatch>(*dvccBus_, device);
+    dvcc_->start();
+    dvccLoop_->start();
 }
 
 void Daemon::onMiss(std::uint8_t address, const std::string& why) {
@@ -494,6 +523,7 @@ void Daemon::stop(ExitCode code, const std::string& why) {
         if (link_) link_->close();
         if (ble_) ble_->stopBus();
         if (relayLoop_) relayLoop_->stop();
+        if (dvccLoop_) dvccLoop_->stop();
         if (simPty_) simPty_->unplug();
         if (simTimer_) simTimer_->cancel();
         io_.stop();

@@ -40,6 +40,7 @@ void PbBank::start(const std::string& port, bool simulate) {
     sc.identity.productName = "JK BMS bank (" + tty + ")";
     sc.identity.connection = (simulate ? "Simulated RS485 " : "RS485 ") + tty + " (bank of JK-PB packs)";
     sc.identity.processVersion = host_.version();
+    sc.identity.configError = host_.configError();
     // After the members' instances (the configured one + address - 1).
     sc.preferredInstance = config.dbus.deviceInstance + 15;
     sc.settingsWait = config.dbus.settingsWait;

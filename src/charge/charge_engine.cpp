@@ -333,7 +333,11 @@ domain::ChargeLimits ChargeEngine::step(const domain::BatterySnapshot& s, double
     out.chargeMode = modeText(c, cvlV);
 
     double chargeUp = 0, dischargeUp = 0;
-    const Limit charge = chargeLimit(s, *raw, c, maxCharge, chargeUp);
+    Limit charge = chargeLimit(s, *raw, c, maxCharge, chargeUp);
+    if (config_.noCharge) {
+        charge = Limit{0, "Settings invalid"};
+        chargeUp = 0;
+    }
     const Limit discharge = dischargeLimit(s, *raw, c, maxDischarge, dischargeUp);
     // After a silence the recovery hold starts now: the gap was not watched.
     const double dtHold = gap ? 0.0 : dtS;

@@ -134,6 +134,9 @@ const AlarmRow kAlarmRows[] = {
 // own (its SoH is published as /Soh; a threshold of ours would be a guess).
 constexpr std::string_view kUnsupportedAlarms[] = {"/Alarms/StateOfHealth", "/Alarms/FuseBlown"};
 
+// /Info/ChargeLimitation while the configuration is refused (the engine's limiter of that name).
+constexpr std::string_view kSettingsInvalid = "Settings invalid";
+
 // "C1" .. "C32", built once.
 std::string_view cellId(std::size_t index0) {
     static const auto ids = [] {
@@ -248,7 +251,10 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     b.put("/TimeToGo", opt(timeToGo), Unit::Second);
     // JK faults are published as alarms; a raw code here would raise Victron's BMS error
     // notifications with unrelated texts.
-    b.put("/ErrorCode", s ? Value{std::int32_t{0}} : Value{Invalid{}});
+    // A refused configuration is ours, not the BMS's: published whatever the comms state.
+    if (!id.configError.empty()) b.put("/ErrorCode", kConfigErrorCode, id.configError);
+    else b.put("/ErrorCode", s ? Value{std::int32_t{0}} : Value{Invalid{}});
+    b.putString(kConfigErrorPath, id.configError.empty() ? std::nullopt : std::optional<std::string_view>{id.configError});
 
     // 5.3 DVCC limits: invalid unless communication is live.
     const bool limitsLive = s != nullptr;
@@ -258,7 +264,10 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     // A bank member's limits are for its bank only (not a BMS to systemcalc).
     const bool member = id.bankMember;
     b.put(member ? "/Bank/MaxChargeVoltage" : "/Info/MaxChargeVoltage", lim(limits.maxChargeVoltageV), Unit::Volt);
-    b.put(member ? "/Bank/MaxChargeCurrent" : "/Info/MaxChargeCurrent", lim(limits.maxChargeCurrentA), Unit::Amp);
+    // A refused configuration: no charging, whatever the engine says (it is told too).
+    const bool noCharge = !id.configError.empty();
+    b.put(member ? "/Bank/MaxChargeCurrent" : "/Info/MaxChargeCurrent",
+          noCharge && limitsLive ? Value{0.0} : lim(limits.maxChargeCurrentA), Unit::Amp);
     b.put(member ? "/Bank/MaxDischargeCurrent" : "/Info/MaxDischargeCurrent", lim(limits.maxDischargeCurrentA),
           Unit::Amp);
     b.put(member ? "/Bank/BatteryLowVoltage" : "/Info/BatteryLowVoltage", lim(limits.batteryLowVoltageV), Unit::Volt);
@@ -267,12 +276,12 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     // The bank this member belongs to when it is served in the same daemon (a JK-PB bus), so a
     // `--bank` daemon looking for members does not take it into a second bank.
     if (member) b.putString("/Bank/Service", id.bankService);
-    auto reason = [limitsLive](const std::string& r) -> std::optional<std::string_view> {
+    auto reason = [limitsLive](std::string_view r) -> std::optional<std::string_view> {
         if (!limitsLive || r.empty()) return std::nullopt;
         return r;
     };
     b.putString("/Info/ChargeMode", reason(limits.chargeMode));
-    b.putString("/Info/ChargeLimitation", reason(limits.chargeLimitation));
+    b.putString("/Info/ChargeLimitation", reason(noCharge ? kSettingsInvalid : std::string_view{limits.chargeLimitation}));
     b.putString("/Info/DischargeLimitation", reason(limits.dischargeLimitation));
 
     // 5.4 I/O and switches
@@ -281,7 +290,8 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
         if (!fet) return std::nullopt;
         return *fet && (!limit || *limit > 0);
     };
-    b.put("/Io/AllowToCharge", opt(s ? allow(s->switches.chargeMos, limits.maxChargeCurrentA) : std::nullopt));
+    b.put("/Io/AllowToCharge", noCharge && s ? Value{std::int32_t{0}}
+                                             : opt(s ? allow(s->switches.chargeMos, limits.maxChargeCurrentA) : std::nullopt));
     b.put("/Io/AllowToDischarge", opt(s ? allow(s->switches.dischargeMos, limits.maxDischargeCurrentA) : std::nullopt));
     b.put("/Io/AllowToBalance", opt(s ? s->switches.balancerEnabled : std::nullopt));
     b.put("/Io/AllowToHeat", opt(s ? s->heating : std::nullopt));
@@ -522,24 +532,27 @@ void bankPaths(const ServiceIdentity& id, const domain::BankReading& r, PathTabl
     std::optional<double> timeToGo;
     if (live && r.currentA && r.capacityAh && *r.currentA < -0.1) timeToGo = std::round(*r.capacityAh / -*r.currentA * 3600.0);
     b.put("/TimeToGo", opt(timeToGo), Unit::Second);
-    b.put("/ErrorCode", live ? Value{std::int32_t{0}} : Value{Invalid{}});
+    if (!id.configError.empty()) b.put("/ErrorCode", kConfigErrorCode, id.configError);
+    else b.put("/ErrorCode", live ? Value{std::int32_t{0}} : Value{Invalid{}});
+    b.putString(kConfigErrorPath, id.configError.empty() ? std::nullopt : std::optional<std::string_view>{id.configError});
 
     const auto& l = r.limits;
+    const bool noCharge = !id.configError.empty();
     b.put("/Info/MaxChargeVoltage", v(l.cvl.value), Unit::Volt);
-    b.put("/Info/MaxChargeCurrent", v(l.ccl.value), Unit::Amp);
+    b.put("/Info/MaxChargeCurrent", noCharge && live ? Value{0.0} : v(l.ccl.value), Unit::Amp);
     b.put("/Info/MaxDischargeCurrent", v(l.dcl.value), Unit::Amp);
     b.put("/Info/BatteryLowVoltage", v(l.lowVoltageV), Unit::Volt);
     b.put("/Info/ChargeRequest", live ? opt(l.chargeRequest) : Value{Invalid{}});
-    auto reason = [live](const std::string& x) -> std::optional<std::string_view> {
+    auto reason = [live](std::string_view x) -> std::optional<std::string_view> {
         if (!live || x.empty()) return std::nullopt;
         return x;
     };
     b.putString("/Info/ChargeMode", reason(r.chargeMode));
-    b.putString("/Info/ChargeLimitation", reason(l.ccl.reason));
+    b.putString("/Info/ChargeLimitation", reason(noCharge ? kSettingsInvalid : std::string_view{l.ccl.reason}));
     b.putString("/Info/DischargeLimitation", reason(l.dcl.reason));
 
     auto flag = [live](const std::optional<bool>& x) { return live ? opt(x) : Value{Invalid{}}; };
-    b.put("/Io/AllowToCharge", flag(r.allowToCharge));
+    b.put("/Io/AllowToCharge", noCharge && live ? Value{std::int32_t{0}} : flag(r.allowToCharge));
     b.put("/Io/AllowToDischarge", flag(r.allowToDischarge));
     b.put("/Io/AllowToBalance", flag(r.allowToBalance));
     b.put("/Balancing", flag(r.balancing));

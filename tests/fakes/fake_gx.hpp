@@ -98,4 +98,32 @@ private:
     std::unique_ptr<dbus::AsioSdbusLoop> settingsLoop_;
 };
 
+// venus-platform's notification injection (com.victronenergy.platform /Notifications/Inject:
+// SetValue with a string "<type>\t<device>\t<description>", as src/notifications.hpp takes
+// it): every value recorded, 0 returned. Plain sdbus-c++, since our BusItemService refuses
+// control characters in strings and the separator is a tab.
+class FakePlatform {
+public:
+    FakePlatform(boost::asio::io_context& io, const std::string& address)
+        : bus_(sdbus::createSessionBusConnectionWithAddress(address)) {
+        inject_ = sdbus::createObject(*bus_, sdbus::ObjectPath{"/Notifications/Inject"});
+        inject_
+            ->addVTable(sdbus::registerMethod("SetValue").implementedAs([this](const sdbus::Variant& value) {
+                injected.push_back(value.get<std::string>());
+                return std::int32_t{0};
+            }))
+            .forInterface(sdbus::InterfaceName{"com.victronenergy.BusItem"});
+        claimName(*bus_, "com.victronenergy.platform");
+        loop_ = std::make_unique<dbus::AsioSdbusLoop>(io, *bus_);
+        loop_->start();
+    }
+
+    std::vector<std::string> injected;  // every notification injected, in order
+
+private:
+    std::unique_ptr<sdbus::IConnection> bus_;
+    std::unique_ptr<sdbus::IObject> inject_;
+    std::unique_ptr<dbus::AsioSdbusLoop> loop_;
+};
+
 }  // namespace jkbms::test

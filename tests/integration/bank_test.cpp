@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "fakes/claim_name.hpp"
+#include "fakes/fake_gx.hpp"
 #include "fakes/fake_settings.hpp"
 #include "integration/harness.hpp"
 #include "jkbms/app/bank_daemon.hpp"
@@ -477,6 +478,26 @@ TEST_F(BankTest, MembersAreASettingOnTheGx) {
     // Empty: every member on the bus (auto).
     EXPECT_EQ(set(""), "i 0\n");
     EXPECT_TRUE(pumpUntil(io, [&] { return bank->members() == suffixes(); }, 5s));
+}
+
+// Issue 17 item 5: the bank daemon publishes the limits, so it follows DVCC and raises the
+// one DVCC-off warning; its members (bank.member) publish none and stay silent about it.
+TEST_F(BankTest, TheBankNotItsMembersWarnsWhileDvccIsOff) {
+    test::FakeGx gx(io, PrivateBus::address());
+    test::FakePlatform platform(io, PrivateBus::address());
+    gx.setSystem("/Control/Dvcc", std::int32_t{0});
+    ASSERT_NO_FATAL_FAILURE(startMembers());
+    ASSERT_NO_FATAL_FAILURE(startBank(bankConfig()));
+    ASSERT_TRUE(pumpUntil(io, [&] { return bank->dvccEnabled() == std::optional<bool>{false} && !platform.injected.empty(); }, 3s));
+    const auto until = std::chrono::steady_clock::now() + 1s;
+    pumpUntil(io, [&] { return std::chrono::steady_clock::now() >= until; }, 2s);
+    ASSERT_EQ(platform.injected.size(), 1u);
+    for (const auto& p : packs) EXPECT_FALSE(p->daemon->dvccEnabled().has_value()) << "a member follows DVCC";
+    EXPECT_EQ(platform.injected[0], "0\tJK BMS bank (bank_" + std::to_string(::getpid()) + ")\t" +
+                                        std::string{dbus::kDvccOffText});
+    gx.setSystem("/Control/Dvcc", std::int32_t{1});
+    EXPECT_TRUE(pumpUntil(io, [&] { return bank->dvccEnabled() == std::optional<bool>{true}; }, 2s));
+    EXPECT_EQ(platform.injected.size(), 1u);
 }
 
 }  // namespace

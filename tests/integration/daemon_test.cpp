@@ -1620,3 +1620,125 @@ TEST_F(PbDaemonTest, BankSettingsReachEveryPack) {
 
 }  // namespace
 }  // namespace jkbms::app
+
+// Issue 17 items 4 and 5: a refused configuration shown on the GX instead of a vanished
+// battery; DVCC off noticed and said once.
+namespace jkbms::app {
+namespace {
+
+using test::FakeGx;
+
+// The default logger into `into` for the life of this object, whatever way the test ends.
+struct LogCapture {
+    std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
+    explicit LogCapture(std::ostringstream& into) {
+        spdlog::set_default_logger(
+            std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_st>(into)));
+    }
+    ~LogCapture() { spdlog::set_default_logger(previous); }
+};
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+    return n;
+}
+
+// The run scripts' --publish-config-errors with a refused file and a BMS answering: the
+// battery is on the bus with error #119 "Settings invalid" (its text points at the log), no
+// charging (CCL 0, /Io/AllowToCharge 0) and the defaults' discharge limit; every error is
+// logged once with its file and line. (Before: exit code 2, nothing on the bus.)
+TEST_F(DaemonTest, ARefusedConfigIsPublishedAsAnErrorWithChargingNotAllowed) {
+    // The defaults keep the charge state in localsettings when there is one: never under /data.
+    test::FakeSettings settings(io, PrivateBus::address());
+    const std::string config = link + ".yaml";
+    {
+        std::ofstream out(config);
+        out << "poll:\n  interval: soon\ncharge:\n  chemistry: lfp\n  bulk_cell_voltage: 9\n";
+    }
+    const std::string logPath = "/var/log/dbus-jkbms.test/current";
+    test::ChildProcess child({JKBMS_DAEMON, "--config", config, "--publish-config-errors", logPath, "--serial", link,
+                              "--protocol", "nw", "--dbus-address", PrivateBus::address()});
+    const std::string name = "com.victronenergy.battery." + std::filesystem::path(link).filename().string();
+    auto get = [&](const std::string& path, const std::string& method = "GetValue") {
+        return busctl(io, {"call", name, path, "com.victronenergy.BusItem", method}).out;
+    };
+    ASSERT_TRUE(pumpUntil(io, [&] {
+        child.poll();
+        return get("/Info/MaxChargeVoltage").starts_with("v d ");
+    }, 15s)) << "not published with its limits; exit code " << child.exitCode() << "\n" << child.out() << child.err();
+    const std::string text = "Settings invalid: see " + logPath;
+    EXPECT_EQ(get("/ErrorCode"), "v i 119\n");
+    EXPECT_EQ(get("/ErrorCode", "GetText"), "s \"" + text + "\"\n");
+    EXPECT_EQ(get("/ConfigError"), "v s \"" + text + "\"\n");
+    EXPECT_EQ(get("/Info/MaxChargeCurrent"), "v d 0\n");
+    EXPECT_EQ(get("/Io/AllowToCharge"), "v i 0\n");
+    EXPECT_EQ(get("/Info/ChargeLimitation"), "v s \"Settings invalid\"\n");
+    EXPECT_EQ(get("/Connected"), "v i 1\n");
+    // Discharge: the defaults' limit (the BMS still protects itself; see the README).
+    const std::string dcl = get("/Info/MaxDischargeCurrent");
+    ASSERT_TRUE(dcl.starts_with("v d ")) << dcl;
+    EXPECT_GT(std::stod(dcl.substr(4)), 0) << dcl;
+    EXPECT_EQ(get("/Io/AllowToDischarge"), "v i 1\n");
+
+    ::kill(child.pid(), SIGTERM);
+    ASSERT_TRUE(pumpUntil(io, [&] { return child.poll(); }, 3s));
+    EXPECT_EQ(child.exitCode(), 0) << child.err();
+    const std::string out = child.out() + child.err();
+    EXPECT_EQ(occurrences(out, config + ":2:"), 1u) << out;
+    EXPECT_EQ(occurrences(out, config + ":5:"), 1u) << out;
+    EXPECT_NE(out.find("running on the defaults"), std::string::npos) << out;
+    std::filesystem::remove(config);
+}
+
+// DVCC off (com.victronenergy.system /Control/Dvcc 0, the default for our product id): one
+// warning line and one GX notification (venus-platform's /Notifications/Inject), however long
+// it stays off; turned on: one line, the warning over; off again: one more.
+TEST_F(DaemonTest, DvccOffRaisesOneWarningAndOnClearsIt) {
+    std::ostringstream log;
+    std::optional<LogCapture> capture(std::in_place, log);
+    FakeGx gx(io, PrivateBus::address());
+    test::FakePlatform platform(io, PrivateBus::address());
+    gx.setSystem("/Control/Dvcc", std::int32_t{0});
+    startDaemon(options());
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered() && daemon->dvccEnabled().has_value(); }, 5s));
+    EXPECT_EQ(daemon->dvccEnabled(), std::optional<bool>{false});
+    ASSERT_TRUE(pumpUntil(io, [&] { return !platform.injected.empty(); }, 2s)) << "no GX notification";
+    const std::string tty = std::filesystem::path(link).filename().string();
+    EXPECT_EQ(platform.injected[0], "0\tJK BMS (" + tty + ")\t" + std::string{dbus::kDvccOffText});
+    // Polls go on: still one warning.
+    const auto until = Clock::now() + 1s;
+    pumpUntil(io, [&] { return Clock::now() >= until; }, 2s);
+    EXPECT_EQ(platform.injected.size(), 1u);
+    EXPECT_EQ(daemon->dvccWarnings(), 1);
+    EXPECT_EQ(occurrences(log.str(), "DVCC is off"), 1u) << log.str();
+
+    gx.setSystem("/Control/Dvcc", std::int32_t{1});
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->dvccEnabled() == std::optional<bool>{true}; }, 2s));
+    EXPECT_EQ(occurrences(log.str(), "DVCC is on again"), 1u) << log.str();
+    EXPECT_EQ(platform.injected.size(), 1u);
+
+    gx.setSystem("/Control/Dvcc", std::int32_t{0});
+    ASSERT_TRUE(pumpUntil(io, [&] { return platform.injected.size() == 2; }, 2s));
+    EXPECT_EQ(daemon->dvccWarnings(), 2);
+    EXPECT_EQ(occurrences(log.str(), "DVCC is off"), 2u) << log.str();
+    capture.reset();
+}
+
+// A member of a `--bank` daemon publishes no /Info/Max*: DVCC is the bank daemon's business.
+TEST_F(DaemonTest, ABankMemberDoesNotFollowDvcc) {
+    FakeGx gx(io, PrivateBus::address());
+    test::FakePlatform platform(io, PrivateBus::address());
+    gx.setSystem("/Control/Dvcc", std::int32_t{0});
+    auto o = options();
+    o.config.bank.member = true;
+    startDaemon(std::move(o));
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered(); }, 5s));
+    const auto until = Clock::now() + 500ms;
+    pumpUntil(io, [&] { return Clock::now() >= until; }, 1s);
+    EXPECT_FALSE(daemon->dvccEnabled().has_value());
+    EXPECT_TRUE(platform.injected.empty());
+}
+
+}  // namespace
+}  // namespace jkbms::app

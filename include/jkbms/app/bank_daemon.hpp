@@ -55,6 +55,7 @@
 #include "jkbms/config/config.hpp"
 #include "jkbms/dbus/asio_sdbus_loop.hpp"
 #include "jkbms/dbus/battery_service.hpp"
+#include "jkbms/dbus/dvcc_watch.hpp"
 #include "jkbms/dbus/item.hpp"
 #include "jkbms/domain/bank.hpp"
 #include "jkbms/domain/comms_monitor.hpp"
@@ -97,6 +98,9 @@ public:
     // A member's state as the bank uses it (its own, overridden by liveness and presence);
     // nullopt when it is no member.
     std::optional<domain::CommsState> memberComms(const std::string& suffix) const;
+    // DVCC as systemcalc applies it (dbus::DvccWatch), followed once the bank's service starts;
+    // nullopt until then and while unknown.
+    std::optional<bool> dvccEnabled() const { return dvcc_ ? dvcc_->enabled() : std::nullopt; }
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -162,6 +166,7 @@ private:
     std::map<std::string, Entry> entries_;    // by bus name
     std::unique_ptr<dbus::BatteryService> service_;
     std::unique_ptr<dbus::SettingsGroup> settings_;  // on service_'s connection: reset before it
+    std::unique_ptr<dbus::DvccWatch> dvcc_;  // on connection_ (before it goes)
     domain::BankReading reading_;
     bool listed_ = false;        // ListNames answered (auto mode)
     int askingOwners_ = 0;       // GetNameOwner calls out

@@ -59,6 +59,9 @@ public:
     virtual boost::asio::io_context& io() = 0;
     virtual const config::Config& config() const = 0;
     virtual const std::string& version() const = 0;
+    // The configuration was refused and the daemon runs on the defaults: the text each
+    // service publishes (dbus::ServiceIdentity::configError); "" when it is fine.
+    virtual const std::string& configError() const = 0;
     // The display-port relay; nullptr without one (no /Bms/Power, never Off).
     virtual const PowerControl* power() const = 0;
     // The daemon has decided to end: a unit starts nothing new.

@@ -59,6 +59,7 @@
 #include "jkbms/charge/charge_engine.hpp"
 #include "jkbms/config/config.hpp"
 #include "jkbms/dbus/battery_service.hpp"
+#include "jkbms/dbus/dvcc_watch.hpp"
 #include "jkbms/domain/battery_key.hpp"
 #include "jkbms/domain/comms_monitor.hpp"
 #include "jkbms/domain/snapshot_mapping.hpp"
@@ -73,6 +74,10 @@ struct DaemonOptions {
     config::Config config;
     bool simulate = false;  // play a BMS on a pty in this process and poll it
     std::string version = "dev";
+    // Set (dbus-jkbms --publish-config-errors with a refused file): `config` is the defaults,
+    // and this is the text each battery publishes with /ErrorCode 119 ("Settings invalid: see
+    // <log>"); the engines charge nothing (charge::ChargeConfig::noCharge). "" = the file is fine.
+    std::string configError;
     // Tests: the display-port relay to use instead of the one relay.type configures.
     std::function<std::unique_ptr<power::Relay>()> relay{};
 };
@@ -104,6 +109,12 @@ public:
     const GxSettings* gxSettings(std::uint8_t address = 0) const;
     // Tests: how often the bank's values were combined and published (domain::combineBank).
     std::uint64_t bankCombinations() const { return pbBank_ ? pbBank_->combinations() : 0; }
+    // DVCC as systemcalc applies it (dbus::DvccWatch), followed once a service that publishes
+    // limits is up (not for a member of a `--bank` daemon, nor with charge.enabled false);
+    // nullopt until then and while unknown.
+    std::optional<bool> dvccEnabled() const { return dvcc_ ? dvcc_->enabled() : std::nullopt; }
+    // Tests: DVCC-off warnings raised (one per change to off).
+    int dvccWarnings() const { return dvcc_ ? dvcc_->warnings() : 0; }
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -130,6 +141,7 @@ private:
     boost::asio::io_context& io() override { return io_; }
     const config::Config& config() const override { return options_.config; }
     const std::string& version() const override { return options_.version; }
+    const std::string& configError() const override { return options_.configError; }
     bool stopping() const override { return exitCode_.has_value(); }
     bool bankMember() const override;
     std::string bankServiceName() const override;
@@ -170,6 +182,8 @@ private:
     bool switchWrite(std::uint8_t address, dbus::BmsSwitch which, bool on) override;
     // The packs are one battery (PbBank::choose): the bank over the units, with its service.
     void startBank();
+    // Follows DVCC for the services that publish limits (once, at the first one).
+    void startDvccWatch();
     std::string name(std::uint8_t address) const;
     void stop(ExitCode code, const std::string& why);
 
@@ -197,6 +211,10 @@ private:
     std::unique_ptr<sdbus::IConnection> relayBus_;
     std::unique_ptr<dbus::AsioSdbusLoop> relayLoop_;
     std::unique_ptr<PowerControl> power_;
+    // DVCC followed on a connection of its own (its replies and signals through dvccLoop_).
+    std::unique_ptr<sdbus::IConnection> dvccBus_;
+    std::unique_ptr<dbus::AsioSdbusLoop> dvccLoop_;
+    std::unique_ptr<dbus::DvccWatch> dvcc_;
     bool onPressedAtStart_ = false;
     bool rediscoverAfterPress_ = false;
     domain::CommsMonitor startMonitor_;  // "did anything answer at all" at start

@@ -107,6 +107,10 @@ struct ChargeConfig {
     double recoveryHoldS = 30;         // a limit rises only once its target stayed above the band this long
     double hysteresisFraction = 0.02;  // of the maximum: the band
     double resistanceOhmAh = 0.25;     // cell resistance x capacity assumed until measured (Ohm Ah)
+    // CCL 0 whatever else (the limiter "Settings invalid"), the heater included: set by the
+    // daemon, never from a file, when the configuration was refused and it runs on the
+    // defaults. The engine then knows that nothing can charge (no end of charge is found).
+    bool noCharge = false;
     bool heaterPassthrough = true;
     double heaterMaxA = 3;
     // Warnings (section 4), each with hysteresis: the highest cell within 50 mV of the BMS's

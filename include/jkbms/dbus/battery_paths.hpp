@@ -55,7 +55,20 @@ struct ServiceIdentity {
     // a member of a JK-PB bank: published as /Mgmt/SettingsPath so the GUI pages find them.
     // "" (invalid on D-Bus) until they have been created.
     std::string settingsPath;
+    // The configuration file was refused and the daemon runs on the defaults (dbus-jkbms
+    // --publish-config-errors): the text for the GX ("Settings invalid: see <log>"), "" when the
+    // configuration is fine. Set: /ErrorCode is kConfigErrorCode, /ConfigError this text, and
+    // no charging (CCL 0, /Io/AllowToCharge 0) whatever the limits say. Fixed for a service's
+    // life.
+    std::string configError;
 };
+
+// /ErrorCode while the configuration is refused: Victron's BMS error #119, "Settings invalid"
+// (veutil ve_regs_payload.h VE_VDATA_BMS_ERROR_SETTINGS_DATA_INVALID; gui-v2 shows
+// "#119 Settings invalid" on the battery page, venus-platform raises an alarm notification
+// with that text while it stands). None of the codes a JK fault would map to.
+inline constexpr std::int32_t kConfigErrorCode = 119;
+inline constexpr std::string_view kConfigErrorPath = "/ConfigError";
 
 // Communication with the BMS (domain::CommsMonitor): Stale sets /Alarms/BmsCable = 1 and
 // keeps the values; Lost makes everything from the BMS invalid, /Connected = 0 and

@@ -232,6 +232,31 @@ TEST(ChargeEngine, TailCurrentHeldEndsAbsorption) {
     EXPECT_DOUBLE_EQ(*l.timeSinceFullChargeS, e.state().sinceFullChargeS);
 }
 
+// Issue 17 item 4: a refused configuration (ChargeConfig::noCharge) - CCL 0 from the first
+// step, the heater included, named "Settings invalid"; since nothing can charge, a pack at
+// its target with no current is not taken for full (no Float, no full-charge time). DCL and
+// CVL as without it.
+TEST(ChargeEngine, NoChargeIsCcl0AndNeverAFalseEndOfCharge) {
+    ChargeConfig config;
+    config.noCharge = true;
+    ChargeEngine e{config};
+    ChargeEngine unlimited{ChargeConfig{}};
+    const auto first = e.step(pack(3.30, 3.30), 0);
+    EXPECT_DOUBLE_EQ(*first.maxChargeCurrentA, 0);
+    EXPECT_EQ(first.chargeLimitation, "Settings invalid");
+    EXPECT_DOUBLE_EQ(*first.maxDischargeCurrentA, *unlimited.step(pack(3.30, 3.30), 0).maxDischargeCurrentA);
+    auto cold = pack(3.30, 3.30);
+    cold.temperatures[0].celsius = -5;
+    cold.heating = true;
+    cold.heatingCurrentA = 2.2;
+    EXPECT_DOUBLE_EQ(*e.step(cold, 1).maxChargeCurrentA, 0) << "no heater pass-through either";
+    ChargeEngine full{config};
+    const auto l = settle(full, pack(3.445, 3.45, 0), 600);  // at the target, nothing flows
+    EXPECT_NE(full.state().mode, ChargeMode::Float) << "blocked at the target is not full";
+    EXPECT_FALSE(l.timeSinceFullChargeS.has_value());
+    EXPECT_DOUBLE_EQ(*l.maxChargeCurrentA, 0);
+}
+
 TEST(ChargeEngine, FullButImbalancedPackStillReachesFloat) {
     ChargeEngine e{ChargeConfig{}};
     settle(e, pack(3.40, 3.45, 20), 30);

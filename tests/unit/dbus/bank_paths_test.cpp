@@ -136,6 +136,26 @@ TEST(BankPaths, TheBankPublishesOneBattery) {
         EXPECT_FALSE(isValid(at(bank, path))) << path;
 }
 
+// Issue 17 item 4: a JK-PB bank served with a refused configuration shows error #119 and
+// allows no charging, as each pack does.
+TEST(BankPaths, ARefusedConfigIsError119AndNoCharging) {
+    const auto t1 = batteryPaths(memberIdentity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok);
+    const auto reading = domain::combineBank({bankMember("P1", lookupIn(t1))});
+    ServiceIdentity id;
+    PathTable fine, bank;
+    bankPaths(id, reading, fine);
+    EXPECT_EQ(at(fine, "/ErrorCode"), Value{std::int32_t{0}});
+    EXPECT_FALSE(isValid(at(fine, kConfigErrorPath)));
+    id.configError = "Settings invalid: see /var/log/dbus-jkbms.ttyUSB0/current";
+    bankPaths(id, reading, bank);
+    EXPECT_EQ(at(bank, "/ErrorCode"), Value{std::int32_t{119}});
+    EXPECT_EQ(at(bank, kConfigErrorPath), Value{id.configError});
+    EXPECT_EQ(at(bank, "/Info/MaxChargeCurrent"), Value{0.0});
+    EXPECT_EQ(at(bank, "/Io/AllowToCharge"), Value{std::int32_t{0}});
+    EXPECT_EQ(at(bank, "/Info/ChargeLimitation"), Value{std::string{"Settings invalid"}});
+    EXPECT_EQ(at(bank, "/Info/MaxDischargeCurrent"), at(fine, "/Info/MaxDischargeCurrent"));
+}
+
 // Another daemon's service is untrusted input: wrong types, values no battery can have and
 // hostile texts are not taken (a bank of 15 such members must still publish finite sums).
 TEST(BankPaths, AMembersValuesAreRangeChecked) {

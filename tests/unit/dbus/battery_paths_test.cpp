@@ -214,6 +214,31 @@ TEST(BatteryPathsSurprise, ErrorCodeIsNotARawJkCode) {
     EXPECT_EQ(at(t, "/Alarms/LowCellVoltage"), Value{std::int32_t{0}});
 }
 
+// Issue 17 item 4: a refused configuration is published as Victron's BMS error #119
+// ("Settings invalid", what the GUI and the GX notification show), with the text pointing at
+// the log, and no charging whatever the limits say - even with the FET on; discharge as the
+// limits say. Without a reading the error stands (it is ours, not the BMS's).
+TEST(BatteryPaths, ARefusedConfigIsError119AndNoCharging) {
+    auto id = identity();
+    const auto fine = batteryPaths(id, sampleSnapshot16(), sampleLimits(), CommsState::Ok);
+    EXPECT_FALSE(isValid(at(fine, kConfigErrorPath)));
+    ASSERT_EQ(at(fine, "/Io/AllowToCharge"), Value{std::int32_t{1}}) << "the sample may charge";
+    id.configError = "Settings invalid: see /var/log/dbus-jkbms.ttyUSB0/current";
+    const auto t = batteryPaths(id, sampleSnapshot16(), sampleLimits(), CommsState::Ok);
+    EXPECT_EQ(at(t, "/ErrorCode"), Value{std::int32_t{119}});
+    EXPECT_EQ(t.at("/ErrorCode").text, id.configError);
+    EXPECT_EQ(at(t, kConfigErrorPath), Value{id.configError});
+    EXPECT_EQ(at(t, "/Info/MaxChargeCurrent"), Value{0.0});
+    EXPECT_EQ(at(t, "/Io/AllowToCharge"), Value{std::int32_t{0}});
+    EXPECT_EQ(at(t, "/Info/ChargeLimitation"), Value{std::string{"Settings invalid"}});
+    EXPECT_EQ(at(t, "/Info/MaxDischargeCurrent"), at(fine, "/Info/MaxDischargeCurrent"));
+    EXPECT_EQ(at(t, "/Io/AllowToDischarge"), at(fine, "/Io/AllowToDischarge"));
+    EXPECT_EQ(at(t, "/Info/MaxChargeVoltage"), at(fine, "/Info/MaxChargeVoltage"));
+    const auto none = batteryPaths(id, std::nullopt, {}, CommsState::Ok);
+    EXPECT_EQ(at(none, "/ErrorCode"), Value{std::int32_t{119}});
+    EXPECT_FALSE(isValid(at(none, "/Info/MaxChargeCurrent"))) << "no reading: no limits at all";
+}
+
 // Surprise 15: per-cell paths are a dbus-serialbattery convention no Victron component reads;
 // published anyway, with the min/max statistics Victron does read.
 TEST(BatteryPathsSurprise, CellsAndStatistics) {

@@ -59,6 +59,9 @@ DeviceListPluginPage {
     // "dbus/com.victronenergy.system" on D-Bus, "mqtt/system/0" over MQTT.
     readonly property string systemUid: uid.startsWith("mqtt/") ? "mqtt/system/0" : "dbus/com.victronenergy.system"
     VeQuickItem { id: dvcc; uid: root.systemUid + "/Control/Dvcc" }
+    // A refused configuration file (the daemon runs on the defaults, charging nothing): the
+    // text says where the log with each error and its line is.
+    VeQuickItem { id: configError; uid: root.uid + "/ConfigError" }
 
     Component {
         id: confirmDialog
@@ -73,6 +76,11 @@ DeviceListPluginPage {
 
     GradientListView {
         model: VisibleItemModel {
+            ListText {
+                text: "Error: configuration refused"
+                secondaryText: configError.valid ? String(configError.value) : ""
+                preferredVisible: configError.valid && String(configError.value).length > 0
+            }
             ListText {
                 text: "Warning: DVCC is off"
                 secondaryText: "no charger follows these limits (Settings > DVCC)"
