@@ -159,6 +159,8 @@ void NwPoller::onBytes(util::ByteView bytes) {
         next(ended);
         return;
     }
+    // The answer has begun: its rest in one read (SerialLink's one read per frame).
+    link_.expectMore(framer_.missing());
 }
 
 void NwPoller::onDeadline() {

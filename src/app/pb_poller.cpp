@@ -177,8 +177,11 @@ void PbPoller::send(const Job& job) {
 void PbPoller::onBytes(util::ByteView bytes) {
     framer_.push(bytes);
     for (auto ev = framer_.next(); ev.kind != pb::BusEvent::Kind::NeedMore; ev = framer_.next()) handle(ev);
-    // A frame without ACK is released when the line goes quiet.
-    idleTimer_.expires_after(std::chrono::milliseconds(20));
+    // A frame has begun: its rest (and the ACK) in one read (SerialLink's one read per frame).
+    link_.expectMore(framer_.missing());
+    // A frame without ACK is released when the line goes quiet - not while the link waits for
+    // the rest of a frame to read it in one go.
+    idleTimer_.expires_after(std::chrono::milliseconds(20) + link_.coalesceWait(framer_.missing()));
     idleTimer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec) onIdle();
     });

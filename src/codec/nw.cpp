@@ -364,6 +364,7 @@ std::vector<std::uint8_t> ReplyBuilder::frame() const {
 
 FramerEvent Framer::next() {
     FramerEvent ev;
+    missing_ = 0;
     const ByteView all = buffer_.view();
     // Skip to the first possible header: 4E followed by 57 (or by nothing yet).
     std::size_t start = 0;
@@ -397,6 +398,7 @@ FramerEvent Framer::next() {
                 return bad(makeError(DecodeError::BadLength, 2, static_cast<std::uint32_t>(i - 2),
                                      static_cast<std::uint32_t>(len)));
         }
+        missing_ = total - avail.size();
         return ev;  // NeedMore
     }
 

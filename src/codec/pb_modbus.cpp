@@ -181,10 +181,12 @@ util::Result<ModbusFrame> decodeModbus(ByteView f) {
 void BusFramer::reset() {
     buffer_.clear();
     lastTriggerAddress_.reset();
+    missing_ = 0;
 }
 
 BusEvent BusFramer::scan(bool idle) {
     BusEvent ev;
+    missing_ = 0;
     const ByteView all = buffer_.view();
     std::size_t p = 0;  // bytes before p are garbage
     auto emit = [&](BusEvent::Kind kind, std::size_t length) {
@@ -201,7 +203,10 @@ BusEvent BusFramer::scan(bool idle) {
         if (std::equal(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(headerSeen),
                        ble::kFrameHeader.begin())) {
             if (b.size() < ble::kFrameSize) {
-                if (!idle) break;  // NeedMore
+                if (!idle) {
+                    if (headerSeen == 4) missing_ = ble::kFrameSize - b.size() + kAckSize;
+                    break;  // NeedMore
+                }
                 ev.error = makeError(DecodeError::TooShort, b.size());
                 return emit(BusEvent::Kind::Bad, 1);
             }

@@ -41,6 +41,8 @@ constexpr std::string_view kUsage =
     "  id TEXT (nw: the device id 0xB4; pb: the serial number - what the battery is known by)\n"
     "  fault none|silence|garbage|truncated|checksum|late | unplug | plug | status\n"
     "  echo on|off (an RS485 adapter that echoes every byte sent; with fault silence: only that)\n"
+    "  usb on|off (answers reach the port in 62-byte pieces at the line's pace, as a USB\n"
+    "    adapter hands them over: one wake-up per piece for a reader that does not wait)\n"
     "\n"
     "examples:\n"
     "  jkbms-sim --link /tmp/jkbms0 &  dbus-jkbms /tmp/jkbms0\n"
@@ -151,6 +153,11 @@ std::string command(Packs& packs, PtyServer& pty, const std::string& line) {
         bool on = pty.echo();
         auto r = onOff(on);
         pty.setEcho(on);
+        return r;
+    } else if (cmd == "usb") {
+        bool on = false;
+        auto r = onOff(on);
+        if (r == "ok") pty.setUsbPieces(on ? PtyServer::kFtdiPiece : 0);
         return r;
     } else if (cmd == "unplug") pty.unplug();
     else if (cmd == "plug") pty.plug();

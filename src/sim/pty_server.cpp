@@ -34,7 +34,7 @@ std::optional<Fault> parseFault(std::string_view name) {
 }
 
 PtyServer::PtyServer(asio::io_context& io, Responder& responder, Options options)
-    : io_(io), responder_(responder), options_(std::move(options)), master_(io), lateTimer_(io) {
+    : io_(io), responder_(responder), options_(std::move(options)), master_(io), lateTimer_(io), pieceTimer_(io) {
     create();
 }
 
@@ -127,8 +127,39 @@ void PtyServer::answer(Answer reply) {
 
 void PtyServer::write(std::vector<std::uint8_t> bytes) {
     ++answers_;
-    auto owned = std::make_shared<std::vector<std::uint8_t>>(std::move(bytes));
+    if (pieceSize_ == 0) {
+        auto owned = std::make_shared<std::vector<std::uint8_t>>(std::move(bytes));
+        asio::async_write(master_, asio::buffer(*owned), [owned](const boost::system::error_code&, std::size_t) {});
+        return;
+    }
+    for (std::size_t at = 0; at < bytes.size(); at += pieceSize_) {
+        const auto from = bytes.begin() + static_cast<std::ptrdiff_t>(at);
+        pieces_.emplace_back(from, from + static_cast<std::ptrdiff_t>(std::min(pieceSize_, bytes.size() - at)));
+    }
+    if (!piecing_) writeNextPiece();
+}
+
+void PtyServer::writeNextPiece() {
+    if (pieces_.empty() || !master_.is_open()) {
+        piecing_ = false;
+        pieces_.clear();
+        return;
+    }
+    piecing_ = true;
+    auto owned = std::make_shared<std::vector<std::uint8_t>>(std::move(pieces_.front()));
+    pieces_.pop_front();
     asio::async_write(master_, asio::buffer(*owned), [owned](const boost::system::error_code&, std::size_t) {});
+    // The next piece once this one has had its time on the wire (10 bits a byte at 115200).
+    pieceTimer_.expires_after(std::chrono::microseconds(static_cast<std::int64_t>(owned->size() * 10 * 1000000 / 115200)));
+    pieceTimer_.async_wait([this, life = std::weak_ptr<int>(alive_), gen = generation_](const boost::system::error_code& ec) {
+        if (ec || life.expired()) return;
+        if (gen != generation_) {
+            piecing_ = false;
+            pieces_.clear();
+            return;
+        }
+        writeNextPiece();
+    });
 }
 
 }  // namespace jkbms::sim

@@ -5,14 +5,16 @@
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
 #include <system_error>
+#include <utility>
 
 namespace jkbms::transport {
 
 namespace asio = boost::asio;
 
 SerialLink::SerialLink(asio::io_context& io, Options options)
-    : io_(io), options_(std::move(options)), port_(io), reopenTimer_(io), backoff_(options_.reopenFirst) {}
+    : io_(io), options_(std::move(options)), port_(io), reopenTimer_(io), coalesceTimer_(io), backoff_(options_.reopenFirst) {}
 
 SerialLink::~SerialLink() { close(); }
 
@@ -57,6 +59,7 @@ void SerialLink::openPort() {
 void SerialLink::close() {
     closing_ = true;
     reopenTimer_.cancel();
+    coalesceTimer_.cancel();
     ++generation_;
     boost::system::error_code ignored;
     if (port_.is_open()) port_.close(ignored);
@@ -74,6 +77,13 @@ void SerialLink::discardInput() {
     if (port_.is_open()) ::tcflush(port_.native_handle(), TCIFLUSH);
 }
 
+std::chrono::microseconds SerialLink::coalesceWait(std::size_t bytes) const {
+    if (bytes == 0) return std::chrono::microseconds{0};
+    const auto onWire = std::chrono::microseconds(
+        static_cast<std::int64_t>(bytes * 10 * 1000000 / std::max<std::uint32_t>(options_.baud, 1)));
+    return std::min(onWire + kCoalesceMargin, kCoalesceMax);
+}
+
 void SerialLink::startRead() {
     port_.async_read_some(asio::buffer(readBuffer_), [this, life = std::weak_ptr<int>(alive_), gen = generation_](
                                                          const boost::system::error_code& ec, std::size_t n) {
@@ -83,8 +93,23 @@ void SerialLink::startRead() {
             return;
         }
         // A 0-byte read is not an end: keep reading (the ros serial driver stopped here).
-        if (n > 0 && onData_) onData_(util::ByteView{readBuffer_.data(), n});
-        if (gen == generation_) startRead();
+        expected_ = 0;
+        if (n > 0) {
+            ++reads_;
+            if (onData_) onData_(util::ByteView{readBuffer_.data(), n});
+        }
+        if (gen != generation_) return;
+        const std::size_t expected = std::exchange(expected_, 0);
+        if (expected == 0) {
+            startRead();
+            return;
+        }
+        // The rest of the frame is on its way: read it in one go once it has had time to come.
+        coalesceTimer_.expires_after(coalesceWait(expected));
+        coalesceTimer_.async_wait([this, life = std::weak_ptr<int>(alive_), gen](const boost::system::error_code& wait) {
+            if (wait || life.expired() || gen != generation_) return;
+            startRead();
+        });
     });
 }
 
@@ -107,6 +132,7 @@ void SerialLink::startWrite() {
 
 void SerialLink::fail(const std::string& detail) {
     ++generation_;
+    coalesceTimer_.cancel();
     boost::system::error_code ignored;
     port_.close(ignored);
     lock_.reset();

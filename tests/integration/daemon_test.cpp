@@ -390,6 +390,28 @@ TEST_F(DaemonTest, PollerCoalescesWritesAndTakesNoEchoForAnAnswer) {
     poller.stop();
 }
 
+// A USB adapter (here a CH340) hands an answer over in 32-byte pieces at the line's pace. The
+// link waits for the rest of a frame whose length the framer knows, so an answer is one or two
+// reads, not one wake-up per piece (issue 18: one read per frame). Without the wait: 8 reads.
+TEST_F(DaemonTest, AUsbAdaptersPiecesOfAnAnswerAreReadInOneGo) {
+    pty->setUsbPieces(sim::PtyServer::kCh340Piece);
+    transport::SerialLink port(io, transport::SerialLink::Options{link});
+    port.open();
+    config::PollConfig poll;
+    poll.interval = 100ms;
+    poll.timeout = 400ms;
+    NwPoller poller(io, port, poll);
+    std::uint64_t readings = 0, missed = 0;
+    poller.onReading([&](const codec::nw::ReadAll&) { ++readings; });
+    poller.onMiss([&](const std::string&) { ++missed; });
+    poller.start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return readings >= 20; }, 15s));
+    poller.stop();
+    EXPECT_EQ(missed, 0u);
+    const double perAnswer = static_cast<double>(port.reads()) / static_cast<double>(readings);
+    EXPECT_LE(perAnswer, 3.0) << port.reads() << " reads for " << readings << " answers";
+}
+
 // A log reader that does not read (multilog stuck, a pipe nobody drains) never blocks the
 // daemon: D-Bus answers and polls go on, lines are dropped, the reader is told how many once
 // it reads again, and SIGTERM still ends it at once (issue 14 item 3).
@@ -763,6 +785,33 @@ TEST_F(PbDaemonTest, GoneProbesAreOnePerCycleRoundRobin) {
 }
 
 // Protocol auto (serial-starter starts us with no configuration): NW first, then JK-PB.
+// The same on a JK-PB bus: a pack's 300-byte frame and its ACK come in 10 pieces; the link
+// reads them in one or two goes, and the poller's line-idle timer does not cut the frame
+// while the link waits for its rest.
+TEST_F(PbDaemonTest, AUsbAdaptersPiecesOfAFrameAreReadInOneGo) {
+    pty->setUsbPieces(sim::PtyServer::kCh340Piece);
+    transport::SerialLink port(io, transport::SerialLink::Options{link});
+    port.open();
+    PbPoller::Options o;
+    o.addresses = {1, 2};
+    o.interval = 300ms;
+    o.timeout = 200ms;
+    o.pacing = 100ms;
+    PbPoller poller(io, port, o);
+    std::uint64_t frames = 0, missed = 0;
+    poller.onFrame([&](std::uint8_t, util::ByteView) {
+        ++frames;
+        return true;
+    });
+    poller.onMiss([&](std::uint8_t, const std::string&) { ++missed; });
+    poller.start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return frames >= 20; }, 15s));
+    poller.stop();
+    EXPECT_EQ(missed, 0u);
+    const double perFrame = static_cast<double>(port.reads()) / static_cast<double>(frames);
+    EXPECT_LE(perFrame, 3.0) << port.reads() << " reads for " << frames << " frames";
+}
+
 TEST_F(PbDaemonTest, AutoFindsJkPbAfterNw) {
     auto o = options({});
     o.config.serial.protocol = "auto";

@@ -243,11 +243,19 @@ class Framer {
 public:
     void push(util::ByteView bytes) { buffer_.push(bytes); }
     FramerEvent next();
-    void reset() { buffer_.clear(); }
+    void reset() {
+        buffer_.clear();
+        missing_ = 0;
+    }
     std::size_t buffered() const { return buffer_.size(); }
+    // After next() returned NeedMore: the bytes still to come before the frame that has begun
+    // is complete, from its LEN field (0: no frame begun, or its LEN not seen yet). A hint for
+    // the transport (SerialLink::expectMore), never a promise: the frame may still be bad.
+    std::size_t missing() const { return missing_; }
 
 private:
     StreamBuffer buffer_{4 * kMaxFrameSize};
+    std::size_t missing_ = 0;
 };
 
 }  // namespace jkbms::codec::nw

@@ -120,9 +120,15 @@ public:
     BusEvent flush() { return scan(true); }
     void reset();
     std::size_t buffered() const { return buffer_.size(); }
+    // After next() returned NeedMore: the bytes still to come of a 55 AA EB 90 frame that has
+    // begun, and of the 8-byte ACK a polled pack sends after it (0: none begun). A hint for
+    // the transport (SerialLink::expectMore); under a master no ACK follows, which costs one
+    // more read, nothing else.
+    std::size_t missing() const { return missing_; }
 
 private:
     BusEvent scan(bool idle);
+    std::size_t missing_ = 0;
 
     // Longer than the longest Modbus frame plus a JK frame and its ACK.
     StreamBuffer buffer_{2048};

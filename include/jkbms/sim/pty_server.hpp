@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,13 @@ public:
     // answer (with Fault::Silence: a port that only echoes).
     void setEcho(bool echo) { echo_ = echo; }
     bool echo() const { return echo_; }
+    // A USB serial adapter: what the BMS sends reaches the client in pieces of `bytes` (an
+    // FTDI's 64-byte packet carries 62), one every piece's time on the wire at 115200 baud
+    // (10 bits a byte), so the client wakes up once per piece unless it waits for the rest.
+    // 0 (the default): each answer in one write.
+    void setUsbPieces(std::size_t bytes) { pieceSize_ = bytes; }
+    static constexpr std::size_t kFtdiPiece = 62;
+    static constexpr std::size_t kCh340Piece = 32;  // a CH340's 32-byte bulk packet
     // Line noise: these bytes go out in front of every answer, in the same write.
     void setNoise(std::vector<std::uint8_t> before) { noise_ = std::move(before); }
     // The port disappears (the symlink goes, reads on the client side fail) / comes back.
@@ -68,6 +76,7 @@ private:
     void startRead();
     void answer(Answer reply);
     void write(std::vector<std::uint8_t> bytes);
+    void writeNextPiece();
 
     boost::asio::io_context& io_;
     Responder& responder_;
@@ -76,6 +85,10 @@ private:
     int slaveFd_ = -1;
     std::string slavePath_;
     boost::asio::steady_timer lateTimer_;
+    boost::asio::steady_timer pieceTimer_;
+    std::size_t pieceSize_ = 0;
+    std::deque<std::vector<std::uint8_t>> pieces_;  // still to write, paced by pieceTimer_
+    bool piecing_ = false;
     std::array<std::uint8_t, 256> readBuffer_{};
     std::vector<Answer> batch_;  // answers to the bytes just read
     Fault fault_ = Fault::None;

@@ -1,8 +1,14 @@
 #pragma once
 // SerialLink: one serial port on the daemon's io_context. Opens exclusively (TIOCEXCL, and a
-// PortLock: flock plus serial-starter's lock file, which also stop root) in raw 8N1, hands every received chunk to onData, sends whole buffers it owns, and when the port
-// fails (a USB adapter unplugged) closes it and reopens it with a doubling backoff, reporting
-// each change through onState.
+// PortLock: flock plus serial-starter's lock file, which also stop root) in raw 8N1, hands
+// every received chunk to onData, sends whole buffers it owns, and when the port fails (a USB
+// adapter unplugged) closes it and reopens it with a doubling backoff, reporting each change
+// through onState.
+//
+// One read per frame: a USB serial adapter hands a 300-byte answer over in chunks (62-byte
+// packets, or whatever its latency timer collected), one wake-up and read() each. The reader
+// says inside onData how many bytes of the frame that has begun are still to come
+// (expectMore); the next read then waits their time on the wire and takes them in one go.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/serial_port.hpp>
@@ -49,6 +55,19 @@ public:
     bool send(std::vector<std::uint8_t> bytes);
     // Drops unread input (stale bytes before a new request).
     void discardInput();
+    // Called from onData: `bytes` more bytes of a frame that has begun are expected (a hint
+    // from the framer's length; 0 = none). The next read is started after their time on the
+    // wire - 10 bits a byte at the baud rate, plus kCoalesceMargin for the adapter's latency,
+    // at most kCoalesceMax - instead of at once. A wrong hint costs one more read or up to
+    // kCoalesceMax of delay, never bytes: the kernel keeps them meanwhile.
+    void expectMore(std::size_t bytes) { expected_ = bytes; }
+    static constexpr std::chrono::microseconds kCoalesceMargin{5000};
+    static constexpr std::chrono::microseconds kCoalesceMax{50000};
+    // The wait expectMore(bytes) puts before the next read (0 for 0 bytes), so that a reader's
+    // own line-idle timer can allow for it.
+    std::chrono::microseconds coalesceWait(std::size_t bytes) const;
+    // Reads that returned bytes since the link was made (for benchmarks and tests).
+    std::uint64_t reads() const { return reads_; }
     bool isOpen() const { return port_.is_open(); }
     void close();
     const std::string& path() const { return options_.path; }
@@ -65,6 +84,9 @@ private:
     boost::asio::serial_port port_;
     std::unique_ptr<PortLock> lock_;  // while the port is open
     boost::asio::steady_timer reopenTimer_;
+    boost::asio::steady_timer coalesceTimer_;  // the wait before a read that expects a frame's rest
+    std::size_t expected_ = 0;
+    std::uint64_t reads_ = 0;
     std::chrono::milliseconds backoff_;
     std::array<std::uint8_t, 512> readBuffer_{};
     std::deque<std::vector<std::uint8_t>> writeQueue_;
