@@ -10,6 +10,7 @@
 #   bench/measure_bus.sh [SECONDS]                       # NW, one BMS, 1 Hz, 60 s
 #   PROTOCOL=pb PACKS=15 bench/measure_bus.sh 120         # a JK-PB bus with 15 packs
 #   STRACE=1 bench/measure_bus.sh 30                      # + system calls per poll
+#   USB=1 STRACE=1 bench/measure_bus.sh 30                # answers in a USB adapter's pieces
 #   PROPERTIES_CHANGED=true bench/measure_bus.sh          # + one PropertiesChanged per path
 #   DAEMON=/path/to/old/dbus-jkbms bench/measure_bus.sh   # another build of the daemon
 #
@@ -57,6 +58,9 @@ fi
 sim_pid=$!
 exec 7>"$dir/sim-in"
 wait_for test -e "$dir/tty"
+# USB=1: the simulator hands answers over in 62-byte pieces at the line's pace, as an FTDI
+# adapter does (reads per poll in the STRACE figures).
+[ "${USB:-0}" = 1 ] && echo "usb on" >&7
 status_lines() { grep -c 'requests' "$dir/sim.log" || true; }
 sim_requests() {  # the simulator's count of requests it answered
     local before
