@@ -157,29 +157,106 @@ GxSettings::GxSettings(sdbus::IConnection& connection, const std::string& uid, s
     group_.onChange([this](const std::string& name, const SettingValue& value) { offer(name, value); });
 }
 
+namespace {
+
+// The baseline's text: one "name=value" line per setting, values as settingText writes them.
+std::string baselineText(const std::vector<SettingDef>& defs) {
+    std::string text;
+    for (const SettingDef& d : defs) text += d.name + "=" + dbus::settingText(d.defaultValue) + "\n";
+    return text;
+}
+
+// Read back from localsettings (untrusted: another client may have written anything): lines
+// without "=" are skipped; a name not defined is harmless (never looked up).
+std::map<std::string, std::string, std::less<>> parseBaseline(const std::string& text) {
+    std::map<std::string, std::string, std::less<>> out;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        const std::string_view line{text.data() + at, end - at};
+        if (const auto eq = line.find('='); eq != std::string_view::npos)
+            out.insert_or_assign(std::string{line.substr(0, eq)}, std::string{line.substr(eq + 1)});
+        at = end + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
 void GxSettings::start() {
-    group_.create(gxSettingDefs(config_, relay_), [this](const Values& values) { onCreated(values); });
+    auto defs = gxSettingDefs(config_, relay_);
+    const std::string baseline = baselineText(defs);
+    defs.push_back(SettingDef{kBaselineName, SettingValue{std::string{}}, 0, 0, true});
+    group_.create(std::move(defs), [this, baseline](const Values& values) {
+        // Settings still at the value config.yaml had when it was last recorded were never
+        // changed on the GX: config.yaml's value now stands, and localsettings is told so the
+        // GX shows it. Without a record (the first start): what is stored stands.
+        Values kept = values;
+        const auto b = values.find(kBaselineName);
+        const auto previous =
+            parseBaseline(b != values.end() && std::holds_alternative<std::string>(b->second) ? std::get<std::string>(b->second) : "");
+        for (const SettingDef& d : gxSettingDefs(config_, relay_)) {
+            const auto it = kept.find(d.name);
+            const auto was = previous.find(d.name);
+            if (it == kept.end() || was == previous.end() || it->second == d.defaultValue) continue;
+            if (dbus::settingText(it->second) != was->second) continue;  // changed on the GX
+            spdlog::info("{}: setting {} follows config.yaml: {} (was {}, never changed on the GX)", who_,
+                         group_.pathOf(d.name), dbus::settingText(d.defaultValue), was->second);
+            group_.store(d.name, d.defaultValue);
+            it->second = d.defaultValue;
+        }
+        kept.erase(std::string{kBaselineName});
+        if (b == values.end() || b->second != SettingValue{baseline}) group_.store(kBaselineName, SettingValue{baseline});
+        onCreated(kept);
+    });
+}
+
+std::vector<std::string> GxSettings::acceptWhatFits() {
+    std::vector<std::string> added;
+    // All at once first: settings that only fit together (bulk and float lowered together).
+    Values all = accepted_;
+    for (const auto& [name, value] : stored_) all.insert_or_assign(name, value);
+    if (all != accepted_ && gxTunables(config_, relay_, all).problems.empty()) {
+        for (const auto& [name, value] : stored_)
+            if (auto it = accepted_.find(name); it == accepted_.end() || it->second != value) added.push_back(name);
+        accepted_ = std::move(all);
+        return added;
+    }
+    // Else one by one, in passes: one that fits only after another is taken in the next pass.
+    const auto defs = gxSettingDefs(config_, relay_);
+    for (bool more = true; more;) {
+        more = false;
+        for (const SettingDef& d : defs) {
+            const auto it = stored_.find(d.name);
+            if (it == stored_.end()) continue;
+            if (auto in = accepted_.find(d.name); in != accepted_.end() && in->second == it->second) continue;
+            Values candidate = accepted_;
+            candidate.insert_or_assign(d.name, it->second);
+            if (!gxTunables(config_, relay_, candidate).problems.empty()) continue;
+            accepted_ = std::move(candidate);
+            added.push_back(d.name);
+            more = true;
+        }
+    }
+    return added;
 }
 
 void GxSettings::onCreated(const Values& values) {
     created_ = true;
-    // Taken one by one, in the order of the definitions: a stored value that does not fit
-    // with the others (config.yaml changed since it was stored) is refused by name.
-    Values accepted;
-    for (const SettingDef& d : gxSettingDefs(config_, relay_)) {
-        const auto it = values.find(d.name);
-        if (it == values.end()) continue;
-        Values candidate = accepted;
-        candidate.insert_or_assign(d.name, it->second);
-        const auto applied = gxTunables(config_, relay_, candidate);
-        if (!applied.problems.empty()) {
-            spdlog::warn("{}: setting {} = {} not used: {}", who_, group_.pathOf(d.name), dbus::settingText(it->second),
-                         applied.problems.front());
-            continue;
+    stored_ = values;
+    accepted_.clear();
+    acceptWhatFits();
+    // A stored value that fits with no choice of the others (config.yaml changed since it was
+    // stored) is named.
+    for (const auto& [name, value] : stored_)
+        if (auto it = accepted_.find(name); it == accepted_.end() || it->second != value) {
+            Values alone = accepted_;
+            alone.insert_or_assign(name, value);
+            const auto applied = gxTunables(config_, relay_, alone);
+            spdlog::warn("{}: setting {} = {} not used: {}", who_, group_.pathOf(name), dbus::settingText(value),
+                         applied.problems.empty() ? std::string{"does not fit with the others"} : applied.problems.front());
         }
-        accepted = std::move(candidate);
-    }
-    accepted_ = std::move(accepted);
     current_ = gxTunables(config_, relay_, accepted_).tunables;
     std::string changed;
     for (const SettingDef& d : gxSettingDefs(config_, relay_))
@@ -193,18 +270,28 @@ void GxSettings::onCreated(const Values& values) {
 void GxSettings::offer(const std::string& name, const SettingValue& value) {
     const auto defs = gxSettingDefs(config_, relay_);
     if (std::none_of(defs.begin(), defs.end(), [&](const SettingDef& d) { return d.name == name; })) return;
+    stored_.insert_or_assign(name, value);
     if (auto it = accepted_.find(name); it != accepted_.end() && it->second == value) return;
+    // The new value with what is in force; then whatever was refused before and fits now.
     Values candidate = accepted_;
     candidate.insert_or_assign(name, value);
-    auto applied = gxTunables(config_, relay_, candidate);
-    if (!applied.problems.empty()) {
+    const auto alone = gxTunables(config_, relay_, candidate);
+    const Values before = accepted_;
+    if (alone.problems.empty()) accepted_ = std::move(candidate);
+    const auto added = acceptWhatFits();
+    if (accepted_ == before) {
         spdlog::warn("{}: setting {} = {} refused, the previous values stay: {}", who_, group_.pathOf(name),
-                     dbus::settingText(value), applied.problems.front());
+                     dbus::settingText(value), alone.problems.empty() ? std::string{"-"} : alone.problems.front());
         return;
     }
-    accepted_ = std::move(candidate);
-    current_ = std::move(applied.tunables);
-    spdlog::info("{}: setting {} = {} applied", who_, group_.pathOf(name), dbus::settingText(value));
+    current_ = gxTunables(config_, relay_, accepted_).tunables;
+    std::string also;
+    for (const auto& n : added)
+        if (n != name) also += (also.empty() ? ", with " : ", ") + group_.pathOf(n) + " now that it fits";
+    if (auto it = accepted_.find(name); it != accepted_.end() && it->second == value)
+        spdlog::info("{}: setting {} = {} applied{}", who_, group_.pathOf(name), dbus::settingText(value), also);
+    else
+        spdlog::warn("{}: setting {} = {} refused{}", who_, group_.pathOf(name), dbus::settingText(value), also);
     if (apply_) apply_(current_);
 }
 

@@ -154,6 +154,26 @@ void SettingsGroup::create(std::vector<SettingDef> defs, std::function<void(cons
     root_ = std::move(root);
 }
 
+void SettingsGroup::store(const std::string& name, const SettingValue& value) {
+    const SettingDef* d = def(name);
+    if (!d) return;
+    subscribe(*d);  // the setting's proxy, kept with the others (replies never outlive it)
+    proxies_.at(d->name)
+        ->callMethodAsync("SetValue")
+        .onInterface(kItemInterface)
+        .withTimeout(kCallTimeout)
+        .withArguments(toVariant(value))
+        .uponReplyInvoke([this, alive = std::weak_ptr<int>{alive_}, name](std::optional<sdbus::Error> error,
+                                                                         std::int32_t result) {
+            if (!alive.lock()) return;
+            util::guarded("localsettings", [&] {
+                if (error || result != 0)
+                    spdlog::warn("{}: setting {} could not be written ({})", who_, pathOf(name),
+                                 error ? error->getMessage() : "result " + std::to_string(result));
+            });
+        });
+}
+
 void SettingsGroup::subscribe(const SettingDef& d) {
     if (proxies_.contains(d.name)) return;
     auto proxy = sdbus::createProxy(connection_, sdbus::ServiceName{std::string{kSettingsService}},

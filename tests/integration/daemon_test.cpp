@@ -1617,6 +1617,64 @@ TEST_F(GxSettingsTest, AStoredValueOverridesTheYaml) {
     EXPECT_EQ(settings->type(path), 'f');
 }
 
+// A value still at what config.yaml said at the last start was never changed on the GX: a
+// later config.yaml edit replaces it (and localsettings shows the new value). A daemon that
+// ran once on the defaults under a refused file left MaxCharge 0 ("the BMS's own") behind;
+// the fixed file's 50 A must win. One changed on the GX (25 where 40 was recorded) stays.
+TEST_F(GxSettingsTest, AYamlEditReplacesAValueNeverChangedOnTheGx) {
+    const std::string uid = domain::placeKey(std::filesystem::path(link).filename().string(), "").uid;
+    const std::string base0 = "/Settings/Devices/" + dbus::settingsUid(uid) + "/JkBms";
+    settings.emplace(io, PrivateBus::address());
+    settings->preset(base0 + "/Current/MaxCharge", "0");
+    settings->preset(base0 + "/Current/MaxDischarge", "25");
+    settings->preset(base0 + "/ConfigDefaults", "Current/MaxCharge=0\nCurrent/MaxDischarge=40\n");
+    auto o = gxOptions();
+    o.config.charge.engine.maxDischargeA = 60;
+    startDaemon(o);
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered() && daemon->gxSettings() && daemon->gxSettings()->created(); }, 5s));
+    EXPECT_EQ(daemon->gxSettings()->current().charge.maxChargeA, 50) << "the stale 0 from the refused run won";
+    EXPECT_EQ(daemon->gxSettings()->current().charge.maxDischargeA, 25) << "changed on the GX: stays";
+    EXPECT_TRUE(pumpUntil(io, [&] { return number("/Info/MaxChargeCurrent") == 50.0; }, 2s))
+        << number("/Info/MaxChargeCurrent").value_or(-1);
+    EXPECT_TRUE(pumpUntil(io, [&] { return settings->value(base0 + "/Current/MaxCharge") == std::optional<std::string>{"50"}; }, 2s))
+        << settings->value(base0 + "/Current/MaxCharge").value_or("-");
+    EXPECT_TRUE(pumpUntil(io, [&] {
+        const auto b = settings->value(base0 + "/ConfigDefaults").value_or("");
+        return b.find("Current/MaxCharge=50\n") != std::string::npos && b.find("Current/MaxDischarge=60\n") != std::string::npos;
+    }, 2s)) << settings->value(base0 + "/ConfigDefaults").value_or("-");
+    EXPECT_EQ(settings->value(base0 + "/Current/MaxDischarge"), std::optional<std::string>{"25"});
+}
+
+// Settings that only fit together (bulk and float both lowered below the chemistry's float)
+// are taken together at start, whatever their order; and a value refused live is taken once
+// another change makes it fit.
+TEST_F(GxSettingsTest, SettingsThatFitTogetherAreTakenTogether) {
+    const std::string uid = domain::placeKey(std::filesystem::path(link).filename().string(), "").uid;
+    const std::string base0 = "/Settings/Devices/" + dbus::settingsUid(uid) + "/JkBms";
+    settings.emplace(io, PrivateBus::address());
+    settings->preset(base0 + "/Cell/BulkVoltage", "3.36");
+    settings->preset(base0 + "/Cell/FloatVoltage", "3.34");
+    startDaemon(gxOptions());
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered() && daemon->gxSettings() && daemon->gxSettings()->created(); }, 5s));
+    base = base0;
+    const auto& c = daemon->gxSettings()->current().charge;
+    ASSERT_TRUE(c.bulkCellV.has_value()) << "bulk 3.36 V refused against the built-in float";
+    EXPECT_DOUBLE_EQ(*c.bulkCellV, 3.36);
+    ASSERT_TRUE(c.floatCellV.has_value());
+    EXPECT_DOUBLE_EQ(*c.floatCellV, 3.34);
+    // Live: float 3.40 above bulk 3.36 is refused; bulk 3.42 then makes it fit: both apply.
+    EXPECT_EQ(setValue("Cell/FloatVoltage", {"d", "3.40"}), "i 0\n");
+    EXPECT_EQ(setValue("Absorption/TailCurrent", {"d", "0.03"}), "i 0\n");  // a marker after it
+    ASSERT_TRUE(pumpUntil(io, [&] { return daemon->gxSettings()->current().charge.tailCurrentC == 0.03; }, 2s));
+    EXPECT_DOUBLE_EQ(*daemon->gxSettings()->current().charge.floatCellV, 3.34);
+    EXPECT_EQ(setValue("Cell/BulkVoltage", {"d", "3.42"}), "i 0\n");
+    ASSERT_TRUE(pumpUntil(io, [&] {
+        const auto& now = daemon->gxSettings()->current().charge;
+        return now.bulkCellV && *now.bulkCellV == 3.42;
+    }, 2s));
+    EXPECT_DOUBLE_EQ(*daemon->gxSettings()->current().charge.floatCellV, 3.40) << "the refused float fits now";
+}
+
 // With a relay the press times are settings too, applied to the next press.
 TEST_F(GxSettingsTest, PressTimesApplyLive) {
     auto o = gxOptions();
@@ -1630,7 +1688,9 @@ TEST_F(GxSettingsTest, PressTimesApplyLive) {
     EXPECT_EQ(setValue("Relay/PressOff", {"d", "1"}), "i 0\n");
     EXPECT_EQ(setValue("Relay/PressOn", {"d", "0.4"}), "i 0\n");
     ASSERT_TRUE(pumpUntil(io, [&] { return daemon->power()->times().on == 400ms; }, 2s));
-    EXPECT_EQ(daemon->power()->times().off, 3000ms) << "the refused value is not used";
+    // What the GX shows is what is in force as soon as it fits: the off press refused against
+    // the 1 s on press is taken with the 0.4 s one.
+    EXPECT_EQ(daemon->power()->times().off, 1000ms) << "the stored off press fits now";
     EXPECT_EQ(setValue("Relay/PressGap", {"d", "0.5"}), "i 0\n");
     EXPECT_TRUE(pumpUntil(io, [&] { return daemon->power()->times().gap == 500ms; }, 2s));
 }

@@ -87,15 +87,24 @@ public:
     // Tests: apply a value as if localsettings had sent it.
     void offer(const std::string& name, const dbus::SettingValue& value);
 
+    // The silent string setting that records config.yaml's values as they were at the last
+    // start ("name=value" lines): a stored value equal to the one recorded there was never
+    // changed on the GX, so config.yaml's current value replaces it.
+    static constexpr const char* kBaselineName = "ConfigDefaults";
+
 private:
     void onCreated(const dbus::SettingsGroup::Values& values);
+    // accepted_ grows by the values of stored_ that fit with it, in passes until none more do
+    // (a value refused before may fit now that another changed). Returns the names added.
+    std::vector<std::string> acceptWhatFits();
 
     dbus::SettingsGroup group_;
     std::string who_;
     const config::Config& config_;
     bool relay_;
     Apply apply_;
-    dbus::SettingsGroup::Values accepted_;
+    dbus::SettingsGroup::Values accepted_;  // in force
+    dbus::SettingsGroup::Values stored_;    // what localsettings holds (refused ones too)
     Tunables current_;
     bool created_ = false;
 };

@@ -68,6 +68,9 @@ public:
     // keeps its defaults). A second call replaces the definitions.
     void create(std::vector<SettingDef> defs, std::function<void(const Values&)> done);
     void onChange(Changed handler) { onChange_ = std::move(handler); }
+    // Writes `value` to the setting `name` (one of the definitions) with SetValue, without
+    // waiting; a refusal or failure is logged. Its PropertiesChanged comes back as a change.
+    void store(const std::string& name, const SettingValue& value);
 
     const std::string& basePath() const { return basePath_; }
     std::string pathOf(const std::string& name) const { return basePath_ + "/" + name; }
