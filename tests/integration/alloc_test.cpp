@@ -111,5 +111,24 @@ TEST(SteadyStateAllocation, BusUpdateAllocatesNothing) {
     EXPECT_GT(changed, 40U * 5) << "values did change (each update announced some)";
 }
 
+// Issue 18, memory per pack: a new path costs its item, not an object of its own (an sdbus-c++
+// object per path took dozens of allocations, ~1.5 KB). 600 leaves under 21 tree nodes.
+TEST(PathCost, ANewPathTakesAFewAllocations) {
+    if (test::PrivateBus::address().empty()) GTEST_SKIP() << "dbus-daemon is not available";
+    auto connection = connectBus(test::PrivateBus::address());
+    BusItemService service(*connection);
+    PathTable table;
+    for (int p = 0; p < 20; ++p)
+        for (int c = 0; c < 30; ++c)
+            table.emplace("/Pack/" + std::to_string(p) + "/Cell" + std::to_string(c), makeItem(3.3, Unit::CellVolt));
+    const std::size_t before = g_news;
+    EXPECT_EQ(service.update(table), table.size());
+    while (connection->processPendingEvent()) {
+    }
+    const std::size_t perPath = (g_news - before) / table.size();
+    EXPECT_LE(perPath, 6U) << "operator new calls per new path";
+    EXPECT_NE(service.find("/Pack/19/Cell29"), nullptr);
+}
+
 }  // namespace
 }  // namespace jkbms::dbus
