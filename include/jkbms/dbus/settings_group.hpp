@@ -67,8 +67,8 @@ public:
     SettingsGroup& operator=(const SettingsGroup&) = delete;
 
     // Creates (or re-announces) the settings. `done` runs once with the values localsettings
-    // returned, each checked as above; not at all when the call fails (logged; the caller
-    // keeps its defaults). A second call replaces the definitions.
+    // returned, each checked as above; when the call fails (logged) not at all - the caller
+    // keeps its defaults - unless retryOn() was called, then once a later try succeeds. A second call replaces the definitions.
     void create(std::vector<SettingDef> defs, std::function<void(const Values&)> done);
     // When the AddSettings call fails (localsettings refuses it, times out or is not on the
     // bus yet), create() is tried again every `interval` on `io`'s loop until localsettings
