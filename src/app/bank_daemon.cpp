@@ -430,6 +430,7 @@ void BankDaemon::startSettings() {
     const std::string base = "/Settings/Devices/" + dbus::settingsUid(service_->uniqueId()) + "/" +
                              std::string{kGxSettingsGroup};
     settings_ = std::make_unique<dbus::SettingsGroup>(service_->connection(), base, "bank " + config_.bank.name);
+    settings_->retryOn(io_);  // localsettings not ready or refusing: tried again until it answers
     std::string configured;
     for (const auto& m : config_.bank.members) configured += (configured.empty() ? "" : ",") + m;
     settings_->onChange([this](const std::string&, const dbus::SettingValue& value) {

@@ -55,8 +55,13 @@ void NwPoller::send(const std::vector<std::uint8_t>& frame) {
     link_.send(frame);
     if (spdlog::should_log(spdlog::level::trace)) spdlog::trace("serial: > {}", util::toHex(frame));
     deadline_.expires_after(config_.timeout);
+    armDeadline();
+}
+
+void NwPoller::armDeadline() {
     deadline_.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec) onDeadline();
+        // A completion already queued when the deadline was moved later is not the deadline.
+        if (!ec && std::chrono::steady_clock::now() >= deadline_.expiry()) onDeadline();
     });
 }
 
@@ -160,7 +165,17 @@ void NwPoller::onBytes(util::ByteView bytes) {
         return;
     }
     // The answer has begun: its rest in one read (SerialLink's one read per frame).
-    link_.expectMore(framer_.missing());
+    const std::size_t missing = framer_.missing();
+    link_.expectMore(missing);
+    // An answer begun before the deadline is not missed because the link waits for its rest:
+    // the deadline is at least that wait (+ a margin for the read and the wake-up) away.
+    if (missing > 0) {
+        const auto atLeast = std::chrono::steady_clock::now() + link_.coalesceWait(missing) + kReadMargin;
+        if (deadline_.expiry() < atLeast) {
+            deadline_.expires_at(atLeast);
+            armDeadline();
+        }
+    }
 }
 
 void NwPoller::onDeadline() {

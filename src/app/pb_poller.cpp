@@ -169,8 +169,13 @@ void PbPoller::send(const Job& job) {
     // Settings and about frames take longer on some firmware (jk-protocols.md 3.2).
     const auto timeout = job.trigger == pb::Trigger::CellInfo && !job.write ? options_.timeout : options_.timeout * 2;
     jobTimer_.expires_after(timeout);
+    armJobTimeout();
+}
+
+void PbPoller::armJobTimeout() {
     jobTimer_.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec && inFlight_) finishJob(false, "no answer");
+        // A completion already queued when the timeout was moved later is not the timeout.
+        if (!ec && inFlight_ && Clock::now() >= jobTimer_.expiry()) finishJob(false, "no answer");
     });
 }
 
@@ -179,6 +184,15 @@ void PbPoller::onBytes(util::ByteView bytes) {
     for (auto ev = framer_.next(); ev.kind != pb::BusEvent::Kind::NeedMore; ev = framer_.next()) handle(ev);
     // A frame has begun: its rest (and the ACK) in one read (SerialLink's one read per frame).
     link_.expectMore(framer_.missing());
+    // An answer begun before the job's timeout is not missed because the link waits for its
+    // rest: the timeout is at least that wait (+ a margin) away.
+    if (inFlight_ && !listening_ && framer_.missing() > 0) {
+        const auto atLeast = Clock::now() + link_.coalesceWait(framer_.missing()) + std::chrono::milliseconds(10);
+        if (jobTimer_.expiry() < atLeast) {
+            jobTimer_.expires_at(atLeast);
+            armJobTimeout();
+        }
+    }
     // A frame without ACK is released when the line goes quiet - not while the link waits for
     // the rest of a frame to read it in one go.
     idleTimer_.expires_after(std::chrono::milliseconds(20) + link_.coalesceWait(framer_.missing()));

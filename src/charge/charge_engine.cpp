@@ -728,6 +728,15 @@ double ChargeEngine::shape(Limit target, double increaseA, double maxA, double d
     } else {
         holdS = 0;
     }
+    // Never above the maximum in force (the owner lowered it by less than the deadband):
+    // the deadband filters the readings' noise, not a lower maximum. To the 0.1 A step at or
+    // below it.
+    if (const double cap = std::floor(maxA * 10 + 1e-6) / 10; last > cap) {
+        last = cap;
+        cause = target.name;
+        holdS = 0;
+        rising = false;
+    }
     last = round1(last);
     // The reason in force: the limiter that sets the value, or - while a limit is held below
     // its target or still rising - what brought it down.

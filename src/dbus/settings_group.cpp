@@ -87,8 +87,14 @@ std::optional<SettingValue> SettingsGroup::check(const SettingDef& d, const sdbu
     return SettingValue{*n};
 }
 
+void SettingsGroup::retryOn(boost::asio::io_context& io, std::chrono::milliseconds interval) {
+    io_ = &io;
+    retryInterval_ = interval;
+}
+
 void SettingsGroup::create(std::vector<SettingDef> defs, std::function<void(const Values&)> done) {
     defs_ = std::move(defs);
+    if (retry_) retry_->cancel();  // a new create() replaces a retry still due
     std::vector<Dict> request;
     request.reserve(defs_.size());
     for (const auto& d : defs_) {
@@ -117,8 +123,20 @@ void SettingsGroup::create(std::vector<SettingDef> defs, std::function<void(cons
             if (!alive.lock()) return;
             util::guarded("localsettings", [&] {
                 if (error) {
-                    spdlog::warn("{}: the settings under {} cannot be created ({}): config.yaml's values stay",
-                                 who_, basePath_, error->getMessage());
+                    if (!io_) {
+                        spdlog::warn("{}: the settings under {} cannot be created ({}): config.yaml's values stay",
+                                     who_, basePath_, error->getMessage());
+                        return;
+                    }
+                    spdlog::warn("{}: the settings under {} cannot be created ({}): config.yaml's values meanwhile, "
+                                 "again in {} ms",
+                                 who_, basePath_, error->getMessage(), retryInterval_.count());
+                    if (!retry_) retry_ = std::make_unique<boost::asio::steady_timer>(*io_);
+                    retry_->expires_after(retryInterval_);
+                    retry_->async_wait([this, alive, done](const boost::system::error_code& ec) {
+                        if (ec || !alive.lock()) return;
+                        util::guarded("localsettings", [&] { create(defs_, done); });
+                    });
                     return;
                 }
                 Values values;

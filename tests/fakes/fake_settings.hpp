@@ -55,6 +55,11 @@ public:
         : connection_(sdbus::createSessionBusConnectionWithAddress(address)) {
         root_ = sdbus::createObject(*connection_, sdbus::ObjectPath{"/"});
         root_->addVTable(sdbus::registerMethod("AddSettings").implementedAs([this](const std::vector<Dict>& defs) {
+                   if (failAddSettings_ > 0) {
+                       --failAddSettings_;
+                       ++failedAddSettings_;
+                       throw sdbus::Error(sdbus::Error::Name{"org.freedesktop.DBus.Error.Failed"}, "not ready");
+                   }
                    return addSettings(defs);
                }))
             .forInterface(sdbus::InterfaceName{"com.victronenergy.Settings"});
@@ -62,6 +67,10 @@ public:
         loop_ = std::make_unique<dbus::AsioSdbusLoop>(io, *connection_);
         loop_->start();
     }
+
+    // The next n AddSettings calls fail with a D-Bus error (localsettings not ready).
+    void failAddSettings(int n) { failAddSettings_ = n; }
+    int failedAddSettings() const { return failedAddSettings_; }
 
     // A value stored before the test starts (another device's reservation, an old name, what a
     // previous run stored): text, typed by the first AddSettings of the path.
@@ -106,6 +115,8 @@ public:
     const std::map<std::string, std::string>& values() const { return values_; }
 
 private:
+    int failAddSettings_ = 0;
+    int failedAddSettings_ = 0;
     using Dict = std::map<std::string, sdbus::Variant>;
     struct Attributes {
         char type = 0;  // 'i', 'f', 's'; 0: preset, not typed yet

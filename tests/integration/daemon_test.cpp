@@ -412,6 +412,34 @@ TEST_F(DaemonTest, AUsbAdaptersPiecesOfAnAnswerAreReadInOneGo) {
     EXPECT_LE(perAnswer, 3.0) << port.reads() << " reads for " << readings << " answers";
 }
 
+// An answer that begins shortly before the deadline and is whole on the wire before it is no
+// miss: the deadline allows for the link's wait for the rest of a begun frame (which reads
+// it ~26 ms after the first piece).
+TEST_F(DaemonTest, AnAnswerBegunJustBeforeTheDeadlineIsNoMiss) {
+    pty.reset();
+    pty = std::make_unique<sim::PtyServer>(io, responder, sim::PtyServer::Options{link, 380ms});
+    pty->setUsbPieces(sim::PtyServer::kCh340Piece);
+    pty->setFault(sim::Fault::Late);
+    transport::SerialLink port(io, transport::SerialLink::Options{link});
+    port.open();
+    config::PollConfig poll;
+    poll.interval = 600ms;
+    poll.timeout = 400ms;
+    NwPoller poller(io, port, poll);
+    std::uint64_t readings = 0, missed = 0;
+    std::string why;
+    poller.onReading([&](const codec::nw::ReadAll&) { ++readings; });
+    poller.onMiss([&](const std::string& w) {
+        ++missed;
+        why = w;
+    });
+    poller.start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return readings + missed >= 4; }, 10s));
+    poller.stop();
+    EXPECT_EQ(missed, 0u) << why;
+    EXPECT_GE(readings, 4u);
+}
+
 // A log reader that does not read (multilog stuck, a pipe nobody drains) never blocks the
 // daemon: D-Bus answers and polls go on, lines are dropped, the reader is told how many once
 // it reads again, and SIGTERM still ends it at once (issue 14 item 3).
@@ -810,6 +838,37 @@ TEST_F(PbDaemonTest, AUsbAdaptersPiecesOfAFrameAreReadInOneGo) {
     EXPECT_EQ(missed, 0u);
     const double perFrame = static_cast<double>(port.reads()) / static_cast<double>(frames);
     EXPECT_LE(perFrame, 3.0) << port.reads() << " reads for " << frames << " frames";
+}
+
+// The same for a JK-PB job: a frame that begins just before the job's timeout is no miss.
+TEST_F(PbDaemonTest, AFrameBegunJustBeforeTheJobTimeoutIsNoMiss) {
+    pty.reset();
+    pty = std::make_unique<sim::PtyServer>(io, responder, sim::PtyServer::Options{link, 180ms});
+    pty->setUsbPieces(sim::PtyServer::kCh340Piece);
+    pty->setFault(sim::Fault::Late);
+    transport::SerialLink port(io, transport::SerialLink::Options{link});
+    port.open();
+    PbPoller::Options o;
+    o.addresses = {1};
+    o.interval = 1000ms;
+    o.timeout = 200ms;  // cell info: 200 ms; settings and about: 400 ms
+    o.pacing = 20ms;
+    PbPoller poller(io, port, o);
+    std::uint64_t cellInfos = 0, missed = 0;
+    std::string why;
+    poller.onFrame([&](std::uint8_t, util::ByteView f) {
+        if (f.size() > 4 && f[4] == static_cast<std::uint8_t>(codec::ble::FrameType::CellInfo)) ++cellInfos;
+        return true;
+    });
+    poller.onMiss([&](std::uint8_t, const std::string& w) {
+        ++missed;
+        why = w;
+    });
+    poller.start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return cellInfos + missed >= 3; }, 10s));
+    poller.stop();
+    EXPECT_EQ(missed, 0u) << why;
+    EXPECT_GE(cellInfos, 3u);
 }
 
 TEST_F(PbDaemonTest, AutoFindsJkPbAfterNw) {

@@ -74,6 +74,41 @@ TEST_F(SettingsGroupTest, CreatedTypedWithRangesAndTheirValuesReturned) {
     EXPECT_FALSE(created->contains("Bad"));
 }
 
+// localsettings refuses (or is not ready for) the first AddSettings calls: the group tries
+// again until it answers, and `done` then gets the stored value (25, not the default 50) once.
+TEST_F(SettingsGroupTest, AFailedAddSettingsIsTriedAgainUntilLocalsettingsAnswers) {
+    settings->preset(base + "/Current/Max", "25");
+    settings->failAddSettings(2);
+    group->retryOn(io, 50ms);
+    int calls = 0;
+    group->create(defs(), [&](const SettingsGroup::Values& v) {
+        ++calls;
+        created = v;
+    });
+    ASSERT_TRUE(pumpUntil(io, [&] { return created.has_value(); }, 3s)) << "never tried again";
+    EXPECT_EQ(settings->failedAddSettings(), 2);
+    EXPECT_EQ(created->at("Current/Max"), SettingValue{25.0});
+    pumpUntil(io, [] { return false; }, 200ms);
+    EXPECT_EQ(calls, 1);
+    // A change on the GX afterwards is seen: the group subscribed after the retry.
+    settings->write(base + "/Current/Max", sdbus::Variant{30.0});
+    ASSERT_TRUE(pumpUntil(io, [&] { return !changes.empty(); }, 3s));
+    EXPECT_EQ(changes.back().second, SettingValue{30.0});
+}
+
+// A retry still due when the group goes away does nothing.
+TEST_F(SettingsGroupTest, ARetryDueAfterTheGroupIsGoneDoesNothing) {
+    settings->failAddSettings(1);
+    group->retryOn(io, 50ms);
+    bool called = false;
+    group->create(defs(), [&](const SettingsGroup::Values&) { called = true; });
+    ASSERT_TRUE(pumpUntil(io, [&] { return settings->failedAddSettings() == 1; }, 3s));
+    pumpUntil(io, [] { return false; }, 20ms);
+    group.reset();
+    pumpUntil(io, [] { return false; }, 300ms);
+    EXPECT_FALSE(called);
+}
+
 TEST_F(SettingsGroupTest, AStoredValueIsKeptAndOneOutsideTheRangeNotPassedOn) {
     settings->preset(base + "/Current/Max", "20");
     settings->preset(base + "/Time", "2000");  // stored under a wider range once

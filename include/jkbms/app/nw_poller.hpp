@@ -16,6 +16,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -73,6 +74,9 @@ private:
     void sendRead();
     void sendWrite();
     void send(const std::vector<std::uint8_t>& frame);
+    void armDeadline();
+    // Added to SerialLink's wait for the rest of a begun answer when the deadline is moved.
+    static constexpr std::chrono::milliseconds kReadMargin{10};
     void onBytes(util::ByteView bytes);
     // Whether `frame` answers the request that is out; else `rejected_` says why not.
     bool answers(util::ByteView frame, std::optional<codec::nw::ReadAll>& reading);

@@ -102,6 +102,7 @@ private:
     void enqueueCycle();
     void next();
     void send(const Job& job);
+    void armJobTimeout();
     void onBytes(util::ByteView bytes);
     void onIdle();
     void handle(const codec::pb::BusEvent& ev);

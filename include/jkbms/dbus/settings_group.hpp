@@ -19,6 +19,9 @@
 // outside the definition's min..max is refused with one log line naming the setting, and is
 // not passed on.
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -64,9 +67,15 @@ public:
     SettingsGroup& operator=(const SettingsGroup&) = delete;
 
     // Creates (or re-announces) the settings. `done` runs once with the values localsettings
-    // returned, each checked as above; not at all when the call fails (logged; the caller
-    // keeps its defaults). A second call replaces the definitions.
+    // returned, each checked as above; when the call fails (logged) not at all - the caller
+    // keeps its defaults - unless retryOn() was called, then once a later try succeeds. A second call replaces the definitions.
     void create(std::vector<SettingDef> defs, std::function<void(const Values&)> done);
+    // When the AddSettings call fails (localsettings refuses it, times out or is not on the
+    // bus yet), create() is tried again every `interval` on `io`'s loop until localsettings
+    // answers; then `done` runs as usual. Without this call a failure is final. Call before
+    // create(); `io` must outlive this object.
+    static constexpr std::chrono::milliseconds kRetryInterval{10000};
+    void retryOn(boost::asio::io_context& io, std::chrono::milliseconds interval = kRetryInterval);
     void onChange(Changed handler) { onChange_ = std::move(handler); }
     // Writes `value` to the setting `name` (one of the definitions) with SetValue, without
     // waiting; a refusal or failure is logged. Its PropertiesChanged comes back as a change.
@@ -89,6 +98,9 @@ private:
     std::vector<SettingDef> defs_;
     std::unique_ptr<sdbus::IProxy> root_;  // "/" of localsettings: AddSettings
     std::map<std::string, std::unique_ptr<sdbus::IProxy>, std::less<>> proxies_;
+    boost::asio::io_context* io_ = nullptr;
+    std::chrono::milliseconds retryInterval_{kRetryInterval};
+    std::unique_ptr<boost::asio::steady_timer> retry_;
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
     Changed onChange_;
 };

@@ -448,6 +448,36 @@ TEST(ChargeEngine, ReductionsAtOnceIncreasesHeldThenRateLimited) {
     EXPECT_NEAR(*e.step(s, 1).maxChargeCurrentA, 5, 1e-9) << "released after 30 s, then rate-limited";
 }
 
+// A lower maximum cuts CCL / DCL at once, also by less than the reduction deadband (1 % of
+// the maximum): the published limit never exceeds the configured maximum.
+TEST(ChargeEngine, ASmallCutOfTheMaximumLowersTheLimitsAtOnce) {
+    ChargeConfig c;
+    c.maxChargeA = 100;
+    c.maxDischargeA = 100;
+    ChargeEngine e{c};
+    const auto s = pack(3.30, 3.30, 0);
+    auto l = settle(e, s, 60);
+    ASSERT_NEAR(*l.maxChargeCurrentA, 100, 1e-9);
+    ASSERT_NEAR(*l.maxDischargeCurrentA, 100, 1e-9);
+    c.maxChargeA = 99.5;
+    c.maxDischargeA = 99.5;
+    ASSERT_TRUE(e.reconfigure(c).empty());
+    l = e.step(s, 1);
+    EXPECT_LE(*l.maxChargeCurrentA, 99.5);
+    EXPECT_LE(*l.maxDischargeCurrentA, 99.5);
+    EXPECT_NEAR(*l.maxChargeCurrentA, 99.5, 1e-9);
+    EXPECT_NEAR(*l.maxDischargeCurrentA, 99.5, 1e-9);
+    // 0.05 A less: below the 0.1 A resolution, the limit goes to the 0.1 A step below.
+    c.maxChargeA = 99.45;
+    ASSERT_TRUE(e.reconfigure(c).empty());
+    l = settle(e, s, 60);
+    EXPECT_LE(*l.maxChargeCurrentA, 99.45);
+    // Back up: reached at the usual increase rate, after the hold.
+    c.maxChargeA = 100;
+    ASSERT_TRUE(e.reconfigure(c).empty());
+    EXPECT_LE(*e.step(s, 1).maxChargeCurrentA, 99.45) << "an increase is held";
+}
+
 TEST(ChargeEngine, NoCellsNoLimits) {
     ChargeEngine e{ChargeConfig{}};
     auto l = e.step(BatterySnapshot{}, 1);
