@@ -310,6 +310,7 @@ void BatteryUnit::startGxSettings() {
                                            if (host_.power()) host_.setPressTimes(tunables.press);
                                            if (gx_) setSettingsPath(gx_->basePath());
                                        });
+    gx_->retryOn(host_.io(), host_.config().dbus.settingsRetry);
     gx_->start();
 }
 

@@ -79,6 +79,7 @@ void PbBank::startSettings() {
             }
             if (host_.power()) host_.setPressTimes(tunables.press);
         });
+    settings_->retryOn(host_.io(), host_.config().dbus.settingsRetry);
     settings_->start();
 }
 

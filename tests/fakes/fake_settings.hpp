@@ -25,6 +25,7 @@
 // signalled. refuseWrites() makes SetValue fail (-2) a number of times.
 
 #include <boost/asio/io_context.hpp>
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -55,7 +56,12 @@ public:
         : connection_(sdbus::createSessionBusConnectionWithAddress(address)) {
         root_ = sdbus::createObject(*connection_, sdbus::ObjectPath{"/"});
         root_->addVTable(sdbus::registerMethod("AddSettings").implementedAs([this](const std::vector<Dict>& defs) {
-                   if (failAddSettings_ > 0) {
+                   const bool matches = failOnly_.empty() || std::any_of(defs.begin(), defs.end(), [&](const Dict& d) {
+                       const auto path = d.find("path");
+                       return path != d.end() && path->second.containsValueOfType<std::string>() &&
+                              path->second.get<std::string>().find(failOnly_) != std::string::npos;
+                   });
+                   if (failAddSettings_ > 0 && matches) {
                        --failAddSettings_;
                        ++failedAddSettings_;
                        throw sdbus::Error(sdbus::Error::Name{"org.freedesktop.DBus.Error.Failed"}, "not ready");
@@ -69,7 +75,11 @@ public:
     }
 
     // The next n AddSettings calls fail with a D-Bus error (localsettings not ready).
-    void failAddSettings(int n) { failAddSettings_ = n; }
+    // With `only`: just the calls with a path containing it.
+    void failAddSettings(int n, std::string only = {}) {
+        failAddSettings_ = n;
+        failOnly_ = std::move(only);
+    }
     int failedAddSettings() const { return failedAddSettings_; }
 
     // A value stored before the test starts (another device's reservation, an old name, what a
@@ -116,6 +126,7 @@ public:
 
 private:
     int failAddSettings_ = 0;
+    std::string failOnly_;
     int failedAddSettings_ = 0;
     using Dict = std::map<std::string, sdbus::Variant>;
     struct Attributes {

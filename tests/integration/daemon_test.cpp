@@ -1734,6 +1734,25 @@ TEST_F(GxSettingsTest, SettingsThatFitTogetherAreTakenTogether) {
     EXPECT_DOUBLE_EQ(*daemon->gxSettings()->current().charge.floatCellV, 3.40) << "the refused float fits now";
 }
 
+// localsettings refuses (or is too busy for) the first AddSettings of the battery's settings:
+// they are asked again until it answers, and a value stored on the GX then applies - the
+// daemon does not run on config.yaml's values for the rest of its uptime.
+TEST_F(GxSettingsTest, AFailedAddSettingsIsTriedAgain) {
+    const std::string uid = domain::placeKey(std::filesystem::path(link).filename().string(), "").uid;
+    const std::string base0 = "/Settings/Devices/" + dbus::settingsUid(uid) + "/JkBms";
+    settings.emplace(io, PrivateBus::address());
+    settings->preset(base0 + "/Current/MaxCharge", "25");
+    settings->failAddSettings(2, "/JkBms/");
+    auto o = gxOptions();
+    o.config.dbus.settingsRetry = 200ms;
+    startDaemon(o);
+    ASSERT_TRUE(pumpUntil(io, [&] { return registered() && number("/Info/MaxChargeCurrent") == 50.0; }, 5s));
+    ASSERT_TRUE(pumpUntil(io, [&] { return number("/Info/MaxChargeCurrent") == 25.0; }, 3s))
+        << number("/Info/MaxChargeCurrent").value_or(-1);
+    EXPECT_EQ(settings->failedAddSettings(), 2);
+    EXPECT_TRUE(daemon->gxSettings()->created());
+}
+
 // With a relay the press times are settings too, applied to the next press.
 TEST_F(GxSettingsTest, PressTimesApplyLive) {
     auto o = gxOptions();

@@ -78,6 +78,9 @@ public:
     // AddSettings; once localsettings answers, the stored values are applied (`apply` runs
     // when they differ from config.yaml's) and changes are followed.
     void start();
+    // A failed or timed-out AddSettings is tried again every `interval` until localsettings
+    // answers (dbus::SettingsGroup::retryOn); call before start().
+    void retryOn(boost::asio::io_context& io, std::chrono::milliseconds interval) { group_.retryOn(io, interval); }
     // In force now: config.yaml's values until the settings are read, then with them.
     const Tunables& current() const { return current_; }
     // "/Settings/Devices/<uid>/JkBms"
