@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <utility>
 
 #include "jkbms/codec/ble.hpp"
 #include "jkbms/dbus/bus_address.hpp"
@@ -518,7 +519,9 @@ void Daemon::stop(ExitCode code, const std::string& why) {
     if (pb_) pb_->stop();
     if (ble_) ble_->stop();
     signals_.cancel();
-    auto finish = [this] {
+    auto finished = std::make_shared<bool>(false);
+    auto finish = [this, finished] {
+        if (std::exchange(*finished, true)) return;  // once: a release may end at once (bus gone)
         stopTimer_.cancel();
         if (link_) link_->close();
         if (ble_) ble_->stopBus();

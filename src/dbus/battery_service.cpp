@@ -254,14 +254,20 @@ void BatteryService::rejoin() {
 
 void BatteryService::release(std::function<void()> done) {
     state_ = State::Claiming;
-    busDaemon_->callMethodAsync("ReleaseName")
-        .onInterface(kBusDaemonInterface)
-        .withArguments(busName_)
-        .uponReplyInvoke([done = std::move(done)](std::optional<sdbus::Error> error, std::uint32_t) { util::guarded("bus name", [&] {
-            if (error) spdlog::warn("releasing the bus name failed: {}", error->getMessage());
-            if (done) done();
-        });
-        });
+    try {
+        busDaemon_->callMethodAsync("ReleaseName")
+            .onInterface(kBusDaemonInterface)
+            .withArguments(busName_)
+            .uponReplyInvoke([done](std::optional<sdbus::Error> error, std::uint32_t) { util::guarded("bus name", [&] {
+                if (error) spdlog::warn("releasing the bus name failed: {}", error->getMessage());
+                if (done) done();
+            });
+            });
+    } catch (const sdbus::Error& e) {
+        // The bus is gone (dbus-daemon stopped or restarted while we stop): so is the name.
+        spdlog::warn("releasing the bus name failed: {}", e.getMessage());
+        if (done) done();
+    }
 }
 
 }  // namespace jkbms::dbus

@@ -156,34 +156,46 @@ void SettingsClient::storeCustomName(const std::string& name) {
         pendingName_ = name;
         return;
     }
-    nameProxy_->callMethodAsync("SetValue")
-        .onInterface(kItemInterface)
-        .withTimeout(kCallTimeout)
-        .withArguments(sdbus::Variant{name})
-        .uponReplyInvoke([](std::optional<sdbus::Error> error, std::int32_t result) { util::guarded("localsettings", [&] {
-            if (error) spdlog::warn("storing the custom name failed: {}", error->getMessage());
-            else if (result != 0) spdlog::warn("localsettings refused the custom name ({})", result);
-        });
-        });
+    try {
+        nameProxy_->callMethodAsync("SetValue")
+            .onInterface(kItemInterface)
+            .withTimeout(kCallTimeout)
+            .withArguments(sdbus::Variant{name})
+            .uponReplyInvoke([](std::optional<sdbus::Error> error, std::int32_t result) { util::guarded("localsettings", [&] {
+                if (error) spdlog::warn("storing the custom name failed: {}", error->getMessage());
+                else if (result != 0) spdlog::warn("localsettings refused the custom name ({})", result);
+            });
+            });
+    } catch (const sdbus::Error& e) {  // the bus connection is gone
+        spdlog::warn("storing the custom name failed: {}", e.getMessage());
+    }
 }
 
 bool SettingsClient::storeChargeState(const std::string& text, std::function<void(bool stored)> done) {
     if (!chargeStateProxy_) return false;
     current_.chargeState = text;
-    chargeStateProxy_->callMethodAsync("SetValue")
-        .onInterface(kItemInterface)
-        .withTimeout(kCallTimeout)
-        .withArguments(sdbus::Variant{text})
-        .uponReplyInvoke([this, done = std::move(done)](std::optional<sdbus::Error> error, std::int32_t result) { util::guarded("localsettings", [&] {
-            const bool stored = !error && result == 0;
-            if (!stored && !chargeStateWarned_) {
-                chargeStateWarned_ = true;
-                spdlog::warn("storing the charge state in localsettings failed: {}",
-                             error ? error->getMessage() : "refused (" + std::to_string(result) + ")");
-            }
-            if (done) done(stored);
-        });
-        });
+    try {
+        chargeStateProxy_->callMethodAsync("SetValue")
+            .onInterface(kItemInterface)
+            .withTimeout(kCallTimeout)
+            .withArguments(sdbus::Variant{text})
+            .uponReplyInvoke([this, done = std::move(done)](std::optional<sdbus::Error> error, std::int32_t result) { util::guarded("localsettings", [&] {
+                const bool stored = !error && result == 0;
+                if (!stored && !chargeStateWarned_) {
+                    chargeStateWarned_ = true;
+                    spdlog::warn("storing the charge state in localsettings failed: {}",
+                                 error ? error->getMessage() : "refused (" + std::to_string(result) + ")");
+                }
+                if (done) done(stored);
+            });
+            });
+    } catch (const sdbus::Error& e) {
+        // The bus connection is gone (the daemon stops as dbus-daemon does): the caller keeps
+        // the state elsewhere (the state file).
+        if (!chargeStateWarned_) spdlog::warn("storing the charge state in localsettings failed: {}", e.getMessage());
+        chargeStateWarned_ = true;
+        return false;
+    }
     return true;
 }
 

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include <charconv>
 #include <map>
 
@@ -148,6 +150,29 @@ TEST_F(BatteryServiceTest, WireFormatAsBusctlSeesIt) {
     EXPECT_TRUE(pumpUntil(io, [&] {
         return settings.value("/Settings/Devices/jkbms_wire/CustomName") == std::optional<std::string>{"Garage"};
     }));
+}
+
+// The daemon stops while dbus-daemon goes away (a GX shutting down, a test bus killed): the
+// ReleaseName that cannot be sent any more is no exception out of release() - the daemon
+// aborted there - and `done` still runs, so the stop goes on.
+TEST_F(BatteryServiceTest, ReleasingOnADeadBusEndsCleanly) {
+    ChildProcess bus({"dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1"});
+    ASSERT_TRUE(pumpUntil(io, [&] { return bus.poll() || bus.out().find('\n') != std::string::npos; }, 5s));
+    const std::string address = bus.out().substr(0, bus.out().find('\n'));
+    ASSERT_FALSE(address.empty()) << bus.err();
+    BatteryServiceConfig config;
+    config.busNameSuffix = "deadbus";
+    config.uniqueId = "deadbus";
+    config.settingsWait = 100ms;
+    config.identity.connection = "Serial deadbus";
+    config.identity.processVersion = "test";
+    auto service = std::make_unique<BatteryService>(io, connectBus(address), std::move(config));
+    ASSERT_NO_FATAL_FAILURE(startAndWait(*service));
+    ::kill(bus.pid(), SIGKILL);
+    ASSERT_TRUE(pumpUntil(io, [&] { return bus.poll(); }, 5s));
+    bool released = false;
+    EXPECT_NO_THROW(service->release([&] { released = true; }));
+    EXPECT_TRUE(pumpUntil(io, [&] { return released; }, 2s));
 }
 
 TEST_F(BatteryServiceTest, BadWritesAreRefusedAndTheServiceKeepsServing) {
