@@ -11,7 +11,7 @@ namespace jkbms::app {
 namespace nw = codec::nw;
 
 NwPoller::NwPoller(boost::asio::io_context& io, transport::SerialLink& link, config::PollConfig poll)
-    : io_(io), link_(link), config_(poll), interval_(io), deadline_(io) {
+    : io_(io), link_(link), config_(poll), wake_(io) {
     link_.onData([this](util::ByteView bytes) { onBytes(bytes); });
 }
 
@@ -19,12 +19,14 @@ void NwPoller::start() {
     running_ = true;
     nextPoll_ = std::chrono::steady_clock::now();
     poll();
+    rearm();
 }
 
 void NwPoller::stop() {
     running_ = false;
-    interval_.cancel();
-    deadline_.cancel();
+    wake_.cancel();
+    armed_ = false;
+    ++wakeGen_;
     out_ = Out::None;
     readDue_ = false;
     writing_.reset();
@@ -44,6 +46,7 @@ bool NwPoller::write(std::uint8_t dataId, std::vector<std::uint8_t> frame, Write
         writes_.push_back(PendingWrite{dataId, std::move(frame), std::move(done)});
     }
     if (running_ && out_ == Out::None) sendWrite();
+    rearm();
     return true;
 }
 
@@ -54,15 +57,31 @@ void NwPoller::send(const std::vector<std::uint8_t>& frame) {
     sent_ = frame;
     link_.send(frame);
     if (spdlog::should_log(spdlog::level::trace)) spdlog::trace("serial: > {}", util::toHex(frame));
-    deadline_.expires_after(config_.timeout);
-    armDeadline();
+    deadline_ = std::chrono::steady_clock::now() + config_.timeout;
+    rearm();
 }
 
-void NwPoller::armDeadline() {
-    deadline_.async_wait([this](const boost::system::error_code& ec) {
-        // A completion already queued when the deadline was moved later is not the deadline.
-        if (!ec && std::chrono::steady_clock::now() >= deadline_.expiry()) onDeadline();
+void NwPoller::rearm() {
+    if (!running_) return;
+    auto at = nextPoll_;
+    if (out_ != Out::None && deadline_ < at) at = deadline_;
+    if (armed_ && armedFor_ == at) return;  // already waiting for it: the timer stays as it is
+    armed_ = true;
+    armedFor_ = at;
+    wake_.expires_at(at);  // a wait still pending ends with operation_aborted
+    wake_.async_wait([this, gen = ++wakeGen_](const boost::system::error_code& ec) {
+        // Aborted, or a completion already queued when the timer was moved: not this wake.
+        if (ec || gen != wakeGen_) return;
+        armed_ = false;
+        onWake();
     });
+}
+
+void NwPoller::onWake() {
+    const auto now = std::chrono::steady_clock::now();
+    if (out_ != Out::None && now >= deadline_) onDeadline();
+    if (running_ && now >= nextPoll_) poll();
+    rearm();
 }
 
 void NwPoller::sendWrite() {
@@ -104,10 +123,6 @@ void NwPoller::scheduleNext() {
     nextPoll_ += config_.interval;
     const auto now = std::chrono::steady_clock::now();
     if (nextPoll_ < now) nextPoll_ = now + config_.interval;  // fell behind: do not burst
-    interval_.expires_at(nextPoll_);
-    interval_.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec) poll();
-    });
 }
 
 bool NwPoller::answers(util::ByteView frame, std::optional<nw::ReadAll>& reading) {
@@ -150,7 +165,6 @@ void NwPoller::onBytes(util::ByteView bytes) {
         if (spdlog::should_log(spdlog::level::trace)) spdlog::trace("serial: < {}", util::toHex(ev.frame));
         std::optional<nw::ReadAll> reading;
         if (!answers(ev.frame, reading)) continue;
-        deadline_.cancel();
         const Out ended = out_;
         out_ = Out::None;
         if (ended == Out::Write) {
@@ -162,6 +176,7 @@ void NwPoller::onBytes(util::ByteView bytes) {
             onReading_(*reading);
         }
         next(ended);
+        rearm();  // the deadline is over: the timer waits for the next poll (or the new deadline)
         return;
     }
     // The answer has begun: its rest in one read (SerialLink's one read per frame).
@@ -171,9 +186,9 @@ void NwPoller::onBytes(util::ByteView bytes) {
     // the deadline is at least that wait (+ a margin for the read and the wake-up) away.
     if (missing > 0) {
         const auto atLeast = std::chrono::steady_clock::now() + link_.coalesceWait(missing) + kReadMargin;
-        if (deadline_.expiry() < atLeast) {
-            deadline_.expires_at(atLeast);
-            armDeadline();
+        if (deadline_ < atLeast) {
+            deadline_ = atLeast;
+            rearm();
         }
     }
 }
@@ -186,7 +201,6 @@ void NwPoller::onDeadline() {
 }
 
 void NwPoller::miss(const std::string& why) {
-    deadline_.cancel();
     const Out ended = out_;
     out_ = Out::None;
     ++misses_;
@@ -198,6 +212,7 @@ void NwPoller::miss(const std::string& why) {
     }
     if (onMiss_) onMiss_(why);
     next(ended);
+    rearm();
 }
 
 void NwPoller::next(Out ended) {

@@ -13,7 +13,7 @@ namespace pb = codec::pb;
 using Clock = std::chrono::steady_clock;
 
 PbPoller::PbPoller(boost::asio::io_context& io, transport::SerialLink& link, Options options)
-    : io_(io), link_(link), options_(std::move(options)), cycleTimer_(io), jobTimer_(io), idleTimer_(io) {
+    : io_(io), link_(link), options_(std::move(options)), cycleTimer_(io), wake_(io) {
     link_.onData([this](util::ByteView bytes) { onBytes(bytes); });
 }
 
@@ -38,8 +38,11 @@ void PbPoller::stop() {
     overran_ = false;
     roundOpen_ = false;
     cycleTimer_.cancel();
-    jobTimer_.cancel();
-    idleTimer_.cancel();
+    wake_.cancel();
+    armed_ = false;
+    ++wakeGen_;
+    idleDue_ = false;
+    pacingDue_ = false;
     queue_.clear();
     inFlight_.reset();
     quietUntil_ = {};
@@ -168,15 +171,44 @@ void PbPoller::send(const Job& job) {
     link_.send(lastRequest_);
     // Settings and about frames take longer on some firmware (jk-protocols.md 3.2).
     const auto timeout = job.trigger == pb::Trigger::CellInfo && !job.write ? options_.timeout : options_.timeout * 2;
-    jobTimer_.expires_after(timeout);
-    armJobTimeout();
+    jobDeadline_ = Clock::now() + timeout;
+    rearm();
 }
 
-void PbPoller::armJobTimeout() {
-    jobTimer_.async_wait([this](const boost::system::error_code& ec) {
-        // A completion already queued when the timeout was moved later is not the timeout.
-        if (!ec && inFlight_ && Clock::now() >= jobTimer_.expiry()) finishJob(false, "no answer");
+void PbPoller::rearm() {
+    if (!running_) return;
+    std::optional<Clock::time_point> at;
+    const auto take = [&at](Clock::time_point t) {
+        if (!at || t < *at) at = t;
+    };
+    if (inFlight_) take(jobDeadline_);
+    if (idleDue_) take(idleAt_);
+    if (pacingDue_ && !inFlight_) take(quietUntil_);
+    // Nothing due: a wait still pending finds nothing to do when it fires.
+    if (!at || (armed_ && armedFor_ == *at)) return;
+    armed_ = true;
+    armedFor_ = *at;
+    wake_.expires_at(*at);  // a wait still pending ends with operation_aborted
+    wake_.async_wait([this, gen = ++wakeGen_](const boost::system::error_code& ec) {
+        // Aborted, or a completion already queued when the timer was moved: not this wake.
+        if (ec || gen != wakeGen_) return;
+        armed_ = false;
+        onWake();
     });
+}
+
+void PbPoller::onWake() {
+    const auto now = Clock::now();
+    if (idleDue_ && now >= idleAt_) {
+        idleDue_ = false;
+        onIdle();  // may end the job in flight
+    }
+    if (inFlight_ && now >= jobDeadline_) finishJob(false, "no answer");
+    if (pacingDue_ && !inFlight_ && now >= quietUntil_) {
+        pacingDue_ = false;
+        next();
+    }
+    rearm();
 }
 
 void PbPoller::onBytes(util::ByteView bytes) {
@@ -188,17 +220,13 @@ void PbPoller::onBytes(util::ByteView bytes) {
     // rest: the timeout is at least that wait (+ a margin) away.
     if (inFlight_ && !listening_ && framer_.missing() > 0) {
         const auto atLeast = Clock::now() + link_.coalesceWait(framer_.missing()) + std::chrono::milliseconds(10);
-        if (jobTimer_.expiry() < atLeast) {
-            jobTimer_.expires_at(atLeast);
-            armJobTimeout();
-        }
+        jobDeadline_ = std::max(jobDeadline_, atLeast);
     }
-    // A frame without ACK is released when the line goes quiet - not while the link waits for
-    // the rest of a frame to read it in one go.
-    idleTimer_.expires_after(std::chrono::milliseconds(20) + link_.coalesceWait(framer_.missing()));
-    idleTimer_.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec) onIdle();
-    });
+    // A frame without ACK (or any rest) is released when the line goes quiet - not while the
+    // link waits for the rest of a frame to read it in one go. Nothing left: no wake-up.
+    idleDue_ = framer_.buffered() > 0;
+    if (idleDue_) idleAt_ = Clock::now() + std::chrono::milliseconds(20) + link_.coalesceWait(framer_.missing());
+    rearm();
 }
 
 void PbPoller::onIdle() {
@@ -229,7 +257,7 @@ void PbPoller::handle(const pb::BusEvent& ev) {
             roundOpen_ = false;
             queue_.clear();
             inFlight_.reset();
-            jobTimer_.cancel();
+            if (onListening_) onListening_();
             spdlog::warn("rs485: another master is polling this bus (request to address {}): listening only",
                          ev.modbus.address);
         }
@@ -255,7 +283,6 @@ void PbPoller::handle(const pb::BusEvent& ev) {
 void PbPoller::finishJob(bool answered, const std::string& why) {
     const Job job = *inFlight_;
     inFlight_.reset();
-    jobTimer_.cancel();
     if (job.write) {
         if (answered) {
             // Read the switches back, unless a settings read of this pack is queued already.
@@ -279,10 +306,8 @@ void PbPoller::finishJob(bool answered, const std::string& why) {
     }
     // Pacing: never two commands closer than this (CH341 adapters garble bursts).
     quietUntil_ = Clock::now() + options_.pacing;
-    jobTimer_.expires_at(quietUntil_);
-    jobTimer_.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec) next();
-    });
+    pacingDue_ = true;  // next() when the gap ends
+    rearm();
 }
 
 void PbPoller::finishDiscovery() {

@@ -80,6 +80,10 @@ PbBusSession::PbBusSession(boost::asio::io_context& io, transport::SerialLink& l
     poller_->onMiss([this](std::uint8_t a, const std::string& why) { sink_.onMiss(a, why); });
     poller_->onRoundEnd([this] { sink_.onRoundEnd(); });
     poller_->onDiscovered([this](const std::vector<std::uint8_t>& found) { sink_.onDiscovered(found); });
+    // The tick runs only under a master (no wake-up a second while we poll ourselves).
+    poller_->onListening([this] {
+        if (!listenTicking_ && !stopped_) listenTick();
+    });
     spdlog::info("{}: polling JK-PB {} every {} ms", port,
                  config.serial.addresses.empty()
                      ? std::string{"(discovering 1-15)"}
@@ -89,7 +93,6 @@ PbBusSession::PbBusSession(boost::asio::io_context& io, transport::SerialLink& l
 
 void PbBusSession::start() {
     poller_->start();
-    listenTick();
 }
 
 void PbBusSession::stop() {
@@ -104,6 +107,7 @@ void PbBusSession::rediscover() {
 }
 
 void PbBusSession::listenTick() {
+    listenTicking_ = true;
     listenTimer_.expires_after(interval_);
     listenTimer_.async_wait([this](const boost::system::error_code& ec) {
         if (ec || stopped_) return;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -33,6 +34,46 @@ using test::PrivateBus;
 using test::pumpUntil;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+
+// The simulator in a child process, on a pty at `link`, for tests that count the wake-ups of
+// this one (asio is built without thread support here: no second thread may run a loop).
+class ForkedSimulator {
+public:
+    ForkedSimulator(sim::Responder& responder, std::string link) : link_(std::move(link)) {
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            boost::asio::io_context io;
+            sim::PtyServer server(io, responder, sim::PtyServer::Options{link_, 400ms});
+            io.run_for(120s);
+            ::_exit(0);
+        }
+    }
+    ~ForkedSimulator() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        std::error_code ignored;
+        std::filesystem::remove(link_, ignored);
+    }
+    ForkedSimulator(const ForkedSimulator&) = delete;
+    ForkedSimulator& operator=(const ForkedSimulator&) = delete;
+    bool ready() const { return pid_ > 0 && std::filesystem::exists(link_); }
+
+private:
+    std::string link_;
+    pid_t pid_ = -1;
+};
+
+// This thread's voluntary context switches: the times it blocked, i.e. its wake-ups; -1 when
+// /proc does not say.
+long voluntarySwitches() {
+    std::ifstream status("/proc/thread-self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stol(line.substr(24));
+    return -1L;
+}
 
 class DaemonTest : public ::testing::Test {
 protected:
@@ -410,6 +451,44 @@ TEST_F(DaemonTest, AUsbAdaptersPiecesOfAnAnswerAreReadInOneGo) {
     EXPECT_EQ(missed, 0u);
     const double perAnswer = static_cast<double>(port.reads()) / static_cast<double>(readings);
     EXPECT_LE(perAnswer, 3.0) << port.reads() << " reads for " << readings << " answers";
+}
+
+// The poller wakes the process for the poll and for the answer, not a third time for the
+// answer's deadline: a deadline cancelled by the answer still woke the process at its time
+// (asio leaves the timerfd armed), a wake-up per poll that costs more CPU on a GX than the
+// poll's own work. The simulator runs in a child process, so this thread blocks only in the
+// poller's epoll_wait: its voluntary context switches are its wake-ups.
+TEST_F(DaemonTest, AnAnsweredPollWakesThePollerTwiceNotThrice) {
+    pty.reset();
+    const ForkedSimulator simulator(responder, link);
+    ASSERT_TRUE(pumpUntil(io, [&] { return simulator.ready(); }, 5s));
+    transport::SerialLink port(io, transport::SerialLink::Options{link});
+    port.open();
+    config::PollConfig poll;
+    poll.interval = 300ms;
+    poll.timeout = 150ms;  // every deadline falls between two polls
+    NwPoller poller(io, port, poll);
+    std::uint64_t readings = 0, missed = 0;
+    poller.onReading([&](const codec::nw::ReadAll&) { ++readings; });
+    poller.onMiss([&](const std::string&) { ++missed; });
+    poller.start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return readings >= 2; }, 5s));  // settled
+    // pumpUntil wakes every 2 ms: here the loop blocks until a handler runs, with a guard.
+    bool late = false;
+    boost::asio::steady_timer guard(io, 15s);
+    guard.async_wait([&late](const boost::system::error_code& ec) { late = !ec; });
+    const long before = voluntarySwitches();
+    const std::uint64_t from = readings;
+    while (readings < from + 12 && !late) io.run_one();
+    const long after = voluntarySwitches();
+    guard.cancel();
+    ASSERT_FALSE(late) << readings - from << " readings in 15 s";
+    poller.stop();
+    ASSERT_GE(before, 0);
+    EXPECT_EQ(missed, 0u);
+    const double perPoll = static_cast<double>(after - before) / static_cast<double>(readings - from);
+    // 2: the poll, the answer (a rare answer in two pieces adds one); 3 with the deadline's.
+    EXPECT_LE(perPoll, 2.5) << (after - before) << " wake-ups for " << (readings - from) << " answered polls";
 }
 
 // An answer that begins shortly before the deadline and is whole on the wire before it is no
@@ -838,6 +917,49 @@ TEST_F(PbDaemonTest, AUsbAdaptersPiecesOfAFrameAreReadInOneGo) {
     EXPECT_EQ(missed, 0u);
     const double perFrame = static_cast<double>(port.reads()) / static_cast<double>(frames);
     EXPECT_LE(perFrame, 3.0) << port.reads() << " reads for " << frames << " frames";
+}
+
+// A pack's poll wakes the poller for the request (the pacing gap's end or the cycle) and for
+// the answer; a round adds one for the gap after the last pack. The line's idle flush wakes it
+// only while bytes wait in the framer: before, each answer woke it 20 ms later for a flush of
+// nothing. The simulator runs in a child process: this thread's voluntary context switches
+// are the poller's wake-ups (see DaemonTest.AnAnsweredPollWakesThePollerTwiceNotThrice).
+TEST_F(PbDaemonTest, APacksPollWakesThePollerForTheRequestAndTheAnswerOnly) {
+    pty.reset();
+    const ForkedSimulator simulator(responder, link);
+    ASSERT_TRUE(pumpUntil(io, [&] { return simulator.ready(); }, 5s));
+    transport::SerialLink port(io, transport::SerialLink::Options{link});
+    port.open();
+    PbPoller::Options o;
+    o.addresses = {1, 2};
+    o.interval = 600ms;
+    o.timeout = 200ms;
+    o.pacing = 100ms;
+    PbPoller poller(io, port, o);
+    std::uint64_t frames = 0, missed = 0;
+    poller.onFrame([&](std::uint8_t, util::ByteView) {
+        ++frames;
+        return true;
+    });
+    poller.onMiss([&](std::uint8_t, const std::string&) { ++missed; });
+    poller.start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return poller.roundsFinished() >= 2; }, 10s));  // settings, about read
+    bool late = false;
+    boost::asio::steady_timer guard(io, 20s);
+    guard.async_wait([&late](const boost::system::error_code& ec) { late = !ec; });
+    const long before = voluntarySwitches();
+    const std::uint64_t from = frames;
+    const std::uint64_t rounds = poller.roundsFinished();
+    while (poller.roundsFinished() < rounds + 6 && !late) io.run_one();
+    const long after = voluntarySwitches();
+    guard.cancel();
+    poller.stop();
+    ASSERT_FALSE(late);
+    ASSERT_GE(before, 0);
+    EXPECT_EQ(missed, 0u);
+    const double perFrame = static_cast<double>(after - before) / static_cast<double>(frames - from);
+    // 2.5 (2 a pack + 1 a round of 2); 3.5 with the idle flush's.
+    EXPECT_LE(perFrame, 3.0) << (after - before) << " wake-ups for " << (frames - from) << " frames";
 }
 
 // The same for a JK-PB job: a frame that begins just before the job's timeout is no miss.

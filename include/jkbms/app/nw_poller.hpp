@@ -74,7 +74,12 @@ private:
     void sendRead();
     void sendWrite();
     void send(const std::vector<std::uint8_t>& frame);
-    void armDeadline();
+    // Points wake_ at what comes first - the deadline of the request out, else the next poll
+    // - unless it already waits for that instant. One timer for both: a deadline cancelled by
+    // the answer would otherwise still wake the process (asio leaves the timerfd armed).
+    void rearm();
+    // wake_ fired: the deadline (a miss) and/or the poll due, then rearm().
+    void onWake();
     // Added to SerialLink's wait for the rest of a begun answer when the deadline is moved.
     static constexpr std::chrono::milliseconds kReadMargin{10};
     void onBytes(util::ByteView bytes);
@@ -89,9 +94,12 @@ private:
     boost::asio::io_context& io_;
     transport::SerialLink& link_;
     config::PollConfig config_;
-    boost::asio::steady_timer interval_;
-    boost::asio::steady_timer deadline_;
+    boost::asio::steady_timer wake_;  // the next poll or the deadline of the request out
+    bool armed_ = false;              // wake_ waits for armedFor_
+    std::chrono::steady_clock::time_point armedFor_;
+    std::uint64_t wakeGen_ = 0;  // the current wait; completions of older ones are ignored
     std::chrono::steady_clock::time_point nextPoll_;
+    std::chrono::steady_clock::time_point deadline_;  // of the request out (out_ != None)
     codec::nw::Framer framer_;
     Out out_ = Out::None;
     std::vector<std::uint8_t> sent_;  // the request out (its echo is no answer)

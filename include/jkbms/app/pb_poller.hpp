@@ -66,6 +66,8 @@ public:
     // info, or its miss, handed on first) is over; never while discovering or listening (no
     // rounds: a BMS master polls), nor after stop().
     void onRoundEnd(std::function<void()> handler) { onRoundEnd_ = std::move(handler); }
+    // Called when another master is heard and the poller turns to listening only.
+    void onListening(std::function<void()> handler) { onListening_ = std::move(handler); }
     // Rounds finished since start(): onRoundEnd's count (for tests and measurements).
     std::uint64_t roundsFinished() const { return rounds_; }
     void start();
@@ -102,7 +104,13 @@ private:
     void enqueueCycle();
     void next();
     void send(const Job& job);
-    void armJobTimeout();
+    // Points wake_ at what comes first - the job's timeout, the line's idle flush, the end of
+    // the pacing gap - unless it already waits for that instant. One timer for all three: a
+    // timer cancelled early (the answer came) would otherwise still wake the process at its
+    // old time (asio leaves the timerfd armed).
+    void rearm();
+    // wake_ fired: the idle flush, the timeout and/or the gap's end that are due, then rearm().
+    void onWake();
     void onBytes(util::ByteView bytes);
     void onIdle();
     void handle(const codec::pb::BusEvent& ev);
@@ -113,11 +121,17 @@ private:
     transport::SerialLink& link_;
     Options options_;
     boost::asio::steady_timer cycleTimer_;
-    boost::asio::steady_timer jobTimer_;  // deadline of the job in flight, then the pacing gap
+    boost::asio::steady_timer wake_;  // the job's timeout, the idle flush, the pacing gap's end
+    bool armed_ = false;              // wake_ waits for armedFor_
+    std::chrono::steady_clock::time_point armedFor_{};
+    std::uint64_t wakeGen_ = 0;  // the current wait; completions of older ones are ignored
+    std::chrono::steady_clock::time_point jobDeadline_{};  // of the job in flight
+    bool idleDue_ = false;  // bytes wait in the framer: flush them at idleAt_ if none follow
+    std::chrono::steady_clock::time_point idleAt_{};
     // The end of the pacing gap after the last job: next() sends nothing before it, whoever
-    // calls it (the gap's own timer, a cycle tick, a switch write).
+    // calls it (the gap's end, a cycle tick, a switch write).
     std::chrono::steady_clock::time_point quietUntil_{};
-    boost::asio::steady_timer idleTimer_;
+    bool pacingDue_ = false;  // next() is called at quietUntil_
     std::chrono::steady_clock::time_point nextCycle_;
     bool overran_ = false;  // a cycle came due while the last one still ran
     codec::pb::BusFramer framer_;
@@ -140,6 +154,7 @@ private:
     MissHandler onMiss_;
     std::function<void(const std::vector<std::uint8_t>&)> onDiscovered_;
     std::function<void()> onRoundEnd_;
+    std::function<void()> onListening_;
 };
 
 }  // namespace jkbms::app

@@ -131,6 +131,7 @@ private:
     SessionSink& sink_;
     std::unique_ptr<PbPoller> poller_;
     boost::asio::steady_timer listenTimer_;
+    bool listenTicking_ = false;  // listenTimer_ runs: the poller listens to another master
     bool stopped_ = false;
 };
 
