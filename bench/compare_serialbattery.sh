@@ -6,6 +6,7 @@
 #
 #   cmake --preset release && cmake --build --preset release --target dbus-jkbms jkbms-sim
 #   SERIALBATTERY=/path/to/venus-os_dbus-serialbattery bench/compare_serialbattery.sh [SECONDS]
+#   MOVING=1 SERIALBATTERY=... bench/compare_serialbattery.sh 300   # current and cells move every second
 #
 # SERIALBATTERY (required) is a checkout of github.com/mr-manuel/venus-os_dbus-serialbattery
 # (or of Louisvdw/dbus-serialbattery): the directory holding dbus-serialbattery/ (or that
@@ -64,7 +65,7 @@ our_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dir=$(mktemp -d)
 pidfiles_before=$(ls /var/tmp/dbus-serialbattery_*.pid 2>/dev/null || true)
 cleanup() {
-    for pid in ${monitor_pid:-} ${ours_pid:-} ${theirs_pid:-} ${settings_pid:-} ${sim_ours_pid:-} \
+    for pid in ${mover_pid:-} ${monitor_pid:-} ${ours_pid:-} ${theirs_pid:-} ${settings_pid:-} ${sim_ours_pid:-} \
         ${sim_theirs_pid:-} ${relay_ours_pid:-} ${relay_theirs_pid:-} ${bus_pid:-}; do
         kill "$pid" 2>/dev/null || true
     done
@@ -345,6 +346,21 @@ for who in ours theirs; do
 done
 sleep 3  # discovery over, the first readings published
 
+# MOVING=1: both simulators get the same new current and 16 cell voltages every second (a
+# busy pack: cells move by a few mV, the current by amps), instead of their slow drift, which
+# moves only the current, a few cells and now and then the SoC or a total.
+if [ "${MOVING:-0}" = 1 ]; then
+    (
+        while sleep 1; do
+            cmds="current $((RANDOM % 4000 - 2000))e-2"$'\n'
+            for cell in $(seq 16); do cmds+="cell $cell 3.$((300 + RANDOM % 8))"$'\n'; done
+            printf '%s' "$cmds" >&7
+            printf '%s' "$cmds" >&8
+        done
+    ) &
+    mover_pid=$!
+fi
+
 # Every connection a driver opened (dbus-serialbattery: one per service, one for settings).
 unique_names() {  # PID
     busctl --address "$address" list --no-legend --unique 2>/dev/null | awk -v pid="$1" '$2 == pid {print $1}' | paste -sd,
@@ -391,7 +407,7 @@ errors_ours=$(grep -ciE '\berror\b' "$dir/ours.log" || true)
 
 echo "dbus-jkbms $our_commit vs dbus-serialbattery ${sb_commit:0:12} (its driver version" \
     "$(grep -o 'DRIVER_VERSION: str = "[^"]*"' "$sb_src/utils.py" | sed 's/.*"\(.*\)"/\1/'))," \
-    "one JK NW BMS each (16 cells), 1 s polls, one private bus"
+    "one JK NW BMS each (16 cells$([ "${MOVING:-0}" = 1 ] && echo ', moving every second')), 1 s polls, one private bus"
 python3 - "$dir/bus.pcap" "$duration" "$ticks" "$t0" "$t1" \
     "ours" "$names_ours" "$((rq_ours1 - rq_ours0))" "$cpu_ours0" "$cpu_ours1" "$run_ours0" "$run_ours1" \
     "$sl_ours0" "$sl_ours1" "$mem_ours" "$(cat "$dir/start-ours")" "$errors_ours" \
