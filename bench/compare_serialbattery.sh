@@ -24,9 +24,10 @@
 # Figures per driver, over the same window: polls (requests the simulator answered; NW: one
 # read-all = one full reading of the battery, for both drivers) and publish cycles (bursts of
 # BusItem signals from the driver, more than 0.3 s apart); CPU (utime+stime from /proc/PID/stat,
-# time on CPU and times scheduled from /proc/PID/task/*/schedstat); memory (RSS, and private =
-# Private_Clean + Private_Dirty of the process's own smaps_rollup); the D-Bus messages it sends
-# (dbus-monitor --pcap of everything on the private bus, told apart by the sender's unique name,
+# time on CPU and times scheduled from /proc/PID/task/*/schedstat); memory (RSS; private =
+# Private_Clean + Private_Dirty of the process's own smaps_rollup; Private_Dirty alone, as the
+# clean private pages depend on which other processes map the same files); the D-Bus messages it
+# sends (dbus-monitor --pcap of everything on the private bus, told apart by the sender's unique name,
 # which the bus maps to the driver's PID): BusItem signals, and every message it sends (signals,
 # method calls such as its settings writes, replies); start-up (process start to its
 # com.victronenergy.battery.* service answering GetValue on /Soc with a valid value). "Per poll"
@@ -388,9 +389,10 @@ read -r run_theirs1 sl_theirs1 < <(sched "$theirs_pid")
 t1=$(date +%s.%N)
 rq_ours1=$(sim_requests JK 7)
 rq_theirs1=$(sim_requests SB 8)
-mem() {  # PID: RSS, peak RSS, private (kB)
+mem() {  # PID: RSS, peak RSS, private, private dirty (kB)
     echo "$(awk '/^VmRSS/ {print $2}' "/proc/$1/status") $(awk '/^VmHWM/ {print $2}' "/proc/$1/status")" \
-        "$(awk '/^Private_(Clean|Dirty)/ {s += $2} END {print s}' "/proc/$1/smaps_rollup")"
+        "$(awk '/^Private_(Clean|Dirty)/ {s += $2} END {print s}' "/proc/$1/smaps_rollup")" \
+        "$(awk '/^Private_Dirty/ {print $2}' "/proc/$1/smaps_rollup")"
 }
 mem_ours=$(mem "$ours_pid")
 mem_theirs=$(mem "$theirs_pid")
@@ -420,10 +422,10 @@ drivers = []
 args = sys.argv[6:]
 while args:
     (who, names, polls, c0, c1, r0, r1, s0, s1, memory, start, errors), args = args[:12], args[12:]
-    rss, hwm, private = (int(x) for x in memory.split())
+    rss, hwm, private, dirty = (int(x) for x in memory.split())
     drivers.append(dict(who=who, names=set(filter(None, names.split(","))), polls=int(polls),
                         cpu=(float(c1) - float(c0)) / float(ticks), run_ms=(int(r1) - int(r0)) / 1e6,
-                        slices=int(s1) - int(s0), rss=rss, hwm=hwm, private=private, start=float(start),
+                        slices=int(s1) - int(s0), rss=rss, hwm=hwm, private=private, dirty=dirty, start=float(start),
                         errors=int(errors), signals=0, items=0, props=0, sig_bytes=0, all=0, all_bytes=0,
                         times=[]))
 by_name = {n: d for d in drivers for n in d["names"]}
@@ -491,7 +493,8 @@ for d in drivers:
     print(f"  CPU    utime+stime {d['cpu']:.2f} s = {100 * d['cpu'] / wall:.3f} % of a core; schedstat "
           f"{d['run_ms']:.1f} ms on CPU = {per(d['run_ms']):.3f} ms per poll, {d['slices']} times scheduled "
           f"= {per(d['slices']):.2f} per poll")
-    print(f"  memory RSS {d['rss'] / 1024:.2f} MB (peak {d['hwm'] / 1024:.2f} MB), private {d['private'] / 1024:.2f} MB")
+    print(f"  memory RSS {d['rss'] / 1024:.2f} MB (peak {d['hwm'] / 1024:.2f} MB), private {d['private'] / 1024:.2f} MB "
+          f"(of which dirty {d['dirty'] / 1024:.2f} MB)")
     print(f"  D-Bus  {d['signals']} signals ({d['items']} ItemsChanged, {d['props']} PropertiesChanged), "
           f"{d['sig_bytes']} bytes: {per(d['signals']):.2f} messages and {per(d['sig_bytes']):.0f} bytes per poll; "
           f"all it sent: {d['all']} messages, {d['all_bytes']} bytes = {per(d['all']):.2f} and "
@@ -508,6 +511,7 @@ print(f"  D-Bus signals {ratio(theirs['signals'] / pt, ours['signals'] / po)}, "
       f"signal bytes {ratio(theirs['sig_bytes'] / pt, ours['sig_bytes'] / po)}, "
       f"all messages {ratio(theirs['all'] / pt, ours['all'] / po)}, "
       f"all bytes {ratio(theirs['all_bytes'] / pt, ours['all_bytes'] / po)}")
-print(f"  memory: RSS {ratio(theirs['rss'], ours['rss'])}, private {ratio(theirs['private'], ours['private'])}; "
+print(f"  memory: RSS {ratio(theirs['rss'], ours['rss'])}, private {ratio(theirs['private'], ours['private'])}, "
+      f"private dirty {ratio(theirs['dirty'], ours['dirty'])}; "
       f"start-up {ratio(theirs['start'], ours['start'])}")
 EOF
