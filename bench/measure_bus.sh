@@ -29,6 +29,10 @@ cleanup() {
     for pid in ${monitor_pid:-} ${strace_pid:-} ${daemon_pid:-} ${sim_pid:-} ${bus_pid:-}; do
         kill "$pid" 2>/dev/null || true
     done
+    # The daemon saves its state as it stops: let it finish before the directory goes.
+    for pid in ${daemon_pid:-} ${sim_pid:-} ${bus_pid:-}; do
+        wait "$pid" 2>/dev/null || true
+    done
     rm -rf "$dir"
 }
 trap cleanup EXIT

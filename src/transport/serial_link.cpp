@@ -1,9 +1,12 @@
 #include "jkbms/transport/serial_link.hpp"
 
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <termios.h>
+#include <unistd.h>
 
 #include <boost/asio/read.hpp>
+#include <boost/asio/serial_port.hpp>
 #include <boost/asio/write.hpp>
 #include <algorithm>
 #include <system_error>
@@ -29,26 +32,34 @@ void SerialLink::open() {
 }
 
 void SerialLink::openPort() {
-    port_.open(options_.path);
+    asio::serial_port serial(io_);  // opens raw and sets the line up; port_ then drives it
+    serial.open(options_.path);
     // Exclusive: a second opener (another driver) gets EBUSY instead of stealing bytes.
-    if (::ioctl(port_.native_handle(), TIOCEXCL) != 0 && errno != ENOTTY) {
+    if (::ioctl(serial.native_handle(), TIOCEXCL) != 0 && errno != ENOTTY) {
         const int err = errno;
-        port_.close();
+        serial.close();
         throw boost::system::system_error(err, boost::system::system_category(), "TIOCEXCL");
     }
+    std::unique_ptr<PortLock> lock;
     try {
-        lock_ = std::make_unique<PortLock>(port_.native_handle(), options_.path, options_.lockDir);
+        lock = std::make_unique<PortLock>(serial.native_handle(), options_.path, options_.lockDir);
     } catch (const PortInUse&) {
         boost::system::error_code ignored;
-        port_.close(ignored);
+        serial.close(ignored);
         throw;
     }
     using base = asio::serial_port_base;
-    port_.set_option(base::baud_rate(options_.baud));
-    port_.set_option(base::character_size(8));
-    port_.set_option(base::parity(base::parity::none));
-    port_.set_option(base::stop_bits(base::stop_bits::one));
-    port_.set_option(base::flow_control(base::flow_control::none));
+    serial.set_option(base::baud_rate(options_.baud));
+    serial.set_option(base::character_size(8));
+    serial.set_option(base::parity(base::parity::none));
+    serial.set_option(base::stop_bits(base::stop_bits::one));
+    serial.set_option(base::flow_control(base::flow_control::none));
+    // The same open file (its flock, its line settings) on a descriptor of its own.
+    const int fd = ::fcntl(serial.native_handle(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) throw boost::system::system_error(errno, boost::system::system_category(), "dup");
+    serial.close();
+    port_.assign(fd);
+    lock_ = std::move(lock);
     ++generation_;
     backoff_ = options_.reopenFirst;
     writing_ = false;
@@ -61,20 +72,30 @@ void SerialLink::close() {
     reopenTimer_.cancel();
     coalesceTimer_.cancel();
     ++generation_;
-    boost::system::error_code ignored;
-    if (port_.is_open()) port_.close(ignored);
+    closePort();
     lock_.reset();
 }
 
+int SerialLink::fd() {
+    if (heldFd_ >= 0) return heldFd_;
+    return port_.is_open() ? port_.native_handle() : -1;
+}
+
+void SerialLink::closePort() {
+    boost::system::error_code ignored;
+    if (port_.is_open()) port_.close(ignored);
+    if (heldFd_ >= 0) ::close(std::exchange(heldFd_, -1));
+}
+
 bool SerialLink::send(std::vector<std::uint8_t> bytes) {
-    if (!port_.is_open()) return false;
+    if (!isOpen()) return false;
     writeQueue_.push_back(std::move(bytes));
-    if (!writing_) startWrite();
+    if (!writing_ && port_.is_open()) startWrite();  // held out of the loop: after the wait
     return true;
 }
 
 void SerialLink::discardInput() {
-    if (port_.is_open()) ::tcflush(port_.native_handle(), TCIFLUSH);
+    if (const int d = fd(); d >= 0) ::tcflush(d, TCIFLUSH);
 }
 
 std::chrono::microseconds SerialLink::coalesceWait(std::size_t bytes) const {
@@ -104,10 +125,23 @@ void SerialLink::startRead() {
             startRead();
             return;
         }
-        // The rest of the frame is on its way: read it in one go once it has had time to come.
+        // The rest of the frame is on its way: read it in one go once it has had time to come,
+        // out of the epoll set meanwhile (no wake-up per chunk). A write in flight keeps the
+        // port in the loop: then only the read waits.
+        if (!writing_) heldFd_ = port_.release();
         coalesceTimer_.expires_after(coalesceWait(expected));
         coalesceTimer_.async_wait([this, life = std::weak_ptr<int>(alive_), gen](const boost::system::error_code& wait) {
             if (wait || life.expired() || gen != generation_) return;
+            if (heldFd_ >= 0) {
+                boost::system::error_code back;
+                port_.assign(heldFd_, back);
+                if (back) {
+                    fail(back.message());
+                    return;
+                }
+                heldFd_ = -1;
+                if (!writing_ && !writeQueue_.empty()) startWrite();
+            }
             startRead();
         });
     });
@@ -133,8 +167,7 @@ void SerialLink::startWrite() {
 void SerialLink::fail(const std::string& detail) {
     ++generation_;
     coalesceTimer_.cancel();
-    boost::system::error_code ignored;
-    port_.close(ignored);
+    closePort();
     lock_.reset();
     writing_ = false;
     writeQueue_.clear();

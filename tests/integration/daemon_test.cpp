@@ -39,11 +39,13 @@ using Clock = std::chrono::steady_clock;
 // this one (asio is built without thread support here: no second thread may run a loop).
 class ForkedSimulator {
 public:
-    ForkedSimulator(sim::Responder& responder, std::string link) : link_(std::move(link)) {
+    // usbPieces > 0: answers in pieces of that many bytes at the line's pace (PtyServer).
+    ForkedSimulator(sim::Responder& responder, std::string link, std::size_t usbPieces = 0) : link_(std::move(link)) {
         pid_ = ::fork();
         if (pid_ == 0) {
             boost::asio::io_context io;
             sim::PtyServer server(io, responder, sim::PtyServer::Options{link_, 400ms});
+            if (usbPieces > 0) server.setUsbPieces(usbPieces);
             io.run_for(120s);
             ::_exit(0);
         }
@@ -489,6 +491,44 @@ TEST_F(DaemonTest, AnAnsweredPollWakesThePollerTwiceNotThrice) {
     const double perPoll = static_cast<double>(after - before) / static_cast<double>(readings - from);
     // 2: the poll, the answer (a rare answer in two pieces adds one); 3 with the deadline's.
     EXPECT_LE(perPoll, 2.5) << (after - before) << " wake-ups for " << (readings - from) << " answered polls";
+}
+
+// Nor is it woken by each piece of a USB adapter's answer: while SerialLink waits for the rest
+// of a begun frame, the port is out of the epoll set. Before, every 32-byte piece of a CH340
+// woke the loop (no read was pending, but asio's epoll still reported the port): about 12
+// wake-ups per poll; now the poll, the first piece, the end of the wait (and now and then a
+// piece that came late).
+TEST_F(DaemonTest, AUsbAdaptersPiecesDoNotWakeTheDaemonEach) {
+    pty.reset();
+    const ForkedSimulator simulator(responder, link, sim::PtyServer::kCh340Piece);
+    ASSERT_TRUE(pumpUntil(io, [&] { return simulator.ready(); }, 5s));
+    transport::SerialLink port(io, transport::SerialLink::Options{link});
+    port.open();
+    config::PollConfig poll;
+    poll.interval = 300ms;
+    poll.timeout = 200ms;
+    NwPoller poller(io, port, poll);
+    std::uint64_t readings = 0, missed = 0;
+    poller.onReading([&](const codec::nw::ReadAll&) { ++readings; });
+    poller.onMiss([&](const std::string&) { ++missed; });
+    poller.start();
+    ASSERT_TRUE(pumpUntil(io, [&] { return readings >= 2; }, 5s));
+    bool late = false;
+    boost::asio::steady_timer guard(io, 15s);
+    guard.async_wait([&late](const boost::system::error_code& ec) { late = !ec; });
+    const long before = voluntarySwitches();
+    const std::uint64_t from = readings;
+    const std::uint64_t readsBefore = port.reads();
+    while (readings < from + 12 && !late) io.run_one();
+    const long after = voluntarySwitches();
+    guard.cancel();
+    poller.stop();
+    ASSERT_FALSE(late) << readings - from << " readings in 15 s";
+    ASSERT_GE(before, 0);
+    EXPECT_EQ(missed, 0u);
+    const double n = static_cast<double>(readings - from);
+    EXPECT_LE(static_cast<double>(after - before) / n, 5.0) << (after - before) << " wake-ups for " << n << " polls";
+    EXPECT_LE(static_cast<double>(port.reads() - readsBefore) / n, 3.0);
 }
 
 // An answer that begins shortly before the deadline and is whole on the wire before it is no

@@ -9,9 +9,13 @@
 // packets, or whatever its latency timer collected), one wake-up and read() each. The reader
 // says inside onData how many bytes of the frame that has begun are still to come
 // (expectMore); the next read then waits their time on the wire and takes them in one go.
+// Meanwhile the port is out of the loop's epoll set (asio would otherwise be woken by every
+// chunk even with no read pending): one epoll_ctl to leave it and one to come back, instead of
+// a wake-up per chunk. The port is opened and set up by asio's serial_port, then driven as a
+// plain descriptor (serial_port cannot leave the epoll set and come back).
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/serial_port.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <array>
 #include <chrono>
@@ -68,7 +72,7 @@ public:
     std::chrono::microseconds coalesceWait(std::size_t bytes) const;
     // Reads that returned bytes since the link was made (for benchmarks and tests).
     std::uint64_t reads() const { return reads_; }
-    bool isOpen() const { return port_.is_open(); }
+    bool isOpen() const { return port_.is_open() || heldFd_ >= 0; }
     void close();
     const std::string& path() const { return options_.path; }
 
@@ -78,10 +82,15 @@ private:
     void startWrite();
     void fail(const std::string& detail);
     void scheduleReopen();
+    // The port's descriptor, in the loop or held out of it during a wait; -1 when closed.
+    int fd();  // (asio's native_handle() is not const)
+    // Closes the port, in the loop or held out of it.
+    void closePort();
 
     boost::asio::io_context& io_;
     Options options_;
-    boost::asio::serial_port port_;
+    boost::asio::posix::stream_descriptor port_;  // the open port, set up by serial_port
+    int heldFd_ = -1;  // the port while it is out of the epoll set (expectMore's wait)
     std::unique_ptr<PortLock> lock_;  // while the port is open
     boost::asio::steady_timer reopenTimer_;
     boost::asio::steady_timer coalesceTimer_;  // the wait before a read that expects a frame's rest
