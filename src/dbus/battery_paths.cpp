@@ -29,30 +29,40 @@ std::optional<T> ranged(const std::optional<T>& v, const domain::PlausibleRange&
     return std::nullopt;
 }
 
-// Writes one cycle's puts into the table: each path's slot found by its position in the
-// sequence of puts (PathTable::slotAt - no path strings compared while the shape of the table
-// stays the same), each value compared with the stored one and formatted only when it changed.
-// Paths must be literals or static strings (their address identifies them).
+// The same value: what Value's operator== says (a double by ==, so a NaN is never the same),
+// without the variant visit.
+inline bool sameValue(const Value& a, const Value& b) {
+    if (a.index() != b.index()) return false;
+    switch (a.index()) {
+        case 1: return std::get<std::int32_t>(a) == std::get<std::int32_t>(b);
+        case 2: return std::get<double>(a) == std::get<double>(b);
+        case 3: return std::get<std::string>(a) == std::get<std::string>(b);
+        default: return true;  // Invalid
+    }
+}
+
+// Writes one cycle's puts into the table: each path's slot and item found by its position in
+// the sequence of puts (PathTable::placeAt - no path strings compared while the shape of the
+// table stays the same), each value compared with the stored one and formatted only when it
+// changed. Paths must be literals or static strings (their address identifies them).
 class Builder {
 public:
     explicit Builder(PathTable& t) : t_(t) {}
     // A number (or invalid) with a text of its own.
     void put(std::string_view path, const Value& v, std::string_view text) {
-        const auto slot = t_.slotAt(n_++, path);
-        Item& item = t_.item(slot);
-        if (item.value == v && item.text == text) return;
-        item.value = v;
-        item.text.assign(text);
+        const auto [slot, item] = t_.placeAt(n_++, path);
+        if (sameValue(item->value, v) && item->text == text) return;
+        item->value = v;
+        item->text.assign(text);
         t_.touch(slot);
     }
     // A number or invalid, its text by `unit`.
     void put(std::string_view path, const Value& v, Unit unit = Unit::None) {
-        const auto slot = t_.slotAt(n_++, path);
-        Item& item = t_.item(slot);
+        const auto [slot, item] = t_.placeAt(n_++, path);
         // A new slot is "---"/invalid: an invalid put still formats once.
-        if (item.value == v && t_.version(slot) > 1) return;
-        item.value = v;
-        formatText(v, unit, item.text);
+        if (sameValue(item->value, v) && t_.version(slot) > 1) return;
+        item->value = v;
+        formatText(v, unit, item->text);
         t_.touch(slot);
     }
     // A string value, its text the same; nullopt: invalid.
@@ -61,13 +71,12 @@ public:
             put(path, Invalid{});
             return;
         }
-        const auto slot = t_.slotAt(n_++, path);
-        Item& item = t_.item(slot);
-        auto* current = std::get_if<std::string>(&item.value);
-        if (current && *current == *v && item.text == *v) return;
+        const auto [slot, item] = t_.placeAt(n_++, path);
+        auto* current = std::get_if<std::string>(&item->value);
+        if (current && *current == *v && item->text == *v) return;
         if (current) current->assign(*v);
-        else item.value.emplace<std::string>(*v);
-        item.text.assign(*v);
+        else item->value.emplace<std::string>(*v);
+        item->text.assign(*v);
         t_.touch(slot);
     }
 
@@ -91,16 +100,22 @@ void putIdentity(Builder& b, const ServiceIdentity& id) {
 }
 
 // "/Voltages/Cell<N>" and "/Balances/Cell<N>", built once.
-const std::string& cellPath(std::string_view group, std::size_t index0) {
-    static const auto paths = [] {
-        std::array<std::array<std::string, domain::BatterySnapshot::kMaxCells>, 2> p;
+enum class CellGroup : std::uint8_t { Voltages, Balances };
+struct CellPaths {
+    std::array<std::array<std::string, domain::BatterySnapshot::kMaxCells>, 2> paths;
+    CellPaths() {
         for (std::size_t i = 0; i < domain::BatterySnapshot::kMaxCells; ++i) {
-            p[0][i] = "/Voltages/Cell" + std::to_string(i + 1);
-            p[1][i] = "/Balances/Cell" + std::to_string(i + 1);
+            paths[0][i] = "/Voltages/Cell" + std::to_string(i + 1);
+            paths[1][i] = "/Balances/Cell" + std::to_string(i + 1);
         }
-        return p;
-    }();
-    return paths[group == "Voltages" ? 0 : 1][index0];
+    }
+    const std::string& operator()(CellGroup group, std::size_t index0) const {
+        return paths[static_cast<std::size_t>(group)][index0];
+    }
+};
+const CellPaths& cellPaths() {
+    static const CellPaths paths;
+    return paths;
 }
 
 // Victron alarm paths and the domain alarms behind them. JK reports tripped protections:
@@ -340,6 +355,7 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     // reading, so they stay on the bus (invalid) when communication is lost. An implausible
     // cell is invalid on its own.
     const std::size_t cells = snap ? snap->cellVoltagesV.size() : 0;
+    const CellPaths& cellPath = cellPaths();
     if (snap) {
         // The JK balancer moves charge from the highest to the lowest cell.
         const bool balancerActive = s && haveStats && s->balancing;
@@ -347,16 +363,16 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
         const std::size_t highest = haveStats ? stats.maxIndex : SIZE_MAX;
         for (std::size_t i = 0; i < cells; ++i) {
             const bool plausibleCell = s && plausible::kCellVoltage.contains(s->cellVoltagesV[i]);
-            b.put(cellPath("Voltages", i), plausibleCell ? Value{s->cellVoltagesV[i]} : Value{Invalid{}}, Unit::CellVolt);
+            b.put(cellPath(CellGroup::Voltages, i), plausibleCell ? Value{s->cellVoltagesV[i]} : Value{Invalid{}}, Unit::CellVolt);
             const bool balancing = balancerActive && (i == lowest || i == highest);
-            b.put(cellPath("Balances", i), s ? Value{std::int32_t{balancing ? 1 : 0}} : Value{Invalid{}});
+            b.put(cellPath(CellGroup::Balances, i), s ? Value{std::int32_t{balancing ? 1 : 0}} : Value{Invalid{}});
         }
     }
     // Cells a previous reading had and this one has not (32 -> 16 cells, or none): their paths
     // stay on the bus, invalid, never with the old values. (The table's mark keeps the most
     // cells ever put, so this costs no lookup.)
     for (std::size_t i = cells; i < t.producerMark; ++i)
-        for (std::string_view group : {"Voltages", "Balances"}) b.put(cellPath(group, i), Invalid{});
+        for (CellGroup group : {CellGroup::Voltages, CellGroup::Balances}) b.put(cellPath(group, i), Invalid{});
     t.producerMark = std::max<std::uint32_t>(t.producerMark, static_cast<std::uint32_t>(cells));
     b.put("/Voltages/Sum", haveStats ? Value{stats.sumV} : Value{Invalid{}}, Unit::Volt);
     b.put("/Voltages/Diff", haveStats ? Value{stats.deltaV} : Value{Invalid{}}, Unit::CellVolt);

@@ -83,6 +83,11 @@ PathTable::PathTable(const PathTable& other)
     : entries_(other.entries_), versions_(other.versions_), order_(other.order_), sequence_(other.sequence_),
       id_(nextTableId()) {
     producerMark = other.producerMark;
+    rebindSequence();
+}
+
+void PathTable::rebindSequence() {
+    for (Put& put : sequence_) put.item = &entries_[put.slot].second;
 }
 
 PathTable::PathTable(PathTable&& other) noexcept
@@ -165,16 +170,11 @@ PathTable::Slot PathTable::intern(std::string_view path) {
     return emplace(std::string{path}, invalidItem()).first.slot();
 }
 
-PathTable::Slot PathTable::slotAt(std::size_t n, std::string_view path) {
-    if (n < sequence_.size() && sequence_[n].first == path.data() &&
-        entries_[sequence_[n].second].first.size() == path.size()) {
-        assert(entries_[sequence_[n].second].first == path);  // `path` had static storage
-        return sequence_[n].second;
-    }
+PathTable::Place PathTable::placeNew(std::size_t n, std::string_view path) {
     const Slot slot = intern(path);
-    if (n >= sequence_.size()) sequence_.resize(n + 1, {nullptr, 0});
-    sequence_[n] = {path.data(), slot};
-    return slot;
+    if (n >= sequence_.size()) sequence_.resize(n + 1);
+    sequence_[n] = Put{path.data(), path.size(), slot, &entries_[slot].second};
+    return {slot, sequence_[n].item};
 }
 
 Item makeItem(Value value, Unit unit) {
