@@ -3,6 +3,7 @@
 #include "jkbms/codec/ble.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "jkbms/codec/checksum.hpp"
 
@@ -89,14 +90,39 @@ int textSlot(std::uint8_t dataId) {
     }
 }
 
-// ASCII value: NUL-padded; keep printable characters only.
-std::string asciiValue(ByteView v) {
-    std::string s;
-    for (std::uint8_t c : v) {
-        if (c == 0) break;
-        s.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?');
+// ASCII value: NUL-padded; keep printable characters only (others read '?'). Copied whole up
+// to the first NUL, then mended in place (not a character at a time).
+void asciiValue(ByteView v, std::string& out) {
+    const auto* nul = static_cast<const std::uint8_t*>(std::memchr(v.data(), 0, v.size()));
+    const std::size_t n = nul ? static_cast<std::size_t>(nul - v.data()) : v.size();
+    out.assign(reinterpret_cast<const char*>(v.data()), n);
+    for (char& c : out) {
+        const auto u = static_cast<std::uint8_t>(c);
+        if (u < 0x20 || u >= 0x7f) c = '?';
     }
-    return s;
+}
+
+// sum16 (checksum.hpp) of a frame, eight bytes at a time: the bytes of each 64-bit word are
+// added pairwise into four 16-bit lanes (at most 2 x 255 per word, so lanes cannot overflow
+// within kMaxFrameSize bytes), the lanes summed at the end. Any length; the same result.
+std::uint16_t frameSum(ByteView bytes) {
+    constexpr std::uint64_t kLowBytes = 0x00FF00FF00FF00FFULL;
+    std::uint64_t lanes = 0;
+    std::size_t i = 0;
+    unsigned sum = 0;
+    for (; i + 8 <= bytes.size(); i += 8) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, bytes.data() + i, 8);
+        lanes += (w & kLowBytes) + ((w >> 8) & kLowBytes);
+        if ((i & 1023) == 1016) {  // every 128 words: fold before a lane could overflow
+            sum += static_cast<unsigned>((lanes & 0xFFFF) + ((lanes >> 16) & 0xFFFF) + ((lanes >> 32) & 0xFFFF) +
+                                         (lanes >> 48));
+            lanes = 0;
+        }
+    }
+    sum += static_cast<unsigned>((lanes & 0xFFFF) + ((lanes >> 16) & 0xFFFF) + ((lanes >> 32) & 0xFFFF) + (lanes >> 48));
+    for (; i < bytes.size(); ++i) sum += bytes[i];
+    return static_cast<std::uint16_t>(sum);
 }
 
 }  // namespace
@@ -134,7 +160,7 @@ util::Result<Envelope> parseFrame(ByteView frame) {
     if (frame[end] != kEndMark) return makeError(DecodeError::BadEndMark, end, kEndMark, frame[end]);
     if (frame[end + 1] != 0 || frame[end + 2] != 0)
         return makeError(DecodeError::BadEndMark, end + 1, 0, frame[end + 1] | frame[end + 2]);
-    const std::uint16_t computed = sum16(frame.first(end + 1));
+    const std::uint16_t computed = frameSum(frame.first(end + 1));
     const auto found = static_cast<std::uint16_t>((frame[end + 3] << 8) | frame[end + 4]);
     if (computed != found) return makeError(DecodeError::BadChecksum, end + 3, computed, found);
 
@@ -256,7 +282,7 @@ util::Result<ReadAll> decodeReadAll(ByteView frame) {
         ByteView v = r.bytes(row.length);
         if (!r.ok()) return truncated();
         if (row.kind == ValueKind::Ascii) {
-            out.text[static_cast<std::size_t>(textSlot(dataId))] = asciiValue(v);
+            asciiValue(v, out.text[static_cast<std::size_t>(textSlot(dataId))]);
         } else {
             std::uint32_t value = 0;
             for (std::uint8_t b : v) value = (value << 8) | b;
