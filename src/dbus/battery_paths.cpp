@@ -45,42 +45,55 @@ inline bool sameValue(const Value& a, const Value& b) {
 // the sequence of puts (PathTable::placeAt - no path strings compared while the shape of the
 // table stays the same), each value compared with the stored one and formatted only when it
 // changed. Paths must be literals or static strings (their address identifies them).
+//
+// The check that a put changes nothing (most puts of a poll) is inlined at each put; only a
+// change (or a new path) calls out.
 class Builder {
 public:
     explicit Builder(PathTable& t) : t_(t) {}
     // A number (or invalid) with a text of its own.
-    void put(std::string_view path, const Value& v, std::string_view text) {
+    [[gnu::always_inline]] void put(std::string_view path, const Value& v, std::string_view text) {
         const auto [slot, item] = t_.placeAt(n_++, path);
         if (sameValue(item->value, v) && item->text == text) return;
-        item->value = v;
-        item->text.assign(text);
-        t_.touch(slot);
+        store(slot, *item, v, text);
     }
     // A number or invalid, its text by `unit`.
-    void put(std::string_view path, const Value& v, Unit unit = Unit::None) {
+    [[gnu::always_inline]] void put(std::string_view path, const Value& v, Unit unit = Unit::None) {
         const auto [slot, item] = t_.placeAt(n_++, path);
         // A new slot is "---"/invalid: an invalid put still formats once.
         if (sameValue(item->value, v) && t_.version(slot) > 1) return;
-        item->value = v;
-        formatText(v, unit, item->text);
-        t_.touch(slot);
+        store(slot, *item, v, unit);
     }
     // A string value, its text the same; nullopt: invalid.
-    void putString(std::string_view path, std::optional<std::string_view> v) {
+    [[gnu::always_inline]] void putString(std::string_view path, std::optional<std::string_view> v) {
         if (!v) {
             put(path, Invalid{});
             return;
         }
         const auto [slot, item] = t_.placeAt(n_++, path);
-        auto* current = std::get_if<std::string>(&item->value);
+        const auto* current = std::get_if<std::string>(&item->value);
         if (current && *current == *v && item->text == *v) return;
-        if (current) current->assign(*v);
-        else item->value.emplace<std::string>(*v);
-        item->text.assign(*v);
-        t_.touch(slot);
+        storeString(slot, *item, *v);
     }
 
 private:
+    [[gnu::noinline]] void store(PathTable::Slot slot, Item& item, const Value& v, std::string_view text) {
+        item.value = v;
+        item.text.assign(text);
+        t_.touch(slot);
+    }
+    [[gnu::noinline]] void store(PathTable::Slot slot, Item& item, const Value& v, Unit unit) {
+        item.value = v;
+        formatText(v, unit, item.text);
+        t_.touch(slot);
+    }
+    [[gnu::noinline]] void storeString(PathTable::Slot slot, Item& item, std::string_view v) {
+        if (auto* current = std::get_if<std::string>(&item.value)) current->assign(v);
+        else item.value.emplace<std::string>(v);
+        item.text.assign(v);
+        t_.touch(slot);
+    }
+
     PathTable& t_;
     std::size_t n_ = 0;  // puts so far in this cycle
 };
