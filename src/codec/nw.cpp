@@ -243,14 +243,21 @@ util::Result<ReadAll> decodeReadAll(ByteView frame) {
     out.lengthField = env->lengthField;
     out.checksum = env->checksum;
 
-    ByteReader r(env->payload);
-    auto truncated = [&r] {
-        return makeError(DecodeError::TooShort, kPayloadOffset + r.error().offset);
-    };
-    while (!r.atEnd()) {
-        const std::size_t idAt = kPayloadOffset + r.position();
-        const std::uint8_t dataId = r.u8();
+    // The walk reads the payload directly; the cell block, once per reply, with a ByteReader
+    // from its start (`base`): its offsets are the payload's less `base`.
+    const ByteView payload = env->payload;
+    const std::size_t size = payload.size();
+    const std::uint8_t* const bytes = payload.data();
+    std::size_t pos = 0;
+    while (pos < size) {
+        const std::size_t idAt = kPayloadOffset + pos;
+        const std::uint8_t dataId = bytes[pos++];
         if (dataId == id::kCellVoltages) {
+            const std::size_t base = pos;
+            ByteReader r(payload.subspan(base));
+            auto truncated = [&r, base] {
+                return makeError(DecodeError::TooShort, kPayloadOffset + base + r.error().offset);
+            };
             const std::uint8_t len = r.u8();
             if (len % 3 != 0)
                 return makeError(DecodeError::BadLength, idAt + 1, (len / 3U) * 3U, len);
@@ -259,7 +266,7 @@ util::Result<ReadAll> decodeReadAll(ByteView frame) {
             std::array<double, kMaxCells> cells{};
             std::bitset<kMaxCells> seen;
             for (unsigned i = 0; i < len / 3U; ++i) {
-                const std::size_t at = kPayloadOffset + r.position();
+                const std::size_t at = kPayloadOffset + base + r.position();
                 const std::uint8_t index = r.u8();
                 const std::uint16_t mv = r.u16be();
                 if (!r.ok()) return truncated();
@@ -271,6 +278,7 @@ util::Result<ReadAll> decodeReadAll(ByteView frame) {
             out.cellVoltagesV.clear();
             for (unsigned i = 0; i < len / 3U; ++i) out.cellVoltagesV.push_back(cells[i]);
             out.present.set(dataId);
+            pos = base + r.position();
             continue;
         }
         const IdRow& row = kIdTable[dataId];
@@ -279,13 +287,24 @@ util::Result<ReadAll> decodeReadAll(ByteView frame) {
             out.unknownId = dataId;
             break;
         }
-        ByteView v = r.bytes(row.length);
-        if (!r.ok()) return truncated();
+        // A value cut short by the frame's end: TooShort at the payload's end.
+        if (size - pos < row.length) return makeError(DecodeError::TooShort, kPayloadOffset + size);
+        const std::uint8_t* const v = bytes + pos;
+        pos += row.length;
         if (row.kind == ValueKind::Ascii) {
-            asciiValue(v, out.text[static_cast<std::size_t>(textSlot(dataId))]);
+            asciiValue(ByteView{v, row.length}, out.text[static_cast<std::size_t>(textSlot(dataId))]);
         } else {
-            std::uint32_t value = 0;
-            for (std::uint8_t b : v) value = (value << 8) | b;
+            std::uint32_t value = 0;  // big-endian
+            switch (row.length) {
+                case 1: value = v[0]; break;
+                case 2: value = (std::uint32_t{v[0]} << 8) | v[1]; break;
+                case 4:
+                    value = (std::uint32_t{v[0]} << 24) | (std::uint32_t{v[1]} << 16) | (std::uint32_t{v[2]} << 8) | v[3];
+                    break;
+                default:
+                    for (std::size_t k = 0; k < row.length; ++k) value = (value << 8) | v[k];
+                    break;
+            }
             out.raw[dataId] = value;
         }
         out.present.set(dataId);
