@@ -447,41 +447,48 @@ std::size_t BusItemService::update(const PathTable& batch) {
         seenVersions_.resize(batch.slotCount(), 0);
     }
     changed_.clear();
+    // The versions side by side, scanned without touching anything else; a slot whose version
+    // moved is taken in out of line.
     const auto slots = static_cast<PathTable::Slot>(batch.slotCount());
+    const std::uint32_t* const versions = batch.versions().data();
+    std::uint32_t* const seen = seenVersions_.data();
     for (PathTable::Slot b = 0; b < slots; ++b) {
-        const std::uint32_t version = batch.version(b);
-        if (version == seenVersions_[b]) continue;  // untouched since the last update
-        seenVersions_[b] = version;
-        const auto& [path, raw] = batch.entry(b);
-        bool added = false;
-        if (slotMap_[b] == kUnmapped) {
-            const std::size_t before = items_.slotCount();
-            slotMap_[b] = items_.intern(path);
-            if (items_.slotCount() != before) {
-                added = true;
-                addPath(path, slotMap_[b]);
-            }
-        }
-        const PathTable::Slot mine = slotMap_[b];
-        Item& stored = items_.item(mine);
-        // sd-bus refuses a string that is not UTF-8 (a port path, a BMS's text): made valid here.
-        const auto* text = std::get_if<std::string>(&raw.value);
-        if ((text && !util::isValidUtf8(*text)) || !util::isValidUtf8(raw.text)) {
-            Item valid = raw;
-            if (text) valid.value = util::toValidUtf8(*text);
-            valid.text = util::toValidUtf8(raw.text);
-            if (!added && stored == valid) continue;
-            stored = std::move(valid);
-        } else {
-            if (!added && stored == raw) continue;
-            stored.value = raw.value;  // assignments reuse the stored strings' buffers
-            stored.text = raw.text;
-        }
-        items_.touch(mine);
-        changed_.push_back(mine);
+        if (versions[b] == seen[b]) continue;  // untouched since the last update
+        seen[b] = versions[b];
+        take(batch, b);
     }
     if (!changed_.empty()) announce();
     return changed_.size();
+}
+
+void BusItemService::take(const PathTable& batch, PathTable::Slot b) {
+    const auto& [path, raw] = batch.entry(b);
+    bool added = false;
+    if (slotMap_[b] == kUnmapped) {
+        const std::size_t before = items_.slotCount();
+        slotMap_[b] = items_.intern(path);
+        if (items_.slotCount() != before) {
+            added = true;
+            addPath(path, slotMap_[b]);
+        }
+    }
+    const PathTable::Slot mine = slotMap_[b];
+    Item& stored = items_.item(mine);
+    // sd-bus refuses a string that is not UTF-8 (a port path, a BMS's text): made valid here.
+    const auto* text = std::get_if<std::string>(&raw.value);
+    if ((text && !util::isValidUtf8(*text)) || !util::isValidUtf8(raw.text)) {
+        Item valid = raw;
+        if (text) valid.value = util::toValidUtf8(*text);
+        valid.text = util::toValidUtf8(raw.text);
+        if (!added && stored == valid) return;
+        stored = std::move(valid);
+    } else {
+        if (!added && stored == raw) return;
+        stored.value = raw.value;  // assignments reuse the stored strings' buffers
+        stored.text = raw.text;
+    }
+    items_.touch(mine);
+    changed_.push_back(mine);
 }
 
 void BusItemService::send(sd_bus_message* message) {

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -117,6 +118,8 @@ public:
     std::size_t slotCount() const { return entries_.size(); }
     const value_type& entry(Slot slot) const { return entries_[slot]; }
     std::uint32_t version(Slot slot) const { return versions_[slot]; }
+    // Every slot's version, by slot (slotCount() of them; valid until a path is added).
+    std::span<const std::uint32_t> versions() const { return versions_; }
     // The slot of `path`, added (invalid, "---") when new.
     Slot intern(std::string_view path);
     // The producer's side: the slot of its `n`-th put in a cycle. `path` must live as long as
