@@ -397,7 +397,9 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
         Value v = Invalid{};
         if (alarmsKnown) {
             auto any = [&row](const domain::AlarmSet& set) {
-                return std::any_of(row.sources.begin(), row.sources.end(), [&set](Alarm a) { return set.has(a); });
+                for (const Alarm a : row.sources)
+                    if (set.has(a)) return true;
+                return false;
             };
             v = std::int32_t{any(s->alarms) ? row.level : any(limits.warnings) ? 1 : 0};
         }
