@@ -175,11 +175,6 @@ util::Result<Envelope> parseFrame(ByteView frame) {
     return env;
 }
 
-std::optional<std::uint32_t> ReadAll::value(std::uint8_t dataId) const {
-    if (!has(dataId)) return std::nullopt;
-    return raw[dataId];
-}
-
 std::optional<std::int32_t> ReadAll::signedValue(std::uint8_t dataId) const {
     if (!has(dataId)) return std::nullopt;
     if (kIdTable[dataId].kind == ValueKind::Signed)
