@@ -476,12 +476,13 @@ void BusItemService::take(const PathTable& batch, PathTable::Slot b) {
     Item& stored = items_.item(mine);
     // sd-bus refuses a string that is not UTF-8 (a port path, a BMS's text): made valid here.
     const auto* text = std::get_if<std::string>(&raw.value);
-    if ((text && !util::isValidUtf8(*text)) || !util::isValidUtf8(raw.text)) {
-        Item valid = raw;
-        if (text) valid.value = util::toValidUtf8(*text);
-        valid.text = util::toValidUtf8(raw.text);
-        if (!added && stored == valid) return;
-        stored = std::move(valid);
+    auto valid = [](const std::string& s) { return plainAscii(s) || util::isValidUtf8(s); };  // ASCII: at once
+    if ((text && !valid(*text)) || !valid(raw.text)) {
+        Item mended = raw;
+        if (text) mended.value = util::toValidUtf8(*text);
+        mended.text = util::toValidUtf8(raw.text);
+        if (!added && stored == mended) return;
+        stored = std::move(mended);
     } else {
         if (!added && stored == raw) return;
         stored.value = raw.value;  // assignments reuse the stored strings' buffers
