@@ -543,5 +543,31 @@ TEST(PathTableSlots, MapLikeAccess) {
     EXPECT_EQ(copy.at("/b").text, "3");
 }
 
+// The producer's puts find each item through the table's own record of them: a copy, an
+// assigned or a moved table is filled in its own items, never in those of the table it came
+// from.
+TEST(PathTableSlots, CopiesAndMovesAreFilledInTheirOwnItems) {
+    PathTable original;
+    batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok, original);
+    const std::string voltage = original.at("/Dc/0/Voltage").text;
+    PathTable copy = original;
+    batteryPaths(identity(), std::nullopt, sampleLimits(), CommsState::Lost, copy);
+    EXPECT_FALSE(isValid(at(copy, "/Dc/0/Voltage")));
+    EXPECT_EQ(std::as_const(original).at("/Dc/0/Voltage").text, voltage) << "the original is untouched";
+    PathTable assigned;
+    assigned = copy;
+    batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok, assigned);
+    EXPECT_TRUE(isValid(at(assigned, "/Dc/0/Voltage")));
+    EXPECT_FALSE(isValid(at(copy, "/Dc/0/Voltage"))) << "the copy is untouched";
+    PathTable moved = std::move(copy);
+    batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok, moved);
+    EXPECT_EQ(std::as_const(moved).at("/Dc/0/Voltage").text, voltage);
+    PathTable movedAgain;
+    movedAgain = std::move(moved);
+    batteryPaths(identity(), std::nullopt, sampleLimits(), CommsState::Lost, movedAgain);
+    EXPECT_FALSE(isValid(at(movedAgain, "/Dc/0/Voltage")));
+    EXPECT_EQ(std::as_const(original).at("/Dc/0/Voltage").text, voltage);
+}
+
 }  // namespace
 }  // namespace jkbms::dbus
