@@ -3,6 +3,7 @@
 #include "jkbms/codec/ble.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "jkbms/codec/checksum.hpp"
 
@@ -89,14 +90,39 @@ int textSlot(std::uint8_t dataId) {
     }
 }
 
-// ASCII value: NUL-padded; keep printable characters only.
-std::string asciiValue(ByteView v) {
-    std::string s;
-    for (std::uint8_t c : v) {
-        if (c == 0) break;
-        s.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?');
+// ASCII value: NUL-padded; keep printable characters only (others read '?'). Copied whole up
+// to the first NUL, then mended in place (not a character at a time).
+void asciiValue(ByteView v, std::string& out) {
+    const auto* nul = static_cast<const std::uint8_t*>(std::memchr(v.data(), 0, v.size()));
+    const std::size_t n = nul ? static_cast<std::size_t>(nul - v.data()) : v.size();
+    out.assign(reinterpret_cast<const char*>(v.data()), n);
+    for (char& c : out) {
+        const auto u = static_cast<std::uint8_t>(c);
+        if (u < 0x20 || u >= 0x7f) c = '?';
     }
-    return s;
+}
+
+// sum16 (checksum.hpp) of a frame, eight bytes at a time: the bytes of each 64-bit word are
+// added pairwise into four 16-bit lanes (at most 2 x 255 per word, so lanes cannot overflow
+// within kMaxFrameSize bytes), the lanes summed at the end. Any length; the same result.
+std::uint16_t frameSum(ByteView bytes) {
+    constexpr std::uint64_t kLowBytes = 0x00FF00FF00FF00FFULL;
+    std::uint64_t lanes = 0;
+    std::size_t i = 0;
+    unsigned sum = 0;
+    for (; i + 8 <= bytes.size(); i += 8) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, bytes.data() + i, 8);
+        lanes += (w & kLowBytes) + ((w >> 8) & kLowBytes);
+        if ((i & 1023) == 1016) {  // every 128 words: fold before a lane could overflow
+            sum += static_cast<unsigned>((lanes & 0xFFFF) + ((lanes >> 16) & 0xFFFF) + ((lanes >> 32) & 0xFFFF) +
+                                         (lanes >> 48));
+            lanes = 0;
+        }
+    }
+    sum += static_cast<unsigned>((lanes & 0xFFFF) + ((lanes >> 16) & 0xFFFF) + ((lanes >> 32) & 0xFFFF) + (lanes >> 48));
+    for (; i < bytes.size(); ++i) sum += bytes[i];
+    return static_cast<std::uint16_t>(sum);
 }
 
 }  // namespace
@@ -134,7 +160,7 @@ util::Result<Envelope> parseFrame(ByteView frame) {
     if (frame[end] != kEndMark) return makeError(DecodeError::BadEndMark, end, kEndMark, frame[end]);
     if (frame[end + 1] != 0 || frame[end + 2] != 0)
         return makeError(DecodeError::BadEndMark, end + 1, 0, frame[end + 1] | frame[end + 2]);
-    const std::uint16_t computed = sum16(frame.first(end + 1));
+    const std::uint16_t computed = frameSum(frame.first(end + 1));
     const auto found = static_cast<std::uint16_t>((frame[end + 3] << 8) | frame[end + 4]);
     if (computed != found) return makeError(DecodeError::BadChecksum, end + 3, computed, found);
 
@@ -147,11 +173,6 @@ util::Result<Envelope> parseFrame(ByteView frame) {
     env.recordNumber = r.u32be();
     env.checksum = found;
     return env;
-}
-
-std::optional<std::uint32_t> ReadAll::value(std::uint8_t dataId) const {
-    if (!has(dataId)) return std::nullopt;
-    return raw[dataId];
 }
 
 std::optional<std::int32_t> ReadAll::signedValue(std::uint8_t dataId) const {
@@ -217,14 +238,21 @@ util::Result<ReadAll> decodeReadAll(ByteView frame) {
     out.lengthField = env->lengthField;
     out.checksum = env->checksum;
 
-    ByteReader r(env->payload);
-    auto truncated = [&r] {
-        return makeError(DecodeError::TooShort, kPayloadOffset + r.error().offset);
-    };
-    while (!r.atEnd()) {
-        const std::size_t idAt = kPayloadOffset + r.position();
-        const std::uint8_t dataId = r.u8();
+    // The walk reads the payload directly; the cell block, once per reply, with a ByteReader
+    // from its start (`base`): its offsets are the payload's less `base`.
+    const ByteView payload = env->payload;
+    const std::size_t size = payload.size();
+    const std::uint8_t* const bytes = payload.data();
+    std::size_t pos = 0;
+    while (pos < size) {
+        const std::size_t idAt = kPayloadOffset + pos;
+        const std::uint8_t dataId = bytes[pos++];
         if (dataId == id::kCellVoltages) {
+            const std::size_t base = pos;
+            ByteReader r(payload.subspan(base));
+            auto truncated = [&r, base] {
+                return makeError(DecodeError::TooShort, kPayloadOffset + base + r.error().offset);
+            };
             const std::uint8_t len = r.u8();
             if (len % 3 != 0)
                 return makeError(DecodeError::BadLength, idAt + 1, (len / 3U) * 3U, len);
@@ -233,7 +261,7 @@ util::Result<ReadAll> decodeReadAll(ByteView frame) {
             std::array<double, kMaxCells> cells{};
             std::bitset<kMaxCells> seen;
             for (unsigned i = 0; i < len / 3U; ++i) {
-                const std::size_t at = kPayloadOffset + r.position();
+                const std::size_t at = kPayloadOffset + base + r.position();
                 const std::uint8_t index = r.u8();
                 const std::uint16_t mv = r.u16be();
                 if (!r.ok()) return truncated();
@@ -245,6 +273,7 @@ util::Result<ReadAll> decodeReadAll(ByteView frame) {
             out.cellVoltagesV.clear();
             for (unsigned i = 0; i < len / 3U; ++i) out.cellVoltagesV.push_back(cells[i]);
             out.present.set(dataId);
+            pos = base + r.position();
             continue;
         }
         const IdRow& row = kIdTable[dataId];
@@ -253,13 +282,24 @@ util::Result<ReadAll> decodeReadAll(ByteView frame) {
             out.unknownId = dataId;
             break;
         }
-        ByteView v = r.bytes(row.length);
-        if (!r.ok()) return truncated();
+        // A value cut short by the frame's end: TooShort at the payload's end.
+        if (size - pos < row.length) return makeError(DecodeError::TooShort, kPayloadOffset + size);
+        const std::uint8_t* const v = bytes + pos;
+        pos += row.length;
         if (row.kind == ValueKind::Ascii) {
-            out.text[static_cast<std::size_t>(textSlot(dataId))] = asciiValue(v);
+            asciiValue(ByteView{v, row.length}, out.text[static_cast<std::size_t>(textSlot(dataId))]);
         } else {
-            std::uint32_t value = 0;
-            for (std::uint8_t b : v) value = (value << 8) | b;
+            std::uint32_t value = 0;  // big-endian
+            switch (row.length) {
+                case 1: value = v[0]; break;
+                case 2: value = (std::uint32_t{v[0]} << 8) | v[1]; break;
+                case 4:
+                    value = (std::uint32_t{v[0]} << 24) | (std::uint32_t{v[1]} << 16) | (std::uint32_t{v[2]} << 8) | v[3];
+                    break;
+                default:
+                    for (std::size_t k = 0; k < row.length; ++k) value = (value << 8) | v[k];
+                    break;
+            }
             out.raw[dataId] = value;
         }
         out.present.set(dataId);

@@ -29,49 +29,71 @@ std::optional<T> ranged(const std::optional<T>& v, const domain::PlausibleRange&
     return std::nullopt;
 }
 
-// Writes one cycle's puts into the table: each path's slot found by its position in the
-// sequence of puts (PathTable::slotAt - no path strings compared while the shape of the table
-// stays the same), each value compared with the stored one and formatted only when it changed.
-// Paths must be literals or static strings (their address identifies them).
+// The same value: what Value's operator== says (a double by ==, so a NaN is never the same),
+// without the variant visit.
+inline bool sameValue(const Value& a, const Value& b) {
+    if (a.index() != b.index()) return false;
+    switch (a.index()) {
+        case 1: return std::get<std::int32_t>(a) == std::get<std::int32_t>(b);
+        case 2: return std::get<double>(a) == std::get<double>(b);
+        case 3: return std::get<std::string>(a) == std::get<std::string>(b);
+        default: return true;  // Invalid
+    }
+}
+
+// Writes one cycle's puts into the table: each path's slot and item found by its position in
+// the sequence of puts (PathTable::placeAt - no path strings compared while the shape of the
+// table stays the same), each value compared with the stored one and formatted only when it
+// changed. Paths must be literals or static strings (their address identifies them).
+//
+// The check that a put changes nothing (most puts of a poll) is inlined at each put; only a
+// change (or a new path) calls out.
 class Builder {
 public:
     explicit Builder(PathTable& t) : t_(t) {}
     // A number (or invalid) with a text of its own.
-    void put(std::string_view path, const Value& v, std::string_view text) {
-        const auto slot = t_.slotAt(n_++, path);
-        Item& item = t_.item(slot);
-        if (item.value == v && item.text == text) return;
-        item.value = v;
-        item.text.assign(text);
-        t_.touch(slot);
+    [[gnu::always_inline]] void put(std::string_view path, const Value& v, std::string_view text) {
+        const auto [slot, item] = t_.placeAt(n_++, path);
+        if (sameValue(item->value, v) && item->text == text) return;
+        store(slot, *item, v, text);
     }
     // A number or invalid, its text by `unit`.
-    void put(std::string_view path, const Value& v, Unit unit = Unit::None) {
-        const auto slot = t_.slotAt(n_++, path);
-        Item& item = t_.item(slot);
+    [[gnu::always_inline]] void put(std::string_view path, const Value& v, Unit unit = Unit::None) {
+        const auto [slot, item] = t_.placeAt(n_++, path);
         // A new slot is "---"/invalid: an invalid put still formats once.
-        if (item.value == v && t_.version(slot) > 1) return;
-        item.value = v;
-        formatText(v, unit, item.text);
-        t_.touch(slot);
+        if (sameValue(item->value, v) && t_.version(slot) > 1) return;
+        store(slot, *item, v, unit);
     }
     // A string value, its text the same; nullopt: invalid.
-    void putString(std::string_view path, std::optional<std::string_view> v) {
+    [[gnu::always_inline]] void putString(std::string_view path, std::optional<std::string_view> v) {
         if (!v) {
             put(path, Invalid{});
             return;
         }
-        const auto slot = t_.slotAt(n_++, path);
-        Item& item = t_.item(slot);
-        auto* current = std::get_if<std::string>(&item.value);
-        if (current && *current == *v && item.text == *v) return;
-        if (current) current->assign(*v);
-        else item.value.emplace<std::string>(*v);
-        item.text.assign(*v);
-        t_.touch(slot);
+        const auto [slot, item] = t_.placeAt(n_++, path);
+        const auto* current = std::get_if<std::string>(&item->value);
+        if (current && *current == *v && item->text == *v) return;
+        storeString(slot, *item, *v);
     }
 
 private:
+    [[gnu::noinline]] void store(PathTable::Slot slot, Item& item, const Value& v, std::string_view text) {
+        item.value = v;
+        item.text.assign(text);
+        t_.touch(slot);
+    }
+    [[gnu::noinline]] void store(PathTable::Slot slot, Item& item, const Value& v, Unit unit) {
+        item.value = v;
+        formatText(v, unit, item.text);
+        t_.touch(slot);
+    }
+    [[gnu::noinline]] void storeString(PathTable::Slot slot, Item& item, std::string_view v) {
+        if (auto* current = std::get_if<std::string>(&item.value)) current->assign(v);
+        else item.value.emplace<std::string>(v);
+        item.text.assign(v);
+        t_.touch(slot);
+    }
+
     PathTable& t_;
     std::size_t n_ = 0;  // puts so far in this cycle
 };
@@ -91,16 +113,22 @@ void putIdentity(Builder& b, const ServiceIdentity& id) {
 }
 
 // "/Voltages/Cell<N>" and "/Balances/Cell<N>", built once.
-const std::string& cellPath(std::string_view group, std::size_t index0) {
-    static const auto paths = [] {
-        std::array<std::array<std::string, domain::BatterySnapshot::kMaxCells>, 2> p;
+enum class CellGroup : std::uint8_t { Voltages, Balances };
+struct CellPaths {
+    std::array<std::array<std::string, domain::BatterySnapshot::kMaxCells>, 2> paths;
+    CellPaths() {
         for (std::size_t i = 0; i < domain::BatterySnapshot::kMaxCells; ++i) {
-            p[0][i] = "/Voltages/Cell" + std::to_string(i + 1);
-            p[1][i] = "/Balances/Cell" + std::to_string(i + 1);
+            paths[0][i] = "/Voltages/Cell" + std::to_string(i + 1);
+            paths[1][i] = "/Balances/Cell" + std::to_string(i + 1);
         }
-        return p;
-    }();
-    return paths[group == "Voltages" ? 0 : 1][index0];
+    }
+    const std::string& operator()(CellGroup group, std::size_t index0) const {
+        return paths[static_cast<std::size_t>(group)][index0];
+    }
+};
+const CellPaths& cellPaths() {
+    static const CellPaths paths;
+    return paths;
 }
 
 // Victron alarm paths and the domain alarms behind them. JK reports tripped protections:
@@ -340,6 +368,7 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
     // reading, so they stay on the bus (invalid) when communication is lost. An implausible
     // cell is invalid on its own.
     const std::size_t cells = snap ? snap->cellVoltagesV.size() : 0;
+    const CellPaths& cellPath = cellPaths();
     if (snap) {
         // The JK balancer moves charge from the highest to the lowest cell.
         const bool balancerActive = s && haveStats && s->balancing;
@@ -347,16 +376,16 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
         const std::size_t highest = haveStats ? stats.maxIndex : SIZE_MAX;
         for (std::size_t i = 0; i < cells; ++i) {
             const bool plausibleCell = s && plausible::kCellVoltage.contains(s->cellVoltagesV[i]);
-            b.put(cellPath("Voltages", i), plausibleCell ? Value{s->cellVoltagesV[i]} : Value{Invalid{}}, Unit::CellVolt);
+            b.put(cellPath(CellGroup::Voltages, i), plausibleCell ? Value{s->cellVoltagesV[i]} : Value{Invalid{}}, Unit::CellVolt);
             const bool balancing = balancerActive && (i == lowest || i == highest);
-            b.put(cellPath("Balances", i), s ? Value{std::int32_t{balancing ? 1 : 0}} : Value{Invalid{}});
+            b.put(cellPath(CellGroup::Balances, i), s ? Value{std::int32_t{balancing ? 1 : 0}} : Value{Invalid{}});
         }
     }
     // Cells a previous reading had and this one has not (32 -> 16 cells, or none): their paths
     // stay on the bus, invalid, never with the old values. (The table's mark keeps the most
     // cells ever put, so this costs no lookup.)
     for (std::size_t i = cells; i < t.producerMark; ++i)
-        for (std::string_view group : {"Voltages", "Balances"}) b.put(cellPath(group, i), Invalid{});
+        for (CellGroup group : {CellGroup::Voltages, CellGroup::Balances}) b.put(cellPath(group, i), Invalid{});
     t.producerMark = std::max<std::uint32_t>(t.producerMark, static_cast<std::uint32_t>(cells));
     b.put("/Voltages/Sum", haveStats ? Value{stats.sumV} : Value{Invalid{}}, Unit::Volt);
     b.put("/Voltages/Diff", haveStats ? Value{stats.deltaV} : Value{Invalid{}}, Unit::CellVolt);
@@ -368,7 +397,9 @@ void batteryPaths(const ServiceIdentity& id, const std::optional<BatterySnapshot
         Value v = Invalid{};
         if (alarmsKnown) {
             auto any = [&row](const domain::AlarmSet& set) {
-                return std::any_of(row.sources.begin(), row.sources.end(), [&set](Alarm a) { return set.has(a); });
+                for (const Alarm a : row.sources)
+                    if (set.has(a)) return true;
+                return false;
             };
             v = std::int32_t{any(s->alarms) ? row.level : any(limits.warnings) ? 1 : 0};
         }

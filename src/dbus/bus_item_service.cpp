@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -45,6 +46,48 @@ sd_bus* busOf(sdbus::IConnection& connection) {
 
 // Messages are written straight with sd-bus. Its append calls poison the message on the first
 // error, so only the send (or seal) is checked.
+
+// Whether every byte of `s` is ASCII and not NUL: such a string is valid UTF-8 as sd-bus
+// checks it, and c_str() ends where it does. Eight bytes at a time.
+bool plainAscii(std::string_view s) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, s.data() + i, 8);
+        // A byte >= 0x80, or a zero byte ((w - 1s) & ~w has its high bit set).
+        if ((w & kHighs) != 0 || ((w - kOnes) & ~w & kHighs) != 0) return false;
+    }
+    for (; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c == 0 || c >= 0x80) return false;
+    }
+    return true;
+}
+
+// A string ("s"). sd_bus_message_append_basic runs strlen and a UTF-8 check over the string
+// before it copies it; a plain ASCII string (above) needs neither, and is copied straight into
+// the space sd_bus_message_append_string_space reserves: the same bytes on the wire. Anything
+// else goes through sd-bus's own check, as before (its first NUL ends it there, as c_str() did).
+void appendString(sd_bus_message* m, std::string_view s, const char* terminated) {
+    if (plainAscii(s)) {
+        char* space = nullptr;
+        if (sd_bus_message_append_string_space(m, s.size(), &space) >= 0 && space != nullptr)
+            std::memcpy(space, s.data(), s.size());
+        return;
+    }
+    sd_bus_message_append_basic(m, 's', terminated);
+}
+void appendString(sd_bus_message* m, const std::string& s) { appendString(m, s, s.c_str()); }
+// A literal known to be plain ASCII ("Value", "Text").
+template <std::size_t N>
+void appendLiteral(sd_bus_message* m, const char (&literal)[N]) {
+    char* space = nullptr;
+    if (sd_bus_message_append_string_space(m, N - 1, &space) >= 0 && space != nullptr)
+        std::memcpy(space, literal, N - 1);
+}
+
 void appendVariant(sd_bus_message* m, const Value& value) {
     if (const auto* i = std::get_if<std::int32_t>(&value)) {
         sd_bus_message_open_container(m, 'v', "i");
@@ -54,7 +97,7 @@ void appendVariant(sd_bus_message* m, const Value& value) {
         sd_bus_message_append_basic(m, 'd', d);
     } else if (const auto* s = std::get_if<std::string>(&value)) {
         sd_bus_message_open_container(m, 'v', "s");
-        sd_bus_message_append_basic(m, 's', s->c_str());
+        appendString(m, *s);
     } else {
         sd_bus_message_open_container(m, 'v', "ai");  // Victron's invalid
         sd_bus_message_open_container(m, 'a', "i");
@@ -68,15 +111,15 @@ enum class Order { ValueFirst, TextFirst };
 void appendProperties(sd_bus_message* m, const Item& item, Order order = Order::ValueFirst) {
     auto value = [&] {
         sd_bus_message_open_container(m, 'e', "sv");
-        sd_bus_message_append_basic(m, 's', "Value");
+        appendLiteral(m, "Value");
         appendVariant(m, item.value);
         sd_bus_message_close_container(m);
     };
     auto text = [&] {
         sd_bus_message_open_container(m, 'e', "sv");
-        sd_bus_message_append_basic(m, 's', "Text");
+        appendLiteral(m, "Text");
         sd_bus_message_open_container(m, 'v', "s");
-        sd_bus_message_append_basic(m, 's', item.text.c_str());
+        appendString(m, item.text);
         sd_bus_message_close_container(m);
         sd_bus_message_close_container(m);
     };
@@ -404,39 +447,49 @@ std::size_t BusItemService::update(const PathTable& batch) {
         seenVersions_.resize(batch.slotCount(), 0);
     }
     changed_.clear();
-    for (PathTable::Slot b = 0; b < batch.slotCount(); ++b) {
-        if (batch.version(b) == seenVersions_[b]) continue;  // untouched since the last update
-        seenVersions_[b] = batch.version(b);
-        const auto& [path, raw] = batch.entry(b);
-        bool added = false;
-        if (slotMap_[b] == kUnmapped) {
-            const std::size_t before = items_.slotCount();
-            slotMap_[b] = items_.intern(path);
-            if (items_.slotCount() != before) {
-                added = true;
-                addPath(path, slotMap_[b]);
-            }
-        }
-        const PathTable::Slot mine = slotMap_[b];
-        Item& stored = items_.item(mine);
-        // sd-bus refuses a string that is not UTF-8 (a port path, a BMS's text): made valid here.
-        const auto* text = std::get_if<std::string>(&raw.value);
-        if ((text && !util::isValidUtf8(*text)) || !util::isValidUtf8(raw.text)) {
-            Item valid = raw;
-            if (text) valid.value = util::toValidUtf8(*text);
-            valid.text = util::toValidUtf8(raw.text);
-            if (!added && stored == valid) continue;
-            stored = std::move(valid);
-        } else {
-            if (!added && stored == raw) continue;
-            stored.value = raw.value;  // assignments reuse the stored strings' buffers
-            stored.text = raw.text;
-        }
-        items_.touch(mine);
-        changed_.push_back(mine);
+    // The versions side by side, scanned without touching anything else; a slot whose version
+    // moved is taken in out of line.
+    const auto slots = static_cast<PathTable::Slot>(batch.slotCount());
+    const std::uint32_t* const versions = batch.versions().data();
+    std::uint32_t* const seen = seenVersions_.data();
+    for (PathTable::Slot b = 0; b < slots; ++b) {
+        if (versions[b] == seen[b]) continue;  // untouched since the last update
+        seen[b] = versions[b];
+        take(batch, b);
     }
     if (!changed_.empty()) announce();
     return changed_.size();
+}
+
+void BusItemService::take(const PathTable& batch, PathTable::Slot b) {
+    const auto& [path, raw] = batch.entry(b);
+    bool added = false;
+    if (slotMap_[b] == kUnmapped) {
+        const std::size_t before = items_.slotCount();
+        slotMap_[b] = items_.intern(path);
+        if (items_.slotCount() != before) {
+            added = true;
+            addPath(path, slotMap_[b]);
+        }
+    }
+    const PathTable::Slot mine = slotMap_[b];
+    Item& stored = items_.item(mine);
+    // sd-bus refuses a string that is not UTF-8 (a port path, a BMS's text): made valid here.
+    const auto* text = std::get_if<std::string>(&raw.value);
+    auto valid = [](const std::string& s) { return plainAscii(s) || util::isValidUtf8(s); };  // ASCII: at once
+    if ((text && !valid(*text)) || !valid(raw.text)) {
+        Item mended = raw;
+        if (text) mended.value = util::toValidUtf8(*text);
+        mended.text = util::toValidUtf8(raw.text);
+        if (!added && stored == mended) return;
+        stored = std::move(mended);
+    } else {
+        if (!added && stored == raw) return;
+        stored.value = raw.value;  // assignments reuse the stored strings' buffers
+        stored.text = raw.text;
+    }
+    items_.touch(mine);
+    changed_.push_back(mine);
 }
 
 void BusItemService::send(sd_bus_message* message) {
@@ -464,7 +517,7 @@ void BusItemService::announce() {
     for (const PathTable::Slot slot : changed_) {
         const auto& [path, item] = items_.entry(slot);
         sd_bus_message_open_container(batch, 'e', "sa{sv}");
-        sd_bus_message_append_basic(batch, 's', path.c_str());
+        appendString(batch, path);
         appendProperties(batch, item);
         sd_bus_message_close_container(batch);
     }

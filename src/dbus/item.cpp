@@ -10,6 +10,39 @@
 
 namespace jkbms::dbus {
 
+namespace {
+
+// "%.<precision>f" of `v` (precision 0..3) without std::to_chars's exact decimal expansion,
+// when that gives the same text: false (nothing written) otherwise.
+// |v| x 10^precision below 2^31 is computed with one rounding, so it is within 2.4e-7 of the
+// exact product; unless its fraction is within 1e-6 of one half, the exact product rounds to
+// the same integer (printf rounds the exact binary value to nearest). Ties, NaN, infinities
+// and large values are left to to_chars. The sign is printed as printf does ("-0.00").
+bool fixedFast(double v, int precision, char*& p, char* end) {
+    static constexpr double kScale[] = {1.0, 10.0, 100.0, 1000.0};
+    static constexpr std::uint32_t kPower[] = {1, 10, 100, 1000};
+    const double r = std::fabs(v) * kScale[precision];
+    if (!(r < 2147483648.0)) return false;  // NaN too
+    const double whole = std::floor(r);
+    const double fraction = r - whole;  // exact
+    if (std::fabs(fraction - 0.5) < 1e-6) return false;
+    const auto n = static_cast<std::uint32_t>(whole) + (fraction > 0.5 ? 1U : 0U);
+    if (std::signbit(v)) *p++ = '-';
+    p = std::to_chars(p, end, n / kPower[precision]).ptr;
+    if (precision > 0) {
+        *p++ = '.';
+        std::uint32_t digits = n % kPower[precision];
+        for (int i = precision - 1; i >= 0; --i) {
+            p[i] = static_cast<char>('0' + digits % 10);
+            digits /= 10;
+        }
+        p += precision;
+    }
+    return true;
+}
+
+}  // namespace
+
 void formatText(const Value& value, Unit unit, std::string& out) {
     if (!isValid(value)) {
         out.assign("---");
@@ -26,7 +59,9 @@ void formatText(const Value& value, Unit unit, std::string& out) {
     char buf[330];
     char* const end = buf + sizeof buf;
     char* p = buf;
-    auto fixed = [&](int precision) { p = std::to_chars(p, end, v, std::chars_format::fixed, precision).ptr; };
+    auto fixed = [&](int precision) {
+        if (!fixedFast(v, precision, p, end)) p = std::to_chars(p, end, v, std::chars_format::fixed, precision).ptr;
+    };
     auto general = [&] { p = std::to_chars(p, end, v, std::chars_format::general, 6).ptr; };  // "%g"
     auto suffix = [&](std::string_view s) {
         std::memcpy(p, s.data(), s.size());
@@ -83,6 +118,11 @@ PathTable::PathTable(const PathTable& other)
     : entries_(other.entries_), versions_(other.versions_), order_(other.order_), sequence_(other.sequence_),
       id_(nextTableId()) {
     producerMark = other.producerMark;
+    rebindSequence();
+}
+
+void PathTable::rebindSequence() {
+    for (Put& put : sequence_) put.item = &entries_[put.slot].second;
 }
 
 PathTable::PathTable(PathTable&& other) noexcept
@@ -165,16 +205,11 @@ PathTable::Slot PathTable::intern(std::string_view path) {
     return emplace(std::string{path}, invalidItem()).first.slot();
 }
 
-PathTable::Slot PathTable::slotAt(std::size_t n, std::string_view path) {
-    if (n < sequence_.size() && sequence_[n].first == path.data() &&
-        entries_[sequence_[n].second].first.size() == path.size()) {
-        assert(entries_[sequence_[n].second].first == path);  // `path` had static storage
-        return sequence_[n].second;
-    }
+PathTable::Place PathTable::placeNew(std::size_t n, std::string_view path) {
     const Slot slot = intern(path);
-    if (n >= sequence_.size()) sequence_.resize(n + 1, {nullptr, 0});
-    sequence_[n] = {path.data(), slot};
-    return slot;
+    if (n >= sequence_.size()) sequence_.resize(n + 1);
+    sequence_[n] = Put{path.data(), path.size(), slot, &entries_[slot].second};
+    return {slot, sequence_[n].item};
 }
 
 Item makeItem(Value value, Unit unit) {

@@ -1,6 +1,11 @@
 #include "jkbms/domain/snapshot_mapping.hpp"
 
 #include <algorithm>
+#include <array>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "jkbms/domain/battery_key.hpp"
 
@@ -26,6 +31,73 @@ constexpr std::string_view kT1 = "T1";
 constexpr std::string_view kT2 = "T2";
 constexpr std::string_view kT4 = "T4";
 constexpr std::string_view kT5 = "T5";
+
+// The identity of an NW reply (versions, model, date, device name, serial) is derived from its
+// four ASCII ids alone, which a BMS repeats unchanged in every reply; deriving it (cleanField,
+// nwIdText, splitNwVersion) cost more than the rest of fromNw. So it is derived once per set of
+// ids and kept: per thread (fromNw stays callable from any thread), for the last few distinct
+// sets (one per pack polled on the thread; more packs than entries only derive more often).
+// An entry is reused only when all four ids are byte for byte the same (present or absent
+// alike), so a changed id is derived anew at once.
+constexpr std::uint8_t kNwIdentityIds[] = {nwid::kSoftwareVersion, nwid::kManufacturerId, nwid::kManufactureDate,
+                                           nwid::kDeviceId};
+using NwIdentityTexts = std::array<std::optional<std::string_view>, std::size(kNwIdentityIds)>;
+
+Identity deriveNwIdentity(const NwIdentityTexts& t) {
+    const auto& [sw, maker, date, dev] = t;
+    Identity id;
+    id.protocol = Protocol::Nw;
+    id.variant = "NW";
+    if (sw) {
+        NwVersions v = splitNwVersion(*sw);
+        id.hardwareVersion = std::move(v.hardware);
+        id.softwareVersion = std::move(v.software);
+    }
+    if (maker) {
+        constexpr std::string_view kFiller = "Input Userda";
+        std::string_view m = *maker;
+        if (m.starts_with(kFiller)) m.remove_prefix(kFiller.size());
+        id.model = std::string{m};
+    }
+    if (date) id.manufacturingDate = std::string{*date};
+    // No serial number field in NW: the ids that tell the board apart (as its key), if any.
+    id.serialNumber = nwIdText(maker.value_or(""), dev.value_or(""));
+    // The device id the user set (0xB4); the factory default names no device.
+    if (dev && !nwIdText("", *dev).empty()) id.deviceName = cleanField(*dev);
+    return id;
+}
+
+class NwIdentityCache {
+public:
+    const Identity& get(const NwIdentityTexts& texts) {
+        for (Entry& e : entries_)
+            if (e.used && e.matches(texts)) return e.identity;
+        Entry& e = entries_[next_];
+        next_ = (next_ + 1) % entries_.size();
+        e.used = true;
+        for (std::size_t i = 0; i < texts.size(); ++i) {
+            e.present[i] = texts[i].has_value();
+            e.texts[i].assign(texts[i].value_or(std::string_view{}));
+        }
+        e.identity = deriveNwIdentity(texts);
+        return e.identity;
+    }
+
+private:
+    struct Entry {
+        bool used = false;
+        std::array<bool, std::size(kNwIdentityIds)> present{};
+        std::array<std::string, std::size(kNwIdentityIds)> texts;
+        Identity identity;
+        bool matches(const NwIdentityTexts& t) const {
+            for (std::size_t i = 0; i < t.size(); ++i)
+                if (present[i] != t[i].has_value() || (t[i] && texts[i] != *t[i])) return false;
+            return true;
+        }
+    };
+    std::array<Entry, 4> entries_;
+    std::size_t next_ = 0;
+};
 
 }  // namespace
 
@@ -158,25 +230,10 @@ BatterySnapshot fromNw(const codec::nw::ReadAll& r) {
     s.fullCapacityAh = capacity;
     if (capacity && s.socPercent) s.remainingCapacityAh = *capacity * *s.socPercent / 100.0;
 
-    Identity& id = s.identity;
-    id.protocol = Protocol::Nw;
-    id.variant = "NW";
-    if (auto sw = r.textOf(nwid::kSoftwareVersion)) {
-        NwVersions v = splitNwVersion(*sw);
-        id.hardwareVersion = std::move(v.hardware);
-        id.softwareVersion = std::move(v.software);
-    }
-    if (auto maker = r.textOf(nwid::kManufacturerId)) {
-        constexpr std::string_view kFiller = "Input Userda";
-        std::string_view m = *maker;
-        if (m.starts_with(kFiller)) m.remove_prefix(kFiller.size());
-        id.model = std::string{m};
-    }
-    if (auto date = r.textOf(nwid::kManufactureDate)) id.manufacturingDate = std::string{*date};
-    // The device id the user set (0xB4); the factory default names no device.
-    if (auto dev = r.textOf(nwid::kDeviceId); dev && !nwIdText("", *dev).empty()) id.deviceName = cleanField(*dev);
-    // No serial number field in NW: the ids that tell the board apart (as its key), if any.
-    id.serialNumber = nwIdText(r.textOf(nwid::kManufacturerId).value_or(""), r.textOf(nwid::kDeviceId).value_or(""));
+    NwIdentityTexts texts;
+    for (std::size_t i = 0; i < texts.size(); ++i) texts[i] = r.textOf(kNwIdentityIds[i]);
+    thread_local NwIdentityCache identities;
+    s.identity = identities.get(texts);
     // SoH: the actual capacity (0xB9, firmware >= 10.10) against the nominal one (0xAA). Both
     // are settings of the BMS (written by the user or the installer, not measured): /Soh is
     // the capacity the pack is set to have left, as far as the BMS is told.

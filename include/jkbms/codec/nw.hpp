@@ -175,7 +175,11 @@ struct ReadAll {
     std::optional<std::uint8_t> unknownId;
 
     bool has(std::uint8_t dataId) const { return present.test(dataId); }
-    std::optional<std::uint32_t> value(std::uint8_t dataId) const;
+    // A numeric id's value as sent (unscaled, unsigned); nullopt when the reply did not carry it.
+    std::optional<std::uint32_t> value(std::uint8_t dataId) const {
+        if (!has(dataId)) return std::nullopt;
+        return raw[dataId];
+    }
     // Sign-extended for the signed ids (0xA5-0xA8), the plain value otherwise.
     std::optional<std::int32_t> signedValue(std::uint8_t dataId) const;
     // ASCII ids: 0xB2 password, 0xB4 device id, 0xB5 date, 0xB7 software, 0xBA manufacturer.

@@ -123,6 +123,8 @@ private:
     };
     struct Callbacks;  // the sd-bus callbacks (bus_item_service.cpp)
 
+    // Stores slot `b` of `batch` (its version moved) when it changed; notes it in changed_.
+    void take(const PathTable& batch, PathTable::Slot b);
     void addPath(const std::string& leaf, PathTable::Slot slot);
     Kind kindOf(std::string_view path) const;
     std::int32_t setValue(const std::string& path, std::optional<Value> value);

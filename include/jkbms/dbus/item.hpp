@@ -2,11 +2,13 @@
 // The values of Victron's com.victronenergy.BusItem paths, free of any D-Bus library: the
 // path model is pure, and only the service turns it into sdbus-c++ variants.
 
+#include <cassert>
 #include <cstdint>
 #include <deque>
 #include <iterator>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -116,13 +118,32 @@ public:
     std::size_t slotCount() const { return entries_.size(); }
     const value_type& entry(Slot slot) const { return entries_[slot]; }
     std::uint32_t version(Slot slot) const { return versions_[slot]; }
+    // Every slot's version, by slot (slotCount() of them; valid until a path is added).
+    std::span<const std::uint32_t> versions() const { return versions_; }
     // The slot of `path`, added (invalid, "---") when new.
     Slot intern(std::string_view path);
     // The producer's side: the slot of its `n`-th put in a cycle. `path` must live as long as
     // the table (a literal, a static table): its address identifies it, so the slot is found
     // without comparing strings while the order of puts stays the same (a debug build checks
     // the text too). Another path at that position: looked up and remembered.
-    Slot slotAt(std::size_t n, std::string_view path);
+    Slot slotAt(std::size_t n, std::string_view path) { return placeAt(n, path).slot; }
+    // The same with the slot's item (whose address never changes): the producer's per-put fast
+    // path, a few loads and compares while the order of puts stays the same. Change the item,
+    // then touch(slot).
+    struct Place {
+        Slot slot;
+        Item* item;
+    };
+    Place placeAt(std::size_t n, std::string_view path) {
+        if (n < sequence_.size()) {
+            const Put& put = sequence_[n];
+            if (put.path == path.data() && put.length == path.size()) {
+                assert(entries_[put.slot].first == path);  // `path` had static storage
+                return {put.slot, put.item};
+            }
+        }
+        return placeNew(n, path);
+    }
     Item& item(Slot slot) { return entries_[slot].second; }  // change it, then touch()
     void touch(Slot slot) { ++versions_[slot]; }
 
@@ -134,12 +155,22 @@ public:
     std::uint32_t producerMark = 0;
 
 private:
+    // One put of the producer's sequence: the path's address and length (its identity), its
+    // slot and item.
+    struct Put {
+        const char* path = nullptr;
+        std::size_t length = 0;
+        Slot slot = 0;
+        Item* item = nullptr;
+    };
     void index(Slot slot);
+    Place placeNew(std::size_t n, std::string_view path);  // placeAt() when the sequence differs
+    void rebindSequence();  // after a copy: the items are this table's
 
     std::deque<value_type> entries_;     // by slot; a deque, so items never move
     std::vector<std::uint32_t> versions_;  // by slot
     std::vector<Slot> order_;            // slots sorted by path
-    std::vector<std::pair<const char*, Slot>> sequence_;  // the producer's puts, in order
+    std::vector<Put> sequence_;  // the producer's puts, in order
     std::uint64_t id_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <deque>
+#include <vector>
 
 #include "jkbms/util/hex.hpp"
 #include "support/frame_builders.hpp"
@@ -58,6 +59,27 @@ TEST(NwEncode, EncodedFramesParseBack) {
     EXPECT_EQ(env->command, static_cast<std::uint8_t>(Command::ReadId));
     ASSERT_EQ(env->payload.size(), 1U);
     EXPECT_EQ(env->payload[0], id::kSoc);
+}
+
+// parseFrame checks sum16 a word at a time: every payload length (each remainder of 8), with
+// bytes high and low, parses back; one checksum bit off is refused.
+TEST(NwEncode, ChecksumOfEveryLengthAndByte) {
+    std::uint32_t x = 2463534242U;  // xorshift: reproducible bytes
+    for (std::size_t n = 0; n + kMinFrameSize <= kMaxFrameSize; ++n) {
+        std::vector<std::uint8_t> payload(n);
+        for (auto& b : payload) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            b = n % 3 == 0 ? std::uint8_t{0xFF} : static_cast<std::uint8_t>(x);
+        }
+        auto frame = encodeFrame(Command::ReadAll, Source::Bms, TransmissionType::Reply, payload);
+        ASSERT_TRUE(parseFrame(frame)) << n;
+        frame.back() ^= 1U;
+        const auto bad = parseFrame(frame);
+        ASSERT_FALSE(bad) << n;
+        EXPECT_EQ(bad.error().code, util::DecodeError::BadChecksum) << n;
+    }
 }
 
 // ---- read-all decoder ----

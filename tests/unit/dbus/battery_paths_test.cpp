@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "jkbms/dbus/names.hpp"
 #include "jkbms/domain/plausible_ranges.hpp"
@@ -321,6 +322,48 @@ TEST(Item, ValuesFromTheWire) {
     EXPECT_EQ(valueFromWire(s), Value{std::string{"Bank 1"}});
 }
 
+// formatText's fixed-point texts are printf's ("%.2f" ...), also where its quick path (a
+// scaled integer) gives way to std::to_chars: near ties, for large values, NaN and infinities.
+TEST(Item, FixedTextsArePrintfs) {
+    struct Case {
+        Unit unit;
+        const char* format;
+    };
+    const Case cases[] = {{Unit::Volt, "%.2fV"},   {Unit::CellVolt, "%.3fV"},   {Unit::Amp, "%.2fA"},
+                          {Unit::Watt, "%.0fW"},   {Unit::Celsius, "%.1f\u00b0C"}, {Unit::Percent, "%.1f%%"},
+                          {Unit::AmpHour, "%.1fAh"}, {Unit::KiloWattHour, "%.2fkWh"}, {Unit::Second, "%.0fs"}};
+    std::vector<double> values = {0.0, -0.0, 0.5, 1.5, 2.5, -0.5, 0.125, 0.375, 1.005, 2.675, 0.0005, -0.0004,
+                                  -0.001, 3.3255, 53.2, -12.345, 1e-9, -1e-9, 2147483.6475, 2147483647.5,
+                                  4294967296.25, 1e15, -1e300, 1e300, std::nan(""), INFINITY, -INFINITY,
+                                  std::nextafter(0.5, 1.0), std::nextafter(0.5, 0.0), 0.049999999999999996};
+    // Every millivolt step around a cell's range, and a walk of ordinary magnitudes with
+    // halves and near-halves of each precision.
+    for (int mv = 2500; mv <= 4500; ++mv) values.push_back(mv / 1000.0);
+    for (int i = -20000; i <= 20000; ++i) {
+        values.push_back(i * 0.0005);
+        values.push_back(i * 0.005 + 0.0025);
+        values.push_back(i * 1.7 / 3.0);
+    }
+    std::uint64_t x = 88172645463325252ULL;  // xorshift: reproducible "random" doubles
+    for (int i = 0; i < 20000; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        values.push_back(static_cast<double>(static_cast<std::int64_t>(x % 2000000001ULL) - 1000000000) / 997.0);
+    }
+    char expected[400];
+    for (const Case& c : cases) {
+        for (double v : values) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+            std::snprintf(expected, sizeof expected, c.format, v);
+#pragma GCC diagnostic pop
+            std::string want = expected;
+            ASSERT_EQ(formatText(Value{v}, c.unit), want) << c.format << " of " << v;
+        }
+    }
+}
+
 // A hex text of a value an unsigned int cannot hold was a float-to-unsigned cast (undefined).
 TEST(Item, HexTextOfAnyNumber) {
     EXPECT_EQ(formatText(Value{std::int32_t{0xBA77}}, Unit::Hex), "0xBA77");
@@ -498,6 +541,32 @@ TEST(PathTableSlots, MapLikeAccess) {
     const PathTable copy = t;
     EXPECT_NE(copy.id(), t.id());
     EXPECT_EQ(copy.at("/b").text, "3");
+}
+
+// The producer's puts find each item through the table's own record of them: a copy, an
+// assigned or a moved table is filled in its own items, never in those of the table it came
+// from.
+TEST(PathTableSlots, CopiesAndMovesAreFilledInTheirOwnItems) {
+    PathTable original;
+    batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok, original);
+    const std::string voltage = original.at("/Dc/0/Voltage").text;
+    PathTable copy = original;
+    batteryPaths(identity(), std::nullopt, sampleLimits(), CommsState::Lost, copy);
+    EXPECT_FALSE(isValid(at(copy, "/Dc/0/Voltage")));
+    EXPECT_EQ(std::as_const(original).at("/Dc/0/Voltage").text, voltage) << "the original is untouched";
+    PathTable assigned;
+    assigned = copy;
+    batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok, assigned);
+    EXPECT_TRUE(isValid(at(assigned, "/Dc/0/Voltage")));
+    EXPECT_FALSE(isValid(at(copy, "/Dc/0/Voltage"))) << "the copy is untouched";
+    PathTable moved = std::move(copy);
+    batteryPaths(identity(), sampleSnapshot16(), sampleLimits(), CommsState::Ok, moved);
+    EXPECT_EQ(std::as_const(moved).at("/Dc/0/Voltage").text, voltage);
+    PathTable movedAgain;
+    movedAgain = std::move(moved);
+    batteryPaths(identity(), std::nullopt, sampleLimits(), CommsState::Lost, movedAgain);
+    EXPECT_FALSE(isValid(at(movedAgain, "/Dc/0/Voltage")));
+    EXPECT_EQ(std::as_const(original).at("/Dc/0/Voltage").text, voltage);
 }
 
 }  // namespace

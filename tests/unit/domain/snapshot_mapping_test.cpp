@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
+#include <string_view>
+
 #include "support/frame_builders.hpp"
 
 namespace jkbms::domain {
@@ -102,6 +106,50 @@ TEST(FromNw, SerialFromTheIdsAndSohFromTheCapacities) {
     EXPECT_FALSE(map("Pack A", 280, 0).sohPercent);
     EXPECT_DOUBLE_EQ(*map("Pack A", 280, 300).sohPercent, 100.0);
     EXPECT_FALSE(map("Pack A", 0, 266).sohPercent);
+}
+
+// fromNw keeps the identity it derived from a reply's ASCII ids (per thread, a few sets): a
+// reply whose ids changed, or a pack after others, must never get another reply's identity.
+TEST(FromNw, IdentityFollowsTheIdsOfEachReply) {
+    auto map = [](std::optional<std::string_view> deviceId, std::string_view maker, std::string_view software) {
+        NwReply r;
+        r.cells({3300}).text(nw::id::kManufacturerId, maker).text(nw::id::kSoftwareVersion, software);
+        if (deviceId) r.text(nw::id::kDeviceId, *deviceId);
+        const auto reply = nw::decodeReadAll(r.frame());
+        EXPECT_TRUE(reply);
+        return fromNw(*reply).identity;
+    };
+    auto id = map("Pack A", "Input UserdaJK_B2A24S15P", "11.XW_S11.261__");
+    EXPECT_EQ(id.serialNumber, "Pack A");
+    EXPECT_EQ(id.deviceName, "Pack A");
+    EXPECT_EQ(id.model, "JK_B2A24S15P");
+    EXPECT_EQ(id.softwareVersion, "11.261");
+    // The same again, then one id changed at a time: each text follows at once.
+    EXPECT_EQ(map("Pack A", "Input UserdaJK_B2A24S15P", "11.XW_S11.261__").deviceName, "Pack A");
+    id = map("Pack B", "Input UserdaJK_B2A24S15P", "11.XW_S11.261__");
+    EXPECT_EQ(id.serialNumber, "Pack B");
+    EXPECT_EQ(id.deviceName, "Pack B");
+    id = map("Pack B", "BT3072020120000200521001", "11.XW_S11.261__");
+    EXPECT_EQ(id.serialNumber, "BT3072020120000200521001_Pack B");
+    EXPECT_EQ(id.model, "BT3072020120000200521001");
+    id = map("Pack B", "BT3072020120000200521001", "11.XW_S11.262__");
+    EXPECT_EQ(id.softwareVersion, "11.262");
+    EXPECT_EQ(id.serialNumber, "BT3072020120000200521001_Pack B");
+    // An absent device id is not an empty one that was read: no name, no serial either way.
+    id = map(std::nullopt, "Input UserdaJK_B2A24S15P", "11.XW_S11.261__");
+    EXPECT_EQ(id.serialNumber, "");
+    EXPECT_EQ(id.deviceName, "");
+    id = map("Input Us", "Input UserdaJK_B2A24S15P", "11.XW_S11.261__");
+    EXPECT_EQ(id.deviceName, "") << "the factory default names nothing";
+    // More packs in turn than the identities kept: each gets its own, round after round.
+    for (int round = 0; round < 3; ++round) {
+        for (int pack = 0; pack < 7; ++pack) {
+            const std::string name = "Pack " + std::to_string(pack);
+            const auto each = map(name, "Input UserdaJK_B2A24S15P", "11.XW_S11.261__");
+            EXPECT_EQ(each.serialNumber, name);
+            EXPECT_EQ(each.deviceName, name);
+        }
+    }
 }
 
 TEST(SplitNwVersion, KnownShapes) {
