@@ -283,6 +283,10 @@ void PbPoller::handle(const pb::BusEvent& ev) {
 void PbPoller::finishJob(bool answered, const std::string& why) {
     const Job job = *inFlight_;
     inFlight_.reset();
+    // Pacing: never two commands closer than this (CH341 adapters garble bursts). Set before
+    // the callbacks below, so that a write() from one of them waits for the gap too.
+    quietUntil_ = Clock::now() + options_.pacing;
+    pacingDue_ = true;  // next() when the gap ends
     if (job.write) {
         if (answered) {
             // Read the switches back, unless a settings read of this pack is queued already.
@@ -304,10 +308,7 @@ void PbPoller::finishJob(bool answered, const std::string& why) {
         ++rounds_;
         if (onRoundEnd_) onRoundEnd_();
     }
-    // Pacing: never two commands closer than this (CH341 adapters garble bursts).
-    quietUntil_ = Clock::now() + options_.pacing;
-    pacingDue_ = true;  // next() when the gap ends
-    rearm();
+    rearm();  // nothing when a callback stopped the poller
 }
 
 void PbPoller::finishDiscovery() {

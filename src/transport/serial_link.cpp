@@ -32,6 +32,7 @@ void SerialLink::open() {
 }
 
 void SerialLink::openPort() {
+    closePort();  // a port still open (or held out of the loop) is not left behind
     asio::serial_port serial(io_);  // opens raw and sets the line up; port_ then drives it
     serial.open(options_.path);
     // Exclusive: a second opener (another driver) gets EBUSY instead of stealing bytes.
@@ -57,8 +58,13 @@ void SerialLink::openPort() {
     // The same open file (its flock, its line settings) on a descriptor of its own.
     const int fd = ::fcntl(serial.native_handle(), F_DUPFD_CLOEXEC, 0);
     if (fd < 0) throw boost::system::system_error(errno, boost::system::system_category(), "dup");
-    serial.close();
-    port_.assign(fd);
+    boost::system::error_code ec;
+    serial.close(ec);  // the descriptor that stays open keeps the port
+    port_.assign(fd, ec);
+    if (ec) {
+        ::close(fd);  // else its flock would keep the port from us at every later try
+        throw boost::system::system_error(ec, "assign");
+    }
     lock_ = std::move(lock);
     ++generation_;
     backoff_ = options_.reopenFirst;
